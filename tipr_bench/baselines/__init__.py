@@ -1,0 +1,1 @@
+"""Retrieval metrics, the evaluator, the leaderboard, and the Bi-IRRA baseline."""

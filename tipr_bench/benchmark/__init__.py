@@ -1,0 +1,1 @@
+"""Canonical records, dataset adapters, the workspace store, releases and the bundled sample."""

@@ -1,0 +1,379 @@
+"""The workspace: one folder, one SQLite database in WAL mode holding the state and the cache.
+
+English captions live in `captions`; every other language's text lives in `translations`
+(provenance source, machine or human), keyed like its English caption. Each write is one
+transaction, so a killed process loses nothing that had finished.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.records import Caption, QARecord, Translation, utc_now
+
+DB_NAME = "tipr.sqlite"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    slug TEXT PRIMARY KEY, root TEXT NOT NULL, image_root TEXT NOT NULL,
+    annotation TEXT NOT NULL, ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS captions (
+    key TEXT PRIMARY KEY, dataset TEXT NOT NULL, split TEXT NOT NULL, person_id INTEGER NOT NULL,
+    image_path TEXT NOT NULL, caption_index INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS captions_by_split ON captions (dataset, split);
+CREATE TABLE IF NOT EXISTS translations (
+    key TEXT NOT NULL, lang TEXT NOT NULL, text TEXT NOT NULL, backend TEXT NOT NULL,
+    model TEXT NOT NULL, prompt_id TEXT NOT NULL, prompt_sha256 TEXT NOT NULL, params TEXT NOT NULL,
+    tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
+    provenance TEXT NOT NULL, round INTEGER NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (key, lang)
+);
+CREATE TABLE IF NOT EXISTS translation_history (
+    key TEXT NOT NULL, lang TEXT NOT NULL, text TEXT NOT NULL, backend TEXT NOT NULL,
+    model TEXT NOT NULL, prompt_id TEXT NOT NULL, prompt_sha256 TEXT NOT NULL, params TEXT NOT NULL,
+    tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
+    provenance TEXT NOT NULL, round INTEGER NOT NULL, created_at TEXT NOT NULL, replaced_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS qa (
+    key TEXT NOT NULL, lang TEXT NOT NULL, round INTEGER NOT NULL, back_translation TEXT NOT NULL,
+    chrf REAL, bleu REAL, qe REAL, terms_expected TEXT NOT NULL, terms_met TEXT NOT NULL,
+    verdict TEXT NOT NULL, reasons TEXT NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (key, lang, round)
+);
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, dataset TEXT NOT NULL,
+    query_lang TEXT NOT NULL, train_lang TEXT NOT NULL, split TEXT NOT NULL, direction TEXT NOT NULL,
+    metrics TEXT NOT NULL, checkpoint_sha256 TEXT NOT NULL, created_at TEXT NOT NULL
+);
+"""
+
+_TRANSLATION_COLUMNS = (
+    "key, lang, text, backend, model, prompt_id, prompt_sha256, params, tokens_in, tokens_out, "
+    "status, reason, provenance, round, created_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestCounts:
+    added: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    slug: str
+    root: str
+    image_root: str
+    annotation: str
+    ingested_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvalResult:
+    model: str
+    dataset: str
+    query_lang: str
+    train_lang: str
+    split: str
+    direction: str  # "t2i" or "i2t"
+    metrics: dict
+    checkpoint_sha256: str = ""
+    created_at: str = ""
+
+
+def _translation_row(t: Translation) -> tuple:
+    return (
+        t.key, t.lang, t.text, t.backend, t.model, t.prompt_id, t.prompt_sha256, t.params_json,
+        t.tokens_in, t.tokens_out, t.status, t.reason, t.provenance, t.round, t.created_at,
+    )
+
+
+def _translation_from_row(row: sqlite3.Row) -> Translation:
+    return Translation(
+        key=row["key"], lang=row["lang"], text=row["text"], backend=row["backend"], model=row["model"],
+        prompt_id=row["prompt_id"], prompt_sha256=row["prompt_sha256"], params=json.loads(row["params"]),
+        tokens_in=row["tokens_in"], tokens_out=row["tokens_out"], status=row["status"],
+        reason=row["reason"], provenance=row["provenance"], round=row["round"], created_at=row["created_at"],
+    )
+
+
+def _caption_from_row(row: sqlite3.Row, lang: str = "en", text: str | None = None) -> Caption:
+    return Caption(
+        dataset=row["dataset"], split=row["split"], person_id=row["person_id"], image_path=row["image_path"],
+        caption_index=row["caption_index"], lang=lang, text=row["text"] if text is None else text,
+    )
+
+
+def _where(dataset: str | None, split: str | None, prefix: str = "c.") -> tuple[str, list]:
+    clauses, args = [], []
+    if dataset:
+        clauses.append(f"{prefix}dataset = ?")
+        args.append(dataset)
+    if split:
+        clauses.append(f"{prefix}split = ?")
+        args.append(split)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+class Workspace:
+    """A tipr-bench workspace folder. Open it with `Workspace.open(path)`; usable as a context manager."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection):
+        self.root = root
+        self.conn = conn
+
+    @classmethod
+    def open(cls, root: str | Path, create: bool = True) -> Workspace:
+        root = Path(root)
+        db = root / DB_NAME
+        if not create and not db.exists():
+            raise UserError(f"no workspace at {root}: run `tipr-bench ingest --root PATH --workspace {root}` first")
+        root.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        return cls(root, conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def transaction(self):
+        """`with ws.transaction():` groups writes into one atomic commit."""
+        return _Transaction(self.conn)
+
+    # -- datasets and captions -------------------------------------------------------------
+
+    def ingest(self, info: DatasetInfo, captions: Sequence[Caption]) -> IngestCounts:
+        """Insert or update English captions; the same data twice changes nothing."""
+        existing = {
+            row["key"]: tuple(row)[1:]
+            for row in self.conn.execute(
+                "SELECT key, split, person_id, image_path, caption_index, text FROM captions WHERE dataset = ?",
+                (info.slug,),
+            )
+        }
+        fresh, changed = [], []
+        for c in captions:
+            values = (c.split, c.person_id, c.image_path, c.caption_index, c.text)
+            old = existing.get(c.key)
+            if old is None:
+                fresh.append((c.key, c.dataset, *values))
+            elif old != values:
+                changed.append((*values, c.key))
+        with self.transaction():
+            previous = self.dataset(info.slug)
+            if previous is None or (previous.root, previous.image_root, previous.annotation) != (
+                info.root, info.image_root, info.annotation,
+            ) or fresh or changed:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO datasets (slug, root, image_root, annotation, ingested_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (info.slug, info.root, info.image_root, info.annotation, info.ingested_at),
+                )
+            self.conn.executemany(
+                "INSERT INTO captions (key, dataset, split, person_id, image_path, caption_index, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                fresh,
+            )
+            self.conn.executemany(
+                "UPDATE captions SET split = ?, person_id = ?, image_path = ?, caption_index = ?, text = ? "
+                "WHERE key = ?",
+                changed,
+            )
+        return IngestCounts(len(fresh), len(changed), len(captions) - len(fresh) - len(changed))
+
+    def dataset(self, slug: str) -> DatasetInfo | None:
+        row = self.conn.execute("SELECT * FROM datasets WHERE slug = ?", (slug,)).fetchone()
+        return DatasetInfo(**dict(row)) if row else None
+
+    def datasets(self) -> list[DatasetInfo]:
+        return [DatasetInfo(**dict(r)) for r in self.conn.execute("SELECT * FROM datasets ORDER BY slug")]
+
+    def captions(
+        self,
+        dataset: str | None = None,
+        split: str | None = None,
+        lang: str = "en",
+        statuses: Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Caption]:
+        """Captions in a language, in a stable order. Non-English ones are the current translations;
+        captions with no translation in that language are left out."""
+        where, args = _where(dataset, split)
+        order = " ORDER BY c.dataset, c.split, c.person_id, c.image_path, c.caption_index"
+        tail = f" LIMIT {int(limit)}" if limit else ""
+        if lang == "en":
+            rows = self.conn.execute(f"SELECT c.* FROM captions c{where}{order}{tail}", args)
+            return [_caption_from_row(r) for r in rows]
+        status_clause = ""
+        if statuses is not None:
+            statuses = list(statuses)
+            status_clause = f" AND t.status IN ({','.join('?' * len(statuses))})"
+        rows = self.conn.execute(
+            f"SELECT c.*, t.text AS t_text FROM captions c JOIN translations t "
+            f"ON t.key = c.key AND t.lang = ?{status_clause}{where}{order}{tail}",
+            [lang, *(statuses or []), *args],
+        )
+        return [_caption_from_row(r, lang, r["t_text"]) for r in rows]
+
+    def splits(self, dataset: str | None = None) -> list[tuple[str, str]]:
+        where, args = _where(dataset, None, prefix="")
+        return [tuple(r) for r in self.conn.execute(
+            f"SELECT DISTINCT dataset, split FROM captions{where} ORDER BY dataset, split", args)]
+
+    # -- translations ----------------------------------------------------------------------
+
+    def put_translations(self, translations: Iterable[Translation], keep_history: bool = True) -> int:
+        """Upsert translations in one transaction; a replaced row goes to translation_history."""
+        rows = [_translation_row(t) for t in translations]
+        if not rows:
+            return 0
+        with self.transaction():
+            if keep_history:
+                self.conn.executemany(
+                    f"INSERT INTO translation_history ({_TRANSLATION_COLUMNS}, replaced_at) "
+                    f"SELECT {_TRANSLATION_COLUMNS}, ? FROM translations WHERE key = ? AND lang = ?",
+                    [(utc_now(), r[0], r[1]) for r in rows],
+                )
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO translations ({_TRANSLATION_COLUMNS}) "
+                f"VALUES ({','.join('?' * 15)})",
+                rows,
+            )
+        return len(rows)
+
+    def translations(
+        self, lang: str, dataset: str | None = None, split: str | None = None
+    ) -> dict[str, Translation]:
+        where, args = _where(dataset, split)
+        rows = self.conn.execute(
+            f"SELECT t.* FROM translations t JOIN captions c ON c.key = t.key AND t.lang = ?{where}",
+            [lang, *args],
+        )
+        return {r["key"]: _translation_from_row(r) for r in rows}
+
+    def translation_history(self, key: str, lang: str) -> list[Translation]:
+        rows = self.conn.execute(
+            f"SELECT {_TRANSLATION_COLUMNS} FROM translation_history WHERE key = ? AND lang = ? "
+            "ORDER BY rowid",
+            (key, lang),
+        )
+        return [_translation_from_row(r) for r in rows]
+
+    def languages(self) -> list[str]:
+        return ["en", *(r[0] for r in self.conn.execute(
+            "SELECT DISTINCT lang FROM translations ORDER BY lang"))]
+
+    # -- QA --------------------------------------------------------------------------------
+
+    def put_qa(self, records: Iterable[QARecord]) -> int:
+        rows = [
+            (q.key, q.lang, q.round, q.back_translation, q.chrf, q.bleu, q.qe,
+             json.dumps(list(q.terms_expected), ensure_ascii=False),
+             json.dumps(list(q.terms_met), ensure_ascii=False), q.verdict,
+             json.dumps(list(q.reasons), ensure_ascii=False), q.created_at)
+            for q in records
+        ]
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO qa (key, lang, round, back_translation, chrf, bleu, qe, "
+                "terms_expected, terms_met, verdict, reasons, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+        return len(rows)
+
+    def qa(self, lang: str, dataset: str | None = None, split: str | None = None) -> dict[str, QARecord]:
+        """The latest QA round per caption."""
+        where, args = _where(dataset, split)
+        rows = self.conn.execute(
+            f"SELECT q.* FROM qa q JOIN captions c ON c.key = q.key AND q.lang = ?{where} "
+            "ORDER BY q.round",
+            [lang, *args],
+        )
+        latest: dict[str, QARecord] = {}
+        for r in rows:
+            latest[r["key"]] = QARecord(
+                key=r["key"], lang=r["lang"], back_translation=r["back_translation"], chrf=r["chrf"],
+                bleu=r["bleu"], qe=r["qe"], terms_expected=tuple(json.loads(r["terms_expected"])),
+                terms_met=tuple(json.loads(r["terms_met"])), verdict=r["verdict"],
+                reasons=tuple(json.loads(r["reasons"])), round=r["round"], created_at=r["created_at"],
+            )
+        return latest
+
+    # -- evaluation results ----------------------------------------------------------------
+
+    def add_result(self, result: EvalResult) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO results (model, dataset, query_lang, train_lang, split, direction, metrics, "
+                "checkpoint_sha256, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (result.model, result.dataset, result.query_lang, result.train_lang, result.split,
+                 result.direction, json.dumps(result.metrics), result.checkpoint_sha256,
+                 result.created_at or utc_now()),
+            )
+
+    def results(self) -> list[EvalResult]:
+        rows = self.conn.execute("SELECT * FROM results ORDER BY id")
+        return [
+            EvalResult(
+                model=r["model"], dataset=r["dataset"], query_lang=r["query_lang"], train_lang=r["train_lang"],
+                split=r["split"], direction=r["direction"], metrics=json.loads(r["metrics"]),
+                checkpoint_sha256=r["checkpoint_sha256"], created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    # -- summary ---------------------------------------------------------------------------
+
+    def summary(self) -> list[dict]:
+        """Per dataset and split: images, captions, person ids, and per language translated/flagged/failed."""
+        out = []
+        for row in self.conn.execute(
+            "SELECT dataset, split, COUNT(DISTINCT image_path) AS images, COUNT(*) AS captions, "
+            "COUNT(DISTINCT person_id) AS persons FROM captions GROUP BY dataset, split ORDER BY dataset, split"
+        ):
+            langs = {}
+            for t in self.conn.execute(
+                "SELECT t.lang, t.status, COUNT(*) FROM translations t JOIN captions c ON c.key = t.key "
+                "WHERE c.dataset = ? AND c.split = ? GROUP BY t.lang, t.status",
+                (row["dataset"], row["split"]),
+            ):
+                langs.setdefault(t[0], {"ok": 0, "flagged": 0, "failed": 0})[t[1]] = t[2]
+            out.append({**dict(row), "languages": langs})
+        return out
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self):
+        self.outer = not self.conn.in_transaction
+        if self.outer:
+            self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, *_):
+        if self.outer:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,37 @@
+"""Options and output helpers shared by the command modules, so names match across commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="TIPR_WORKSPACE",
+        help="Workspace folder (one SQLite database: state and cache).",
+        show_default=True,
+    ),
+]
+DEFAULT_WORKSPACE = Path("tipr-work")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+LangOption = Annotated[str, typer.Option("--lang", "-l", help="Target language code (zh, fr, de, ja, ...).")]
+DatasetOption = Annotated[
+    str | None, typer.Option("--dataset", "-d", help="Dataset slug (cuhk-pedes, icfg-pedes, rstpreid, ufinebench).")
+]
+SplitOption = Annotated[str | None, typer.Option("--split", "-s", help="Split: train, val or test.")]
+
+
+def print_json(obj: Any) -> None:
+    """JSON on stdout, nothing else, so `--json` output pipes into jq."""
+    typer.echo(json.dumps(obj, ensure_ascii=False, indent=2))

@@ -1,0 +1,1 @@
+"""Refinement: glossary terminology, back-translation QA, quality estimation, rewriting, review."""

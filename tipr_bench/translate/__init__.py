@@ -1,0 +1,1 @@
+"""LLM translation: backends, prompts, cache, async runner, output checks. Never imports refine."""
