@@ -1,0 +1,85 @@
+"""Ingest a dataset root into the workspace: validate everything first, then write in one go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tipr_bench.benchmark.adapters import load_dataset
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.store import IngestCounts, Workspace
+
+
+@dataclass(frozen=True, slots=True)
+class SplitCounts:
+    split: str
+    images: int
+    captions: int
+    persons: int
+    missing_images: int
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    dataset: str
+    annotation: str
+    image_root: str
+    captions: IngestCounts
+    translations_added: int
+    splits: list[SplitCounts]
+    first_missing: str | None
+
+
+def ingest_dataset(
+    ws: Workspace,
+    root: str | Path,
+    dataset: str | None = None,
+    *,
+    image_root: str | Path | None = None,
+    strict: bool = False,
+) -> IngestReport:
+    loaded = load_dataset(root, dataset, image_root)
+    images_dir = Path(loaded.info.image_root)
+    by_split: dict[str, dict[str, set]] = {}
+    missing: dict[str, int] = {}
+    first_missing = None
+    checked: dict[str, bool] = {}
+    for c in loaded.captions:
+        stats = by_split.setdefault(c.split, {"images": set(), "persons": set(), "captions": set()})
+        stats["images"].add(c.image_path)
+        stats["persons"].add(c.person_id)
+        stats["captions"].add(c.key)
+        if c.image_path not in checked:
+            exists = (images_dir / c.image_path).is_file()
+            checked[c.image_path] = exists
+            if not exists:
+                missing[c.split] = missing.get(c.split, 0) + 1
+                first_missing = first_missing or str(images_dir / c.image_path)
+    if strict and first_missing:
+        raise UserError(
+            f"{sum(missing.values())} image files are missing below {images_dir} (first: {first_missing}); "
+            "fix --root/--images or drop --strict"
+        )
+    with ws.transaction():
+        counts = ws.ingest(loaded.info, loaded.captions)
+        translations_added = _put_new_translations(ws, loaded.translations)
+    splits = [
+        SplitCounts(split, len(s["images"]), len(s["captions"]), len(s["persons"]), missing.get(split, 0))
+        for split, s in sorted(by_split.items(), key=lambda kv: ("train", "val", "test").index(kv[0]))
+    ]
+    return IngestReport(
+        loaded.info.slug, loaded.info.annotation, loaded.info.image_root, counts, translations_added, splits,
+        first_missing,
+    )
+
+
+def _put_new_translations(ws: Workspace, translations) -> int:
+    """Source-provided translations, written only where they differ, so re-ingesting changes nothing."""
+    fresh = []
+    current: dict[str, dict] = {}
+    for t in translations:
+        if t.lang not in current:
+            current[t.lang] = {k: (v.text, v.provenance) for k, v in ws.translations(t.lang).items()}
+        if current[t.lang].get(t.key) != (t.text, t.provenance):
+            fresh.append(t)
+    return ws.put_translations(fresh)

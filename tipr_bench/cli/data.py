@@ -1,0 +1,99 @@
+"""CLI commands for data: the bundled sample, ingest, and workspace status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tipr_bench.benchmark.ingest import ingest_dataset
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.cli.app import app
+from tipr_bench.cli.common import DEFAULT_WORKSPACE, DatasetOption, JsonOption, WorkspaceOption, console, print_json
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the sample into (CUHK-PEDES layout).")],
+    persons: Annotated[int, typer.Option(help="Number of synthetic persons.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same bytes.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Write a deterministic synthetic TIPR dataset (reid_raw.json + imgs/).
+
+    Example: tipr-bench sample --out sample --persons 200
+    """
+    from tipr_bench.benchmark.sample import generate_sample
+
+    summary = generate_sample(out, persons=persons, seed=seed, progress=not json_out)
+    if json_out:
+        print_json(asdict(summary))
+        return
+    console.print(
+        f"sample: {summary.persons} persons, {summary.images} images, {summary.captions} captions -> {out}"
+    )
+
+
+@app.command()
+def ingest(
+    root: Annotated[Path, typer.Option("--root", "-r", help="Dataset folder holding its annotation file.")],
+    dataset: DatasetOption = None,
+    images: Annotated[
+        Path | None, typer.Option("--images", help="Image folder, if not ROOT/imgs (e.g. for a downloaded release).")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail if any image file is missing.")] = False,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    json_out: JsonOption = False,
+) -> None:
+    """Read a dataset's annotations into the workspace. Ingesting the same data again changes nothing.
+
+    Example: tipr-bench ingest --dataset cuhk-pedes --root /data/CUHK-PEDES --workspace tipr-work
+    """
+    with Workspace.open(workspace) as ws:
+        report = ingest_dataset(ws, root, dataset, image_root=images, strict=strict)
+    if json_out:
+        print_json(asdict(report))
+        return
+    table = Table(title=f"{report.dataset} ({report.annotation})")
+    for column in ("split", "images", "captions", "person ids", "missing images"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for s in report.splits:
+        table.add_row(s.split, str(s.images), str(s.captions), str(s.persons), str(s.missing_images))
+    console.print(table)
+    c = report.captions
+    console.print(
+        f"captions: {c.added} added, {c.updated} updated, {c.unchanged} unchanged; "
+        f"translations from source files: {report.translations_added} added -> {workspace}"
+    )
+    if report.first_missing:
+        console.print(f"[yellow]warning:[/] missing images, first: {report.first_missing}")
+
+
+@app.command()
+def status(workspace: WorkspaceOption = DEFAULT_WORKSPACE, json_out: JsonOption = False) -> None:
+    """What the workspace holds: datasets, splits, languages, translation progress, results.
+
+    Example: tipr-bench status --workspace tipr-work
+    """
+    with Workspace.open(workspace, create=False) as ws:
+        rows = ws.summary()
+        results = len(ws.results())
+    if json_out:
+        print_json({"workspace": str(workspace), "splits": rows, "results": results})
+        return
+    langs = sorted({lang for r in rows for lang in r["languages"]})
+    table = Table(title=f"workspace {workspace}")
+    for column in ("dataset", "split", "images", "captions", "persons", *langs):
+        table.add_column(column, justify="left" if column in ("dataset", "split") else "right")
+    for r in rows:
+        cells = []
+        for lang in langs:
+            s = r["languages"].get(lang, {"ok": 0, "flagged": 0, "failed": 0})
+            done = s["ok"] + s["flagged"] + s["failed"]
+            cells.append(f"{done}/{r['captions']}" + (f" ({s['flagged']} flagged)" if s["flagged"] else ""))
+        table.add_row(r["dataset"], r["split"], str(r["images"]), str(r["captions"]), str(r["persons"]), *cells)
+    console.print(table)
+    console.print(f"evaluation results: {results}")
