@@ -1,0 +1,356 @@
+"""Person attributes read off an English description, and the differences between two descriptions.
+
+Sentence-level signals (embedding similarity, chrF) barely see a swapped colour or a dropped
+backpack: on hand-made twins they caught 18% and 30% of bad translations at 10% false flags.
+A person description is a list of attributes, so we compare attributes: colour+garment pairs,
+carried items and accessories, gender, left/right, counts, between the English source and the
+back-translation of its translation. Word classes are coarse on purpose (a back-translation
+says "coat" for "jacket", "gray" for "grey"); only a clear contradiction or loss is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# colour word -> families it may belong to (a shade may sit between two families)
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "black": ("black",), "ebony": ("black",),
+    "white": ("white",), "ivory": ("white",), "cream": ("white", "yellow"), "snow": ("white",),
+    "grey": ("grey",), "gray": ("grey",), "grayish": ("grey",), "greyish": ("grey",),
+    "silver": ("grey", "white"), "charcoal": ("grey", "black"),
+    "red": ("red",), "reddish": ("red",), "maroon": ("red", "brown", "purple"), "burgundy": ("red", "purple"),
+    "crimson": ("red",), "scarlet": ("red",), "wine": ("red", "purple"),
+    "pink": ("pink",), "pinkish": ("pink",), "rose": ("pink", "red"), "magenta": ("pink", "purple"),
+    "fuchsia": ("pink", "purple"), "salmon": ("pink", "orange"), "coral": ("pink", "orange"),
+    "orange": ("orange",), "peach": ("orange", "pink"),
+    "yellow": ("yellow",), "yellowish": ("yellow",), "gold": ("yellow",), "golden": ("yellow",),
+    "mustard": ("yellow",), "lemon": ("yellow",), "blonde": ("yellow",), "blond": ("yellow",),
+    "green": ("green",), "greenish": ("green",), "olive": ("green", "brown"), "lime": ("green",),
+    "mint": ("green",), "teal": ("green", "blue"), "turquoise": ("blue", "green"),
+    "blue": ("blue",), "bluish": ("blue",), "navy": ("blue",), "cyan": ("blue",), "aqua": ("blue", "green"),
+    "purple": ("purple",), "purplish": ("purple",), "violet": ("purple",), "lavender": ("purple",),
+    "lilac": ("purple",), "plum": ("purple",),
+    "brown": ("brown",), "brownish": ("brown",), "tan": ("brown", "yellow"), "khaki": ("brown", "yellow", "green"),
+    "beige": ("brown", "white", "yellow"), "camel": ("brown",), "chocolate": ("brown",), "coffee": ("brown",),
+    "taupe": ("brown", "grey"), "bronze": ("brown",), "chestnut": ("brown",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Noun:
+    """A lexicon entry: kind (garment, item, hair), slot (body region) and group (synonym class)."""
+
+    kind: str
+    slot: str
+    group: str
+    parent: str = ""  # a generic group that also matches (a "bag" for a backpack)
+
+
+def _entries(kind: str, slot: str, group: str, words: str, parent: str = "") -> dict[str, Noun]:
+    noun = Noun(kind, slot, group, parent)
+    return {w.strip(): noun for w in words.split(",") if w.strip()}
+
+
+_LEXICON: dict[str, Noun] = {
+    **_entries("garment", "upper", "shirt",
+               "shirt, t shirt, tshirt, tee, tee shirt, top, blouse, polo, polo shirt, tank top, tank, camisole, "
+               "undershirt, jersey, tunic, button up, button down"),
+    **_entries("garment", "upper", "jacket",
+               "jacket, coat, overcoat, blazer, windbreaker, parka, raincoat, trench coat, down jacket, anorak"),
+    **_entries("garment", "upper", "sweater",
+               "sweater, hoodie, sweatshirt, cardigan, jumper, pullover, hooded sweater, hooded sweatshirt, "
+               "fleece, hooded jacket"),
+    **_entries("garment", "upper", "vest", "vest, waistcoat"),
+    **_entries("garment", "lower", "pants",
+               "pants, pant, trousers, jeans, jean, slacks, leggings, capris, capri, capri pants, sweatpants, "
+               "khakis, cargo pants, bluejeans, tights"),
+    **_entries("garment", "lower", "shorts", "shorts, short pants"),
+    **_entries("garment", "lower", "skirt", "skirt, miniskirt"),
+    **_entries("garment", "full", "dress", "dress, gown, jumpsuit, romper, overalls, robe, suit, uniform"),
+    **_entries("garment", "feet", "shoes",
+               "shoes, shoe, sneakers, sneaker, boots, boot, sandals, sandal, sandles, heels, high heels, "
+               "slippers, flats, loafers, flip flops, flip flop, trainers, tennis shoes, running shoes, crocs, "
+               "footwear"),
+    **_entries("garment", "feet", "socks", "socks, sock, stockings"),
+    **_entries("hair", "hair", "hair", "hair, ponytail, pony tail, bun, braid, braids, bangs"),
+    **_entries("item", "head", "hat", "hat, cap, beanie, baseball cap, headscarf, beret"),
+    **_entries("item", "head", "helmet", "helmet"),
+    **_entries("item", "face", "glasses", "glasses, eyeglasses, spectacles"),
+    **_entries("item", "face", "sunglasses", "sunglasses, sun glasses", parent="glasses"),
+    **_entries("item", "face", "mask", "mask, face mask"),
+    **_entries("item", "neck", "scarf", "scarf"),
+    **_entries("item", "waist", "belt", "belt"),
+    **_entries("item", "wrist", "watch", "watch, wristwatch"),
+    **_entries("item", "hands", "gloves", "gloves, glove"),
+    **_entries("item", "ears", "headphones", "headphones, earphones, headset"),
+    **_entries("item", "bag", "bag", "bag, sack, pack"),
+    **_entries("item", "bag", "backpack",
+               "backpack, back pack, knapsack, rucksack, book bag, bookbag, school bag, schoolbag",
+               parent="bag"),
+    **_entries("item", "bag", "handbag",
+               "handbag, hand bag, purse, pocketbook, clutch, tote, tote bag, shoulder bag, messenger bag, "
+               "satchel, crossbody bag, sling bag", parent="bag"),
+    **_entries("item", "bag", "shopping bag", "shopping bag, plastic bag, paper bag, carrier bag", parent="bag"),
+    **_entries("item", "bag", "briefcase", "briefcase", parent="bag"),
+    **_entries("item", "carried", "suitcase", "suitcase, luggage, trolley case, rolling bag"),
+    **_entries("item", "carried", "umbrella", "umbrella, parasol"),
+    **_entries("item", "carried", "phone", "phone, cell phone, cellphone, mobile phone, smartphone, cell"),
+    **_entries("item", "carried", "bottle", "bottle, water bottle"),
+    **_entries("item", "carried", "cup", "cup, mug"),
+    **_entries("item", "carried", "book", "book, books, notebook"),
+    **_entries("item", "carried", "papers", "paper, papers, folder, document, documents, file"),
+    **_entries("item", "carried", "box", "box, package, parcel"),
+    **_entries("item", "carried", "bicycle", "bicycle, bike"),
+    **_entries("item", "carried", "stroller", "stroller, pram, baby carriage"),
+    **_entries("item", "carried", "cart", "cart, trolley"),
+    **_entries("item", "carried", "skateboard", "skateboard"),
+    **_entries("item", "carried", "laptop", "laptop, computer"),
+}
+_MAX_PHRASE = max(len(k.split()) for k in _LEXICON)
+
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_MALE = {"man", "men", "boy", "boys", "male", "gentleman", "guy", "he", "his", "him", "himself", "father", "mr"}
+_FEMALE = {"woman", "women", "girl", "girls", "female", "lady", "ladies", "she", "her", "hers", "herself",
+           "mother", "mrs", "ms"}
+_GENDER_NOUNS = {"man", "men", "boy", "boys", "male", "gentleman", "guy", "woman", "women", "girl", "girls",
+                 "female", "lady", "ladies"}
+_BODY_PARTS = {"hand": "hand", "hands": "hand", "arm": "arm", "arms": "arm", "shoulder": "shoulder",
+               "shoulders": "shoulder", "foot": "foot", "feet": "foot", "leg": "leg", "legs": "leg",
+               "side": "side", "wrist": "wrist", "ear": "ear", "elbow": "elbow", "hip": "hip", "knee": "knee",
+               "eye": "eye", "pocket": "pocket", "shoe": "foot"}
+# words that end a colour's reach: a colour never binds across them
+_BREAKERS = {"with", "wearing", "wears", "in", "on", "is", "are", "has", "have", "carrying", "carries", "holding",
+             "holds", "of", "over", "under", "the", "his", "her", "their", "while", "who", "which", "that",
+             "to", "at", "from", "by", "for", "he", "she", "it", "was", "were", "walking", "also"}
+_COPULAS = {"is", "are", "was", "were", "appears", "appear", "looks", "look", "seems", "seem"}
+_PREDICATE_FILLERS = {"a", "an", "all", "mostly", "mainly", "dark", "light", "bright", "pale", "deep", "and",
+                      "in", "colored", "coloured", "color", "colour", "to", "be"}
+_TOKEN = re.compile(r"[a-z]+|\d+|[.,;:!?()]")
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("-", " ").replace("/", " ").replace("'s", ""))
+
+
+def _lookup(tokens: list[str], i: int) -> tuple[str, Noun, int] | None:
+    """Longest lexicon phrase starting at i (plural -s/-es tolerated on the last word)."""
+    for n in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):
+        words = tokens[i:i + n]
+        last = words[-1]
+        for form in (last, last[:-1] if last.endswith("s") else None, last[:-2] if last.endswith("es") else None):
+            if not form:
+                continue
+            phrase = " ".join([*words[:-1], form])
+            noun = _LEXICON.get(phrase)
+            if noun is not None:
+                return phrase, noun, n
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ColourPair:
+    colour: str
+    noun: str
+    slot: str
+    group: str
+    parent: str = ""
+
+    @property
+    def families(self) -> frozenset[str]:
+        return frozenset(_FAMILIES[self.colour])
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """What one English description says about the person."""
+
+    colour_pairs: tuple[ColourPair, ...] = ()
+    items: dict[str, str] = field(default_factory=dict)  # group -> surface word
+    item_parents: dict[str, str] = field(default_factory=dict)  # group -> parent group
+    gender: str | None = None  # "male", "female", "mixed" or None
+    gender_word: str = ""
+    sides: tuple[tuple[str, str], ...] = ()  # (left|right, body part or "")
+    counts: dict[str, int] = field(default_factory=dict)  # noun group -> number
+    colour_families: frozenset[str] = frozenset()
+
+
+def extract(text: str) -> Attributes:
+    """Read colour+noun pairs, items, gender, sides and counts off an English description."""
+    toks = _tokens(text)
+    pairs: list[ColourPair] = []
+    items: dict[str, str] = {}
+    parents: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    sides: list[tuple[str, str]] = []
+    families: set[str] = set()
+    pending: list[str] = []
+    gap = 0
+    number: tuple[int, int] | None = None  # (value, token index)
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok in ("left", "right"):
+            part = next((_BODY_PARTS[t] for t in toks[i + 1:i + 4] if t in _BODY_PARTS), "")
+            sides.append((tok, part))
+        if tok in _NUMBERS or (tok.isdigit() and 1 < int(tok) < 100):
+            number = (_NUMBERS.get(tok) or int(tok), i)
+        found = _lookup(toks, i)
+        if found is not None:
+            phrase, noun, width = found
+            for colour in pending:
+                pairs.append(ColourPair(colour, phrase, noun.slot, noun.group, noun.parent))
+            pending, gap = [], 0
+            if noun.kind == "item":
+                items.setdefault(noun.group, phrase)
+                if noun.parent:
+                    parents[noun.group] = noun.parent
+            if number is not None and i - number[1] <= 3:
+                counts[noun.group] = number[0]
+                number = None
+            j = i + width
+            # predicate colour: "his shirt is red", "the shoes are black and white"
+            if j < len(toks) and toks[j] in _COPULAS:
+                k = j + 1
+                while k < len(toks) and (toks[k] in _PREDICATE_FILLERS or toks[k] in _FAMILIES):
+                    if toks[k] in _FAMILIES:
+                        pairs.append(ColourPair(toks[k], phrase, noun.slot, noun.group, noun.parent))
+                        families.update(_FAMILIES[toks[k]])
+                    k += 1
+                j = k
+            i = j
+            continue
+        if tok in _FAMILIES:
+            pending.append(tok)
+            families.update(_FAMILIES[tok])
+            gap = 0
+        elif pending:
+            gap += 1
+            if tok in _BREAKERS or not tok.isalpha() or gap > 3:
+                pending, gap = [], 0
+        i += 1
+    male = sum(t in _MALE for t in toks)
+    female = sum(t in _FEMALE for t in toks)
+    gender = None
+    if male and female:
+        gender = "mixed"
+    elif male:
+        gender = "male"
+    elif female:
+        gender = "female"
+    word = next((t for t in toks if t in _GENDER_NOUNS), "")
+    return Attributes(
+        colour_pairs=tuple(pairs), items=items, item_parents=parents, gender=gender, gender_word=word,
+        sides=tuple(sides), counts=counts, colour_families=frozenset(families),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeIssue:
+    """One attribute the other description gets wrong: kind, subject, source value, found value."""
+
+    kind: str  # colour | missing item | added item | gender | side | count
+    subject: str
+    expected: str = ""
+    found: str = ""
+
+    def __str__(self) -> str:
+        if self.kind in ("missing item", "added item"):
+            return f"{self.kind}: {self.subject}"
+        if self.kind == "gender":
+            return f"gender: {self.expected} -> {self.found}"
+        return f"{self.kind} of {self.subject}: {self.expected} -> {self.found}"
+
+
+def _related(group: str, parent: str, other_group: str, other_parent: str) -> bool:
+    return group == other_group or group == other_parent or parent == other_group
+
+
+def _colour_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
+    issues: list[AttributeIssue] = []
+    seen: set[tuple[str, str]] = set()
+    for pair in src.colour_pairs:
+        if (pair.colour, pair.group) in seen:
+            continue
+        seen.add((pair.colour, pair.group))
+        same_group = [p for p in other.colour_pairs if _related(pair.group, pair.parent, p.group, p.parent)]
+        candidates = same_group or [p for p in other.colour_pairs if p.slot == pair.slot]
+        if any(pair.families & p.families for p in candidates):
+            continue
+        if candidates:
+            found = "/".join(dict.fromkeys(p.colour for p in candidates))
+            issues.append(AttributeIssue("colour", pair.noun, pair.colour, found))
+        elif not (pair.families & other.colour_families):
+            issues.append(AttributeIssue("colour", pair.noun, pair.colour, "(none)"))
+    return issues
+
+
+def _matches_item(group: str, parent: str, items: dict[str, str], parents: dict[str, str]) -> bool:
+    return any(_related(group, parent, g, parents.get(g, "")) for g in items)
+
+
+def _item_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
+    issues = [AttributeIssue("missing item", word) for group, word in src.items.items()
+              if not _matches_item(group, src.item_parents.get(group, ""), other.items, other.item_parents)]
+    issues += [AttributeIssue("added item", word) for group, word in other.items.items()
+               if not _matches_item(group, other.item_parents.get(group, ""), src.items, src.item_parents)]
+    return issues
+
+
+def _gender_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
+    if src.gender not in ("male", "female") or other.gender == src.gender:
+        return []
+    if other.gender is None and not src.gender_word:
+        return []  # only pronouns in the source; a back-translation may drop them
+    expected = src.gender_word or src.gender
+    found = other.gender_word or other.gender or "(none)"
+    if other.gender == "mixed" and other.gender_word and other.gender_word in (_MALE if src.gender == "male"
+                                                                             else _FEMALE):
+        return []
+    return [AttributeIssue("gender", "person", expected, found)]
+
+
+def _side_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
+    issues: list[AttributeIssue] = []
+    other_sides = set(other.sides)
+    for side, part in dict.fromkeys(src.sides):
+        if (side, part) in other_sides:
+            continue
+        opposite = "left" if side == "right" else "right"
+        same_part = {s for s, p in other_sides if p == part and part}
+        if same_part:
+            if side not in same_part:
+                issues.append(AttributeIssue("side", part, side, opposite))
+            continue
+        any_sides = {s for s, _ in other_sides}
+        if not any_sides:
+            issues.append(AttributeIssue("side", part or "body", side, "(none)"))
+        elif side not in any_sides:
+            issues.append(AttributeIssue("side", part or "body", side, opposite))
+    return issues
+
+
+def _count_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
+    issues = []
+    for group, n in src.counts.items():
+        found = other.counts.get(group)
+        if found is not None and found != n:
+            issues.append(AttributeIssue("count", group, str(n), str(found)))
+        elif found is None and not other.counts:
+            issues.append(AttributeIssue("count", group, str(n), "(none)"))
+    return issues
+
+
+def compare(source: Attributes, other: Attributes) -> list[AttributeIssue]:
+    """What `other` (a back-translation) gets wrong about the person `source` describes."""
+    return [
+        *_gender_issues(source, other),
+        *_colour_issues(source, other),
+        *_item_issues(source, other),
+        *_side_issues(source, other),
+        *_count_issues(source, other),
+    ]
+
+
+def compare_texts(source: str, other: str) -> list[AttributeIssue]:
+    return compare(extract(source), extract(other))
