@@ -1,0 +1,1 @@
+"""Helpers shared by tests: a loopback OpenAI-compatible server."""

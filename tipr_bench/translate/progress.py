@@ -1,0 +1,50 @@
+"""The progress bar of a translation run: items done, rate, ETA and the money spent so far.
+
+It is updated once per write batch, not per item, so it costs nothing measurable. It draws on
+stderr so that `--json` output on stdout stays clean.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-- items/s" if speed is None else f"{speed:,.0f} items/s", style="progress.data.speed")
+
+
+class _CostColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"${task.fields.get('cost', 0.0):,.4f}", style="green")
+
+
+class RunProgress:
+    def __init__(self, total: int, description: str = "translate"):
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), _CostColumn(),
+            console=Console(stderr=True), speed_estimate_period=20.0,
+        )
+        self._task = self._progress.add_task(description, total=total, cost=0.0)
+
+    def start(self) -> None:
+        self._progress.start()
+
+    def advance(self, items: int, cost: float) -> None:
+        self._progress.update(self._task, advance=items, cost=cost)
+
+    def stop(self) -> None:
+        self._progress.stop()
