@@ -1,0 +1,182 @@
+"""export: layout, exact columns, alignment, determinism, immutability, card, Croissant, no secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tests.support.release_workspace import SECRET, SLUG, build_workspace
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.release import export_release, verify_release
+from tipr_bench.benchmark.release.collect import COLUMNS
+from tipr_bench.benchmark.release.manifest import sha256_file
+
+ALL = ["parquet", "jsonl", "irra", "bi-irra"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def ws(tmp_path):
+    with build_workspace(tmp_path / "ws") as ws:
+        yield ws
+
+
+def test_layout_manifest_and_columns(ws, tmp_path):
+    result = export_release(ws, "cuhk-pedes-m", "1.0.0", tmp_path / "out", formats=ALL)
+    rel = tmp_path / "out" / "cuhk-pedes-m" / "1.0.0"
+    assert result.path == rel
+    manifest = json.loads((rel / "MANIFEST.json").read_text())
+    assert manifest["name"] == "cuhk-pedes-m" and manifest["version"] == "1.0.0"
+    assert manifest["tool"]["version"] and manifest["created_at"]
+    assert manifest["splits"] == ["train", "test"]
+    listed = {f["path"] for f in manifest["files"]}
+    on_disk = {p.relative_to(rel).as_posix() for p in rel.rglob("*") if p.is_file()} - {"MANIFEST.json"}
+    assert listed == on_disk
+    for f in manifest["files"]:
+        assert sha256_file(rel / f["path"]) == f["sha256"] and (rel / f["path"]).stat().st_size == f["size"]
+    # zh misses caption 0 (never translated); fr leaves out one flagged and one failed
+    assert manifest["counts"]["en"] == {"train": 16, "test": 12}
+    assert manifest["counts"]["zh"] == {"train": 15, "test": 12}
+    assert manifest["counts"]["fr"] == {"train": 14, "test": 12}
+    assert manifest["missing"]["zh"] == {"train": 1, "test": 0}
+    table = pq.read_table(rel / "data/zh/train.parquet")
+    assert tuple(table.column_names) == COLUMNS
+    assert str(table.schema.field("person_id").type) == "int64"
+    assert str(table.schema.field("text").type) == "string"
+    rows = table.to_pylist()
+    assert rows[0]["key"] == f"{SLUG}/CUHK01/0001000.png#1" and rows[0]["provenance"] == "machine"
+    assert rows[0]["prompt_id"] == "ldat" and rows[0]["verdict"] == "ok"
+    en = pq.read_table(rel / "data/en/test.parquet").to_pylist()
+    assert {r["provenance"] for r in en} == {"source"} and en[0]["text"].endswith("— “quoted”.")
+    de_test = pq.read_table(rel / "data/de/test.parquet").to_pylist()
+    assert {r["provenance"] for r in de_test} == {"human"}
+    jsonl = [json.loads(line) for line in (rel / "data/zh/train.jsonl").read_text().splitlines()]
+    assert jsonl == rows
+    assert verify_release(rel).ok
+
+
+def test_bi_irra_is_index_aligned_and_irra_keeps_what_each_language_has(ws, tmp_path):
+    export_release(ws, "m", "1.0.0", tmp_path / "out", formats=ALL)
+    rel = tmp_path / "out" / "m" / "1.0.0"
+    files = {code: json.loads((rel / f"bi-irra/train_reid_{code}.json").read_text()) for code in
+             ("en", "ch", "fr", "de")}
+    shapes = {code: [(r["file_path"], r["id"], len(r["captions"])) for r in recs] for code, recs in files.items()}
+    assert len({tuple(s) for s in shapes.values()}) == 1  # same records, same caption counts everywhere
+    # caption 0 of the first image has no zh; captions 2 and 4 have no fr: left out of the aligned files
+    assert shapes["en"][0] == ("CUHK01/0001000.png", 1, 1)
+    assert files["ch"][0]["captions"][0].startswith("一个")
+    assert sum(len(r["captions"]) for r in files["en"]) == 16 - 3
+    assert json.loads((rel / "MANIFEST.json").read_text())["bi_irra_dropped"] == {"train": 3, "test": 0}
+    irra_zh = json.loads((rel / "irra/zh/reid_raw.json").read_text())
+    assert sum(len(r["captions"]) for r in irra_zh) == 27
+    assert set(irra_zh[0]) == {"split", "id", "file_path", "captions"}
+
+
+def test_rebuild_gives_identical_data_bytes(ws, tmp_path):
+    a = export_release(ws, "m", "1.0.0", tmp_path / "a", formats=ALL, created_at="2026-01-01T00:00:00+00:00")
+    b = export_release(ws, "m", "1.0.0", tmp_path / "b", formats=ALL, created_at="2026-02-02T00:00:00+00:00")
+    sums_a = {f.path: f.sha256 for f in a.files if f.path != "README.md"}
+    sums_b = {f.path: f.sha256 for f in b.files if f.path != "README.md"}
+    assert sums_a == sums_b and "croissant.json" in sums_a
+
+
+def test_existing_version_is_never_overwritten(ws, tmp_path):
+    first = export_release(ws, "m", "1.0.0", tmp_path / "out")
+    before = {p: p.read_bytes() for p in first.path.rglob("*") if p.is_file()}
+    with pytest.raises(UserError, match=r"already exists.*immutable.*existing: 1\.0\.0"):
+        export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["en"])
+    assert {p: p.read_bytes() for p in first.path.rglob("*") if p.is_file()} == before
+    assert [p.name for p in first.path.parent.iterdir()] == ["1.0.0"]  # no staging left behind
+
+
+@pytest.mark.parametrize("version", ["1.0", "v1.0.0", "01.0.0", "1.0.0.0", "latest"])
+def test_version_must_be_semver(ws, tmp_path, version):
+    with pytest.raises(UserError, match="semantic version"):
+        export_release(ws, "m", version, tmp_path / "out")
+    assert not (tmp_path / "out" / "m").exists()
+
+
+def test_bad_inputs_name_the_fix(ws, tmp_path):
+    with pytest.raises(UserError, match="languages present: en, de, fr, zh"):
+        export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["ja"])
+    with pytest.raises(UserError, match="unknown format xml"):
+        export_release(ws, "m", "1.0.0", tmp_path / "out", formats=["parquet", "xml"])
+    with pytest.raises(UserError, match="not a valid release name"):
+        export_release(ws, "../evil", "1.0.0", tmp_path / "out")
+    with pytest.raises(UserError, match="not in workspace"):
+        export_release(ws, "m", "1.0.0", tmp_path / "out", dataset="rstpreid")
+
+
+def test_include_flagged_adds_flagged_never_failed(ws, tmp_path):
+    result = export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["fr"], include_flagged=True)
+    assert result.counts["fr"] == {"train": 15, "test": 12}
+    texts = [r["text"] for r in pq.read_table(result.path / "data/fr/train.parquet").to_pylist()]
+    assert any(t.endswith("(2).") for t in texts) and not any(t.endswith("(4).") for t in texts)
+
+
+def test_card_front_matter_provenance_and_no_secrets(ws, tmp_path):
+    result = export_release(ws, "m", "1.0.0", tmp_path / "out", formats=ALL)
+    card = (result.path / "README.md").read_text()
+    _, front, body = card.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    assert meta["license"] == "other" and "machine-generated" in meta["language_creators"]
+    assert "expert-generated" in meta["language_creators"]  # de test split is human-corrected
+    assert meta["source_datasets"] == [f"extended|{SLUG}"]
+    zh = next(c for c in meta["configs"] if c["config_name"] == "zh")
+    assert zh["data_files"] == [{"split": "train", "path": "data/zh/train.parquet"},
+                                {"split": "test", "path": "data/zh/test.parquet"}]
+    assert "Please translate the English sentence '{source}' into {language}." in body
+    assert "qwen2.5-7b-instruct" in body and '"temperature":0.0' in body
+    assert "| zh | 27 | flag 1, ok 26 |" in body  # QA verdicts per language
+    assert "zh: 1 never translated" in body
+    for path in result.path.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+            assert b"api_key" not in path.read_bytes() and b"base_url" not in path.read_bytes(), path
+
+
+def test_croissant_lists_files_with_sha256(ws, tmp_path):
+    result = export_release(ws, "m", "1.0.0", tmp_path / "out")
+    doc = json.loads((result.path / "croissant.json").read_text())
+    assert doc["@type"] == "sc:Dataset" and doc["conformsTo"] == "http://mlcommons.org/croissant/1.0"
+    assert doc["version"] == "1.0.0"
+    sums = {f.path: f.sha256 for f in result.files}
+    for obj in doc["distribution"]:
+        assert obj["@type"] == "cr:FileObject" and sums[obj["contentUrl"]] == obj["sha256"]
+    ids = {obj["@id"] for obj in doc["distribution"]}
+    sets = {rs["@id"]: rs for rs in doc["recordSet"]}
+    assert "captions-zh-test" in sets
+    fields = sets["captions-zh-test"]["field"]
+    assert [f["name"] for f in fields] == list(COLUMNS)
+    assert all(f["source"]["fileObject"]["@id"] in ids for f in fields)
+
+
+def test_index_lists_every_release_in_semver_order(ws, tmp_path):
+    for version in ("1.10.0", "1.2.0", "1.0.0-rc.1"):
+        export_release(ws, "m", version, tmp_path / "out", langs=["en"])
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert [e["version"] for e in index["releases"]] == ["1.0.0-rc.1", "1.2.0", "1.10.0"]
+    for e in index["releases"]:
+        assert e["url"] == f"m/{e['version']}/"
+        assert sha256_file(tmp_path / "out" / e["url"] / "MANIFEST.json") == e["manifest_sha256"]
+
+
+def test_packaged_template_matches_datasets_card():
+    packaged = ROOT / "tipr_bench/benchmark/release/templates/README.template.md"
+    assert packaged.read_text() == (ROOT / "datasets_card/README.template.md").read_text()
+
+
+def test_cli_export_and_bad_version(cli, tmp_path):
+    build_workspace(tmp_path / "ws").close()
+    ok = cli("export", "--name", "m", "--version", "1.0.0", "--langs", "en,zh", "-w", tmp_path / "ws",
+             "--out", tmp_path / "out", "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["counts"]["zh"] == {"train": 15, "test": 12}
+    bad = cli("export", "--name", "m", "--version", "2", "-w", tmp_path / "ws", "--out", tmp_path / "out")
+    assert bad.returncode == 2 and "semantic version" in bad.stderr and "Traceback" not in bad.stderr
+    again = cli("export", "--name", "m", "--version", "1.0.0", "-w", tmp_path / "ws", "--out", tmp_path / "out")
+    assert again.returncode == 2 and "already exists" in again.stderr

@@ -1,0 +1,215 @@
+"""export: turn a workspace into an immutable, checksummed release folder NAME/VERSION/.
+
+The release is built in a hidden temporary folder beside its final place and renamed into place
+in one step, so a crash never leaves half a release and an existing version is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tipr_bench
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.languages import get_language
+from tipr_bench.benchmark.records import utc_now
+from tipr_bench.benchmark.release.card import KNOWN_PROMPTS, render_card
+from tipr_bench.benchmark.release.collect import ReleaseData, collect
+from tipr_bench.benchmark.release.croissant import croissant
+from tipr_bench.benchmark.release.formats import (
+    FORMATS,
+    write_bi_irra,
+    write_irra,
+    write_jsonl,
+    write_parquet,
+)
+from tipr_bench.benchmark.release.index import check_name, update_index
+from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry, sha256_file
+from tipr_bench.benchmark.release.semver import check_semver, is_semver, precedence
+from tipr_bench.benchmark.store import Workspace
+
+DEFAULT_FORMATS = ("parquet", "irra", "bi-irra")
+THRESHOLD_PREFIXES = ("qa.", "qa_", "refine.", "refine_", "qe.", "theta")
+
+
+@dataclass
+class ExportResult:
+    name: str
+    version: str
+    path: Path
+    index: Path
+    manifest_sha256: str
+    dataset: str
+    languages: list[str]
+    counts: dict[str, dict[str, int]]
+    missing: dict[str, int]
+    files: list[FileEntry] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name, "version": self.version, "path": str(self.path), "index": str(self.index),
+            "manifest_sha256": self.manifest_sha256, "dataset": self.dataset, "languages": self.languages,
+            "counts": self.counts, "missing": self.missing,
+            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
+        }
+
+
+def parse_list(text: str | None, what: str) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UserError(f"{what} is empty: give a comma-separated list")
+    return list(dict.fromkeys(items))
+
+
+def check_formats(formats: list[str] | None) -> list[str]:
+    chosen = formats or list(DEFAULT_FORMATS)
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown:
+        raise UserError(f"unknown format {', '.join(unknown)} in --formats: use any of {', '.join(FORMATS)}")
+    if "parquet" not in chosen:
+        raise UserError("--formats must include parquet: it is the canonical form that download and ingest read")
+    return [f for f in FORMATS if f in chosen]
+
+
+def recorded_thresholds(ws: Workspace) -> dict[str, str]:
+    """QA thresholds other stages recorded in the workspace's meta table (e.g. qa.theta.zh)."""
+    rows = ws.conn.execute("SELECT k, v FROM meta ORDER BY k").fetchall()
+    return {r["k"]: r["v"] for r in rows if r["k"].lower().startswith(THRESHOLD_PREFIXES)}
+
+
+def export_release(
+    ws: Workspace,
+    name: str,
+    version: str,
+    out: str | Path = "releases",
+    *,
+    langs: list[str] | None = None,
+    formats: list[str] | None = None,
+    dataset: str | None = None,
+    include_flagged: bool = False,
+    prompt_texts: dict[str, str] | None = None,
+    created_at: str | None = None,
+) -> ExportResult:
+    """Write release `out/name/version/` and refresh `out/index.json`. Never overwrites a version.
+
+    `prompt_texts` maps a prompt id or sha256 to its verbatim text for the card (the LDAT prompt is
+    known already); `created_at` pins the build time (tests), otherwise it is now.
+    """
+    check_name(name)
+    check_semver(version)
+    chosen = check_formats(formats)
+    langs = [get_language(code).code for code in langs] if langs else None
+    out = Path(out)
+    final = out / name / version
+    if final.exists():
+        raise UserError(f"release {name}@{version} already exists at {final}; released versions are immutable: "
+                        f"export a new --version (existing: {', '.join(_versions(out / name))})")
+    data = collect(ws, dataset, langs, include_flagged)
+    created_at = created_at or utc_now()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".building", dir=final.parent))
+    try:
+        data_files, dropped = _write_data(staging, data, chosen)
+        entries = [file_entry(staging, p) for p in _listing(staging)]
+        parquet_files = {lang: {s: p for s, p in by.items() if p.endswith(".parquet")}
+                         for lang, by in data_files.items()}
+        doc = croissant(name, version, data.dataset, data.languages, entries, parquet_files,
+                        tipr_bench.__version__)
+        _write_text(staging / "croissant.json", json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        card = render_card(name, version, created_at, tipr_bench.__version__, data, parquet_files, chosen,
+                           {**KNOWN_PROMPTS, **(prompt_texts or {})}, recorded_thresholds(ws), dropped)
+        _write_text(staging / "README.md", card)
+        entries = [file_entry(staging, p) for p in _listing(staging)]
+        manifest = _manifest(name, version, created_at, data, chosen, entries, dropped)
+        _write_text(staging / MANIFEST_NAME, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+        _fsync_dir(staging)
+        if final.exists():
+            raise UserError(f"release {name}@{version} appeared at {final} while exporting; it was left untouched")
+        os.rename(staging, final)
+        _fsync_dir(final.parent)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    index = update_index(out)
+    return ExportResult(
+        name=name, version=version, path=final, index=index,
+        manifest_sha256=sha256_file(final / MANIFEST_NAME), dataset=data.dataset, languages=data.languages,
+        counts=manifest["counts"], missing={lang: st.source_captions - st.exported for lang, st in data.stats.items()},
+        files=entries,
+    )
+
+
+def _versions(folder: Path) -> list[str]:
+    return sorted((p.name for p in folder.iterdir() if is_semver(p.name)), key=precedence)
+
+
+def _write_data(root: Path, data: ReleaseData, formats: list[str]) -> tuple[dict, dict[str, int] | None]:
+    """Writes every data file; returns lang -> split -> relative parquet/jsonl paths, and the Bi-IRRA drops."""
+    files: dict[str, dict[str, str]] = {}
+    for lang in data.languages:
+        files[lang] = {}
+        for split in data.splits:
+            rows = data.rows[lang][split]
+            if not rows:
+                continue
+            rel = f"data/{lang}/{split}.parquet"
+            write_parquet(root / rel, rows)
+            files[lang][split] = rel
+            if "jsonl" in formats:
+                write_jsonl(root / f"data/{lang}/{split}.jsonl", rows)
+        if "irra" in formats:
+            write_irra(root / f"irra/{lang}/reid_raw.json", data.rows[lang])
+    dropped = None
+    if "bi-irra" in formats:
+        dropped = {}
+        for split in data.splits:
+            _, dropped[split] = write_bi_irra(root / "bi-irra", split,
+                                              {lang: data.rows[lang][split] for lang in data.languages})
+    return files, dropped
+
+
+def _listing(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and p.name != MANIFEST_NAME)
+
+
+def _manifest(name: str, version: str, created_at: str, data: ReleaseData, formats: list[str],
+              entries: list[FileEntry], dropped: dict[str, int] | None) -> dict:
+    return {
+        "format": RELEASE_FORMAT,
+        "name": name,
+        "version": version,
+        "created_at": created_at,
+        "tool": {"name": "tipr-bench", "version": tipr_bench.__version__},
+        "dataset": data.dataset,
+        "languages": data.languages,
+        "splits": data.splits,
+        "formats": formats,
+        "include_flagged": data.include_flagged,
+        "counts": {lang: {s: data.stats[lang].per_split.get(s, 0) for s in data.splits} for lang in data.languages},
+        "missing": {lang: {s: st.source_per_split.get(s, 0) - st.per_split.get(s, 0) for s in data.splits}
+                    for lang, st in data.stats.items()},
+        "bi_irra_dropped": dropped or {},
+        "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries],
+    }
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
