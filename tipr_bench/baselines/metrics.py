@@ -26,7 +26,7 @@ DEFAULT_KS = (1, 5, 10)
 CHUNK_ELEMENTS = 1 << 25
 
 Scores = np.ndarray | torch.Tensor
-ChunkFn = Callable[[int, int], torch.Tensor]
+ChunkFn = Callable[[int, int, "_Scratch"], torch.Tensor]
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
@@ -51,7 +51,7 @@ def retrieval_metrics(
         raise ValueError(f"similarity must be 2-D [queries x gallery], got shape {tuple(sim.shape)}")
     dev = torch.device(device) if device is not None else sim.device
 
-    def chunk(a: int, b: int) -> torch.Tensor:
+    def chunk(a: int, b: int, scratch: _Scratch) -> torch.Tensor:
         return sim[a:b].to(dev)
 
     return _metrics(chunk, sim.shape[0], sim.shape[1], query_pids, gallery_pids, ks, chunk_size, dev, progress)
@@ -74,10 +74,21 @@ def transposed_retrieval_metrics(
         raise ValueError(f"similarity must be 2-D, got shape {tuple(sim.shape)}")
     dev = torch.device(device) if device is not None else sim.device
 
-    def chunk(a: int, b: int) -> torch.Tensor:
-        return sim[:, a:b].to(dev).T.contiguous()
+    def chunk(a: int, b: int, scratch: _Scratch) -> torch.Tensor:
+        out = scratch.get("scores", b - a, sim.shape[0], sim.dtype, dev)
+        if dev.type == "cpu" and sim.device.type == "cpu" and sim.dtype in (torch.float32, torch.float64):
+            _transpose_into(sim[:, a:b].numpy(), out.numpy())
+            return out
+        return out.copy_(sim[:, a:b].to(dev).T)
 
     return _metrics(chunk, sim.shape[1], sim.shape[0], query_pids, gallery_pids, ks, chunk_size, dev, progress)
+
+
+def _transpose_into(block: np.ndarray, out: np.ndarray, step: int = 512) -> None:
+    """out = block.T, a band of rows at a time: a strided copy of the whole block in one go
+    misses the cache on every element and is several times slower."""
+    for r in range(0, block.shape[0], step):
+        out[:, r:r + step] = block[r:r + step].T
 
 
 def feature_retrieval_metrics(
@@ -100,8 +111,8 @@ def feature_retrieval_metrics(
     q, g = l2_normalise(q.to(dev)), l2_normalise(g.to(dev))
     g_t = g.T.contiguous()
 
-    def chunk(a: int, b: int) -> torch.Tensor:
-        return q[a:b] @ g_t
+    def chunk(a: int, b: int, scratch: _Scratch) -> torch.Tensor:
+        return torch.matmul(q[a:b], g_t, out=scratch.get("scores", b - a, g_t.shape[1], q.dtype, dev))
 
     return _metrics(chunk, q.shape[0], g.shape[0], query_pids, gallery_pids, ks, chunk_size, dev, progress)
 
@@ -152,12 +163,13 @@ def _metrics(
     hits = {k: 0 for k in ks}
     ap = np.empty(n_queries, dtype=np.float64)
     inp = np.empty(n_queries, dtype=np.float64)
+    scratch = _Scratch()
     bounds = [(a, min(a + chunk_size, n_queries)) for a in range(0, n_queries, chunk_size)]
     for a, b in _progress(bounds, progress, "ranking"):
-        scores = chunk(a, b)
+        scores = chunk(a, b, scratch)
         pos_idx = torch.from_numpy(table[a:b]).to(dev)
         counts = torch.from_numpy(n_pos[a:b]).to(dev)
-        ranks = _positive_ranks(scores, pos_idx, counts)
+        ranks = _positive_ranks(scores, pos_idx, counts, scratch)
         first = ranks[:, 0]
         for k in ks:
             hits[k] += int((first <= k).sum().item())
@@ -175,16 +187,20 @@ def _metrics(
     return out
 
 
-def _positive_ranks(scores: torch.Tensor, pos_idx: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+def _positive_ranks(
+    scores: torch.Tensor, pos_idx: torch.Tensor, counts: torch.Tensor, scratch: _Scratch
+) -> torch.Tensor:
     """1-based ranks of each row's positives, ascending; padding slots hold G + 1.
 
     The rank of gallery item j is 1 + #{g: s_g > s_j} + #{g < j: s_g == s_j} (stable order)."""
-    if torch.isnan(scores).any():
-        raise ValueError("similarity contains NaN: check the features for NaN or all-zero rows")
     n_gallery = scores.shape[1]
-    keys = _sortable_keys(scores)
+    keys = _sortable_keys(scores, scratch)
     pos_keys = keys.gather(1, pos_idx)
     sorted_keys = _sort_rows(keys)
+    # NaN keys sort outside the keys of -inf and +inf, so two columns tell whether there is one.
+    lowest, highest = _sortable_keys(torch.tensor([-math.inf, math.inf], dtype=scores.dtype)).tolist()
+    if bool((sorted_keys[:, 0] < lowest).any()) or bool((sorted_keys[:, -1] > highest).any()):
+        raise ValueError("similarity contains NaN: check the features for NaN or all-zero rows")
     right = torch.searchsorted(sorted_keys, pos_keys, right=True)
     left = torch.searchsorted(sorted_keys, pos_keys)
     rank0 = n_gallery - right
@@ -212,18 +228,39 @@ def _ties_before(scores: torch.Tensor, pos_idx: torch.Tensor, tied: torch.Tensor
     return torch.where(tied, out, 0)
 
 
-def _sortable_keys(scores: torch.Tensor) -> torch.Tensor:
+def _sortable_keys(scores: torch.Tensor, scratch: _Scratch | None = None) -> torch.Tensor:
     """Integers that order exactly like the float scores (a bijection on non-NaN floats).
 
-    Adding 0.0 turns -0.0 into +0.0 (they compare equal) and makes a copy we may change in place."""
+    Adding 0.0 turns -0.0 into +0.0 (they compare equal) and writes a copy we may change in place."""
     if scores.dtype == torch.float64:
-        int_dtype, bits, low = torch.int64, 63, 0x7FFF_FFFF_FFFF_FFFF
+        float_dtype, int_dtype, bits, low = torch.float64, torch.int64, 63, 0x7FFF_FFFF_FFFF_FFFF
     else:
+        float_dtype, int_dtype, bits, low = torch.float32, torch.int32, 31, 0x7FFF_FFFF
         scores = scores.float()
-        int_dtype, bits, low = torch.int32, 31, 0x7FFF_FFFF
-    keys = (scores + 0.0).view(int_dtype)
-    keys ^= (keys >> bits) & low
+    scratch = scratch or _Scratch()
+    rows, cols = scores.shape if scores.ndim == 2 else (1, scores.numel())
+    keys = scratch.get("keys", rows, cols, int_dtype, scores.device).view(scores.shape)
+    sign = scratch.get("sign", rows, cols, int_dtype, scores.device).view(scores.shape)
+    torch.add(scores, 0.0, out=keys.view(float_dtype))
+    torch.bitwise_right_shift(keys, bits, out=sign)
+    sign &= low
+    keys ^= sign
     return keys
+
+
+class _Scratch:
+    """Scratch tensors reused across chunks. A fresh 100 MB array per chunk costs more in page
+    faults than the sort itself, so each buffer is allocated once, for the first (largest) chunk."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        buf = self._buffers.get(name)
+        if buf is None or buf.dtype != dtype or buf.device != device or buf.shape[1] != cols or buf.shape[0] < rows:
+            buf = torch.empty((rows, cols), dtype=dtype, device=device)
+            self._buffers[name] = buf
+        return buf[:rows]
 
 
 def _sort_rows(keys: torch.Tensor) -> torch.Tensor:
@@ -272,7 +309,7 @@ def _positive_table(query_pids: np.ndarray, gallery_pids: np.ndarray) -> tuple[n
 
 def _as_tensor(x: Scores) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
-        return x
+        return x.detach()
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiub":
         raise ValueError(f"scores must be numeric, got dtype {arr.dtype}")
