@@ -1,0 +1,302 @@
+"""Domain glossaries: which English person-description terms a caption has, and whether its
+translation used the approved target terms.
+
+A glossary is a TSV file per language (`en, target, wrong, category, note`; several values in a
+cell are separated by `|`, the first `en` value is the entry's canonical term and the rest are
+aliases). tipr-bench ships zh, fr and de; a user's file in the same format merges over them, entry
+by entry, and its entries win. The term metric (expected vs met terms per caption) is what tells a
+reviewer *which* attribute a translation lost, where sentence-level scores only say that something
+did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.languages import get_language
+from tipr_bench.refine.glossary_stopwords import COVERAGE_STOPWORDS
+from tipr_bench.refine.term_matching import (
+    VERB_CATEGORIES,
+    EnglishTermIndex,
+    contains,
+    overlaps,
+    target_text_factory,
+)
+
+HEADER = ("en", "target", "wrong", "category", "note")
+SHIPPED_LANGUAGES = ("zh", "fr", "de")
+MIN_UNCOVERED_LENGTH = 3
+
+
+@dataclass(frozen=True, slots=True)
+class GlossaryEntry:
+    term: str  # canonical English term (first `en` value, lower case)
+    aliases: tuple[str, ...]  # every English spelling, the canonical one first
+    targets: tuple[str, ...]  # approved target terms, the preferred one first
+    wrong: tuple[str, ...] = ()  # known wrong renderings
+    category: str = ""
+    note: str = ""
+    source: str = "shipped"
+
+
+@dataclass(frozen=True, slots=True)
+class TermMatch:
+    term: str
+    surface: str
+    start: int
+    end: int
+    targets: tuple[str, ...]
+    wrong: tuple[str, ...]
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
+class TermCheck:
+    expected: tuple[str, ...]
+    met: tuple[str, ...]
+    missed: tuple[str, ...]
+    wrong_used: tuple[tuple[str, str], ...]  # (term, wrong variant found in the translation)
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageReport:
+    captions: int
+    with_term: int
+    coverage: float
+    uncovered: list[tuple[str, int]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "captions": self.captions,
+            "with_term": self.with_term,
+            "coverage": self.coverage,
+            "uncovered": [[word, count] for word, count in self.uncovered],
+        }
+
+
+def _cells(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split("|") if v.strip())
+
+
+def parse_glossary_tsv(text: str, origin: str, source: str) -> list[GlossaryEntry]:
+    """Entries of one glossary file. `origin` names the file in error messages."""
+    entries: list[GlossaryEntry] = []
+    seen: dict[str, int] = {}
+    header_seen = False
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        cols = [c.strip() for c in line.split("\t")]
+        if not header_seen:
+            if tuple(c.lower() for c in cols[:2]) != HEADER[:2]:
+                raise UserError(
+                    f"{origin}:{lineno}: expected the header line `en<TAB>target<TAB>wrong<TAB>category<TAB>note`, "
+                    f"got {line[:60]!r}; add it as the first line"
+                )
+            header_seen = True
+            continue
+        if len(cols) > len(HEADER):
+            raise UserError(
+                f"{origin}:{lineno}: {len(cols)} tab-separated columns, at most {len(HEADER)} allowed "
+                f"({', '.join(HEADER)}); separate several values inside a cell with `|`"
+            )
+        cols += [""] * (len(HEADER) - len(cols))
+        aliases = tuple(a.lower() for a in _cells(cols[0]))
+        targets = _cells(cols[1])
+        if not aliases or not targets:
+            raise UserError(
+                f"{origin}:{lineno}: every entry needs an English term and at least one target term; "
+                f"fill both columns or delete the line"
+            )
+        if aliases[0] in seen:
+            raise UserError(
+                f"{origin}:{lineno}: {aliases[0]!r} is already defined on line {seen[aliases[0]]}; "
+                f"keep one of the two lines"
+            )
+        seen[aliases[0]] = lineno
+        entries.append(
+            GlossaryEntry(aliases[0], aliases, targets, _cells(cols[2]), cols[3].lower(), cols[4], source)
+        )
+    if not header_seen:
+        raise UserError(f"{origin}: empty glossary; write the header `en<TAB>target<TAB>wrong<TAB>category<TAB>note`")
+    return entries
+
+
+def shipped_glossary_path(lang: str) -> Path:
+    return Path(str(resources.files("tipr_bench.refine") / "glossaries" / f"{lang}.tsv"))
+
+
+def load_glossary(lang: str, user_path: Path | None = None) -> Glossary:
+    """The shipped glossary for `lang` with the user's file merged over it (user entries win)."""
+    code = get_language(lang).code
+    entries: list[GlossaryEntry] = []
+    shipped = shipped_glossary_path(code)
+    if shipped.is_file():
+        entries = parse_glossary_tsv(shipped.read_text(encoding="utf-8"), str(shipped), "shipped")
+    elif user_path is None:
+        raise UserError(
+            f"no shipped glossary for {code!r} (shipped: {', '.join(SHIPPED_LANGUAGES)}); "
+            f"pass your own with --glossary FILE.tsv"
+        )
+    if user_path is not None:
+        user_path = Path(user_path)
+        try:
+            text = user_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UserError(f"glossary file {user_path} not found; check the --glossary path") from None
+        except (UnicodeDecodeError, IsADirectoryError) as exc:
+            raise UserError(f"cannot read glossary {user_path} ({exc}); it must be a UTF-8 TSV file") from None
+        user = parse_glossary_tsv(text, str(user_path), "user")
+        replaced = {e.term for e in user}
+        entries = [e for e in entries if e.term not in replaced] + user
+    return Glossary(code, entries)
+
+
+class Glossary:
+    """A merged glossary for one target language, with matchers for both sides."""
+
+    def __init__(self, lang: str, entries: Sequence[GlossaryEntry]):
+        self.lang = lang
+        self.entries: tuple[GlossaryEntry, ...] = tuple(entries)
+        self._index = EnglishTermIndex()
+        for i, entry in enumerate(self.entries):
+            self._index.add(i, entry.aliases, verb=entry.category in VERB_CATEGORIES)
+        self._target_text = target_text_factory(lang, get_language(lang).script)
+        self.version = self._version()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _version(self) -> str:
+        rows = sorted(
+            [e.term, list(e.aliases), list(e.targets), list(e.wrong), e.category] for e in self.entries
+        )
+        blob = json.dumps([self.lang, rows], ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+    def categories(self) -> list[str]:
+        return sorted({e.category for e in self.entries})
+
+    def find_terms(self, english: str) -> list[TermMatch]:
+        matches, _ = self._index.scan(english)
+        return [self._term_match(english, m.entry, m.start, m.end) for m in matches]
+
+    def _term_match(self, english: str, entry_index: int, start: int, end: int) -> TermMatch:
+        e = self.entries[entry_index]
+        return TermMatch(e.term, english[start:end], start, end, e.targets, e.wrong, e.category)
+
+    def check(self, english: str, translation: str) -> TermCheck:
+        """Which of the caption's terms the translation renders with an approved target term, and
+        which known wrong renderings a missed term got instead.
+
+        An approved form only counts where it is not part of a longer approved form of another term
+        (蓝 inside 深蓝 belongs to `dark blue`, `sac` inside `sac à dos` to `backpack`) nor of a known
+        wrong rendering of its own term (裤 inside 内裤): a dropped attribute is not hidden by a
+        neighbour that happens to contain its letters."""
+        by_term: dict[str, TermMatch] = {}
+        for m in self.find_terms(english):
+            by_term.setdefault(m.term, m)
+        prepared = self._target_text(translation)
+        wrong_spans = {
+            term: [(variant, s) for variant in m.wrong for s in prepared.spans(variant)]
+            for term, m in by_term.items()
+        }
+        candidates = [
+            (span, term)
+            for term, m in by_term.items()
+            for target in m.targets
+            for span in prepared.spans(target)
+            if not any(contains(w, span) for _, w in wrong_spans[term])
+        ]
+        candidates.sort(key=lambda c: c[0][1] - c[0][0], reverse=True)
+        accepted: list[tuple[tuple[int, int], str]] = []
+        for span, term in candidates:
+            if not any(other != term and c != span and contains(c, span) for c, other in accepted):
+                accepted.append((span, term))
+        met_set = {term for _, term in accepted}
+        accepted_spans = [span for span, _ in accepted]
+        expected = tuple(by_term)
+        missed = tuple(t for t in expected if t not in met_set)
+        wrong_used = tuple(
+            dict.fromkeys(
+                (term, variant)
+                for term in missed
+                for variant, span in wrong_spans[term]
+                if not overlaps(span, accepted_spans)
+            )
+        )
+        return TermCheck(
+            expected=expected,
+            met=tuple(t for t in expected if t in met_set),
+            missed=missed,
+            wrong_used=wrong_used,
+        )
+
+    @staticmethod
+    def render_terms(matches: Iterable[TermMatch]) -> str:
+        """`red -> 红色; jacket -> 夹克`: the preferred target of each distinct term, for prompts."""
+        seen: dict[str, str] = {}
+        for m in matches:
+            seen.setdefault(m.term, m.targets[0])
+        return "; ".join(f"{term} -> {target}" for term, target in seen.items())
+
+    def coverage(self, texts: Iterable[str], top: int = 30) -> CoverageReport:
+        """Share of captions with at least one term, and the commonest words no entry covers
+        (function words, numbers and very short tokens left out) so users can extend the glossary."""
+        captions = with_term = 0
+        counts: Counter[str] = Counter()
+        for text in texts:
+            captions += 1
+            matches, left = self._index.scan(text)
+            if matches:
+                with_term += 1
+            counts.update(
+                t.text
+                for t in left
+                if len(t.text) >= MIN_UNCOVERED_LENGTH
+                and not t.text.isdigit()
+                and t.text not in COVERAGE_STOPWORDS
+            )
+        ratio = with_term / captions if captions else 0.0
+        return CoverageReport(captions, with_term, round(ratio, 4), counts.most_common(max(top, 0)))
+
+
+def term_match_rate(checks: Iterable[TermCheck]) -> float:
+    """Met terms over expected terms, pooled over all captions (0.0 when nothing was expected)."""
+    expected = met = 0
+    for c in checks:
+        expected += len(c.expected)
+        met += len(c.met)
+    return met / expected if expected else 0.0
+
+
+def read_texts_jsonl(path: Path) -> list[str]:
+    """The `text` of every line of a JSONL file; a bad line is a UserError naming file:line."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"input file {path} not found; check the --input path") from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise UserError(f"cannot read {path} ({exc}); it must be a UTF-8 JSONL file") from None
+    texts: list[str] = []
+    for lineno, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(
+                f"{path}:{lineno}: not valid JSON ({exc.msg}); write one JSON object per line"
+            ) from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise UserError(f'{path}:{lineno}: expected an object with a string "text" field, like {{"text": "..."}}')
+        texts.append(obj["text"])
+    return texts

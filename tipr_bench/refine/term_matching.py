@@ -1,0 +1,194 @@
+"""Finding glossary terms in English captions and approved target terms in translations.
+
+English side: captions are split into lower-case word tokens (hyphens, spaces and punctuation all
+separate words, so `t-shirt` and `t shirt` are the same tokens; `tshirt` is registered as the
+joined form). Every alias of an entry is registered with the inflected forms of its last word;
+the scan takes the longest registered token sequence at each position, left to right, so matches
+never overlap and `tank top` wins over `top`.
+
+Target side: Chinese, Japanese and Korean are matched as substrings (no word boundaries, and a
+shorter approved form such as 黑 inside 黑色 is still the approved colour). Latin-script languages
+are tokenised, folded (case, accents, umlauts) and matched word by word against the inflected
+forms of the approved term.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from tipr_bench.refine.inflection import (
+    english_plural_forms,
+    english_verb_forms,
+    fold,
+    french_forms,
+    generic_forms,
+    german_word_matches,
+)
+
+EN_TOKEN = re.compile(r"[a-z0-9]+")
+TARGET_TOKEN = re.compile(r"[^\W_]+")
+SUBSTRING_SCRIPTS = frozenset({"han", "kana", "hangul"})
+VERB_CATEGORIES = frozenset({"action", "posture"})
+
+EXACT, INFLECTED = 2, 1
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+
+def english_tokens(text: str) -> list[Token]:
+    lowered = text.lower()
+    return [Token(m.group(), m.start(), m.end()) for m in EN_TOKEN.finditer(lowered)]
+
+
+def alias_token_variants(alias: str, verb: bool) -> list[tuple[tuple[str, ...], int]]:
+    """Token sequences an alias can appear as, each with EXACT or INFLECTED priority.
+
+    `t-shirt` -> (t, shirt) exact, (t, shirts) inflected, (tshirt,) exact, (tshirts,) inflected."""
+    words = tuple(m.group() for m in EN_TOKEN.finditer(alias.lower()))
+    if not words:
+        return []
+    bases = [words]
+    if len(words) > 1:
+        bases.append(("".join(words),))
+    out: list[tuple[tuple[str, ...], int]] = []
+    for base in bases:
+        out.append((base, EXACT))
+        last = base[-1]
+        forms = english_verb_forms(last) if verb else english_plural_forms(last)
+        for form in sorted(forms - {last}):
+            out.append((base[:-1] + (form,), INFLECTED))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SpanMatch:
+    """One match of the English index: which entry, and where in the caption (character offsets)."""
+
+    entry: int
+    start: int
+    end: int
+
+
+class EnglishTermIndex:
+    """Token-sequence lookup over all aliases of all entries: leftmost-longest, non-overlapping."""
+
+    def __init__(self) -> None:
+        self._table: dict[tuple[str, ...], tuple[int, int]] = {}
+        self._longest = 1
+
+    def add(self, entry: int, aliases: Iterable[str], verb: bool) -> None:
+        """Register an entry's aliases. Exact forms beat inflected ones; at equal rank the later
+        entry wins, which is how a user glossary overrides the shipped one."""
+        for alias in aliases:
+            for tokens, rank in alias_token_variants(alias, verb):
+                held = self._table.get(tokens)
+                if held is None or rank >= held[1]:
+                    self._table[tokens] = (entry, rank)
+                    self._longest = max(self._longest, len(tokens))
+
+    def scan(self, text: str) -> tuple[list[SpanMatch], list[Token]]:
+        """Matches in caption order, plus the tokens that no match covers (for coverage reports)."""
+        tokens = english_tokens(text)
+        matches: list[SpanMatch] = []
+        left: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            for n in range(min(self._longest, len(tokens) - i), 0, -1):
+                hit = self._table.get(tuple(t.text for t in tokens[i : i + n]))
+                if hit is not None:
+                    matches.append(SpanMatch(hit[0], tokens[i].start, tokens[i + n - 1].end))
+                    i += n
+                    break
+            else:
+                left.append(tokens[i])
+                i += 1
+        return matches, left
+
+
+class TargetText(Protocol):
+    """A translation prepared once for many phrase look-ups; spans are in its own units."""
+
+    def spans(self, phrase: str) -> list[tuple[int, int]]: ...
+
+
+class SubstringText:
+    """Chinese/Japanese/Korean: whitespace-free, case-folded substring search."""
+
+    def __init__(self, text: str):
+        self.text = re.sub(r"\s+", "", text).lower()
+
+    def spans(self, phrase: str) -> list[tuple[int, int]]:
+        needle = re.sub(r"\s+", "", phrase).lower()
+        if not needle:
+            return []
+        out, at = [], self.text.find(needle)
+        while at != -1:
+            out.append((at, at + len(needle)))
+            at = self.text.find(needle, at + 1)
+        return out
+
+
+WordTest = Callable[[str, str], bool]
+
+
+class TokenText:
+    """Latin-script languages: folded word tokens; a phrase matches consecutive words that are
+    inflected forms of the phrase's words (`sac à dos` ~ `sacs à dos`)."""
+
+    def __init__(self, text: str, word_test: WordTest):
+        self.words = [m.group() for m in TARGET_TOKEN.finditer(fold(text))]
+        self.word_test = word_test
+
+    def spans(self, phrase: str) -> list[tuple[int, int]]:
+        parts = [m.group() for m in TARGET_TOKEN.finditer(fold(phrase))]
+        if not parts:
+            return []
+        n = len(parts)
+        return [
+            (i, i + n)
+            for i in range(len(self.words) - n + 1)
+            if all(self.word_test(self.words[i + k], parts[k]) for k in range(n))
+        ]
+
+
+def _forms_test(forms_of: Callable[[str], set[str]]) -> WordTest:
+    cache: dict[str, set[str]] = {}
+
+    def test(word: str, base: str) -> bool:
+        forms = cache.get(base)
+        if forms is None:
+            forms = cache[base] = forms_of(base)
+        return word in forms
+
+    return test
+
+
+WORD_TESTS: dict[str, WordTest] = {
+    "fr": _forms_test(french_forms),
+    "de": german_word_matches,
+}
+GENERIC_TEST = _forms_test(generic_forms)
+
+
+def target_text_factory(lang: str, script: str) -> Callable[[str], TargetText]:
+    """How translations in `lang` are searched for approved terms."""
+    if script in SUBSTRING_SCRIPTS:
+        return SubstringText
+    test = WORD_TESTS.get(lang, GENERIC_TEST)
+    return lambda text: TokenText(text, test)
+
+
+def overlaps(span: tuple[int, int], taken: Sequence[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in taken)
+
+
+def contains(outer: tuple[int, int], inner: tuple[int, int]) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
