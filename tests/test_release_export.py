@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.support.release_workspace import SECRET, SLUG, build_workspace
+from tipr_bench.benchmark.adapters import load_dataset
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.release import export_release, verify_release
 from tipr_bench.benchmark.release.collect import COLUMNS
@@ -180,3 +181,15 @@ def test_cli_export_and_bad_version(cli, tmp_path):
     assert bad.returncode == 2 and "semantic version" in bad.stderr and "Traceback" not in bad.stderr
     again = cli("export", "--name", "m", "--version", "1.0.0", "-w", tmp_path / "ws", "--out", tmp_path / "out")
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_the_project_adapters_read_the_irra_and_bi_irra_files(ws, tmp_path):
+    result = export_release(ws, "m", "1.0.0", tmp_path / "out", formats=ALL)
+    bi = load_dataset(result.path / "bi-irra", SLUG)
+    assert len(bi.captions) == 28 - 3  # the captions every language has
+    zh = {t.text for t in bi.translations if t.lang == "zh"}
+    assert len(zh) == 25 and zh <= {r["text"] for s in ("train", "test")
+                                    for r in pq.read_table(result.path / f"data/zh/{s}.parquet").to_pylist()}
+    irra = load_dataset(result.path / "irra" / "en", SLUG)
+    assert [c.text for c in irra.captions] == [c.text for c in ws.captions(SLUG, "train")] + \
+        [c.text for c in ws.captions(SLUG, "test")]
