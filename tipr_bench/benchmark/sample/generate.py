@@ -1,0 +1,219 @@
+"""Write the bundled synthetic TIPR dataset in CUHK-PEDES layout (reid_raw.json + imgs/).
+
+Every person, photo and caption is a pure function of (seed, person id, image index), so the same
+arguments give the same bytes whatever the worker count, and a killed run resumes by drawing only
+the images that are missing. reid_raw.json is written last: its presence means the sample is whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import PIL
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from ..atomic import write_bytes, write_json
+from ..errors import UserError
+from .attributes import Person, Shot, sample_person, sample_shot
+from .captions import tokens, write_captions
+from .draw import render, sample_regions
+
+MARKER = "tipr_sample.json"
+IMAGE_DIR = "synth"
+SPLITS = ("train", "val", "test")
+MIN_PERSONS = 3  # one person each for train, val and test
+PARALLEL_FROM = 400  # images; below this a process pool costs more than it saves
+CHUNK = 48  # images per worker task
+
+
+@dataclass(frozen=True)
+class SampleSummary:
+    persons: int
+    images: int
+    captions: int
+    splits: dict[str, dict[str, int]]  # split -> {"persons", "images", "captions"}
+
+
+@dataclass(frozen=True)
+class _Image:
+    file_path: str
+    person: Person
+    shot: Shot
+    index: int
+
+
+def _fingerprint() -> str:
+    """Identifies the drawing code and libraries, so a resumed run never mixes two generators' images."""
+    digest = hashlib.sha256(f"pillow {PIL.__version__} numpy {np.__version__}".encode())
+    for name in ("attributes.py", "draw.py", "captions.py"):
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _check_args(persons: int, seed: int) -> None:
+    if isinstance(persons, bool) or not isinstance(persons, int) or persons < MIN_PERSONS:
+        raise UserError(
+            f"--persons must be a whole number >= {MIN_PERSONS} (one person each for train, val and "
+            f"test); got {persons!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"--seed must be a whole number >= 0; got {seed!r}")
+
+
+def _prepare(out: Path, params: dict) -> None:
+    """Make `out` ready: new, empty, or a previous sample (resumed if same params, else replaced)."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; pass a new or empty folder for the sample")
+    marker = out / MARKER
+    if out.is_dir() and any(out.iterdir()):
+        if not marker.is_file():
+            raise UserError(
+                f"--out {out} is not empty and holds no tipr-bench sample (no {MARKER}); "
+                "pass a new or empty folder"
+            )
+        try:
+            previous = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{marker} is unreadable ({exc}); delete the folder {out} and run again") from exc
+        images = out / "imgs" / IMAGE_DIR
+        if previous != params:
+            # Another sample lived here: drop its files (only ours) before drawing the new one.
+            (out / "reid_raw.json").unlink(missing_ok=True)
+            (out / "attributes.json").unlink(missing_ok=True)
+            if images.is_dir():
+                shutil.rmtree(images)
+        elif images.is_dir():
+            for stale in images.glob(".*.tmp"):  # left by a run killed mid-write
+                stale.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(marker, params)
+
+
+def assign_splits(persons: int, seed: int) -> dict[int, str]:
+    """~70/10/20 train/val/test by person, every split non-empty, ids disjoint by construction."""
+    order = np.random.default_rng([seed, 0]).permutation(persons) + 1
+    n_test = max(1, round(persons * 0.2))
+    n_val = max(1, round(persons * 0.1))
+    split_of = {}
+    for rank, pid in enumerate(order.tolist()):
+        split_of[pid] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+    return split_of
+
+
+def _render_chunk(root: str, images: list[_Image]) -> int:
+    for image in images:
+        write_bytes(Path(root) / image.file_path, render(image.person, image.shot))
+    return len(images)
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} img/s" if speed else "- img/s", style="progress.data.speed")
+
+
+def _workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _draw_all(root: Path, todo: list[_Image], total: int, progress: bool) -> None:
+    columns = (
+        TextColumn("[bold]drawing sample"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
+        task = bar.add_task("draw", total=total, completed=total - len(todo))
+        chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+        workers = min(_workers(), 8)
+        if len(todo) < PARALLEL_FROM or workers < 2:
+            for chunk in chunks:
+                bar.advance(task, _render_chunk(str(root), chunk))
+            return
+        # spawn, not fork: the progress bar runs a thread, and forking a threaded process can deadlock.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_render_chunk, str(root), chunk) for chunk in chunks]
+            for future in futures:
+                bar.advance(task, future.result())
+
+
+def generate_sample(out: Path, persons: int = 200, seed: int = 0, progress: bool = True) -> SampleSummary:
+    """Write a deterministic synthetic CUHK-PEDES-style dataset into `out` and summarise it."""
+    _check_args(persons, seed)
+    out = Path(out)
+    params = {
+        "generator": "tipr-bench sample",
+        "persons": persons,
+        "seed": seed,
+        "fingerprint": _fingerprint(),
+    }
+    _prepare(out, params)
+
+    width = max(4, len(str(persons)))
+    split_of = assign_splits(persons, seed)
+    images: list[_Image] = []
+    for pid in range(1, persons + 1):
+        person = sample_person(seed, pid)
+        for index in range(person.n_images):
+            file_path = f"{IMAGE_DIR}/{pid:0{width}d}_{index + 1:02d}.png"
+            images.append(_Image(file_path, person, sample_shot(seed, person, index), index))
+
+    image_root = out / "imgs"
+    todo = [image for image in images if not (image_root / image.file_path).is_file()]
+    _draw_all(image_root, todo, len(images), progress)
+
+    records, attributes = [], {}
+    counts = {split: {"persons": 0, "images": 0, "captions": 0} for split in SPLITS}
+    for image in images:
+        pid = image.person.pid
+        split = split_of[pid]
+        captions = write_captions(image.person, seed, image.index)
+        records.append(
+            {
+                "split": split,
+                "captions": captions,
+                "file_path": image.file_path,
+                "processed_tokens": [tokens(c) for c in captions],
+                "id": pid,
+            }
+        )
+        attributes[image.file_path] = {
+            "id": pid,
+            "split": split,
+            "person": image.person.to_json(),
+            "shot": image.shot.to_json(),
+            "regions": sample_regions(image.person, image.shot),
+        }
+        counts[split]["images"] += 1
+        counts[split]["captions"] += len(captions)
+        counts[split]["persons"] += image.index == 0
+    write_json(out / "attributes.json", attributes, indent=None)
+    write_json(out / "reid_raw.json", records, indent=None)
+    return SampleSummary(
+        persons=persons, images=len(images), captions=sum(len(r["captions"]) for r in records), splits=counts
+    )
