@@ -8,7 +8,7 @@ FUNCTION_WORDS = frozenset(
     when where while why how as at by for from in into of off on onto out over under up down to toward towards
     with within without about above across after against along among around before behind below beneath
     beside besides between beyond during except inside near next outside past since through throughout
-    till until upon via underneath amid per
+    till until upon via amid per away forward slightly
     i me my mine we us our ours you your yours he him his she her hers it its they them their theirs
     himself herself itself themselves myself yourself one ones someone something somebody anyone anything
     everyone everything nothing nobody each every either neither both all any some many much more most
@@ -25,7 +25,7 @@ GENERIC_CAPTION_WORDS = frozenset(
     """
     picture image photo photograph pictures images photos frame shot view viewed
     appears appear appearing seems seem seen see shows show showing visible looks look like likely
-    kind sort type piece pieces item items thing things stuff
+    kind sort type piece pieces item items thing things stuff object objects looking
     """.split()
 )
 

@@ -1,0 +1,133 @@
+"""`tipr-bench glossary`: how well a domain glossary covers a user's captions, and what it contains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.cli.app import app
+from tipr_bench.cli.common import (
+    DEFAULT_WORKSPACE,
+    DatasetOption,
+    JsonOption,
+    LangOption,
+    SplitOption,
+    WorkspaceOption,
+    console,
+    print_json,
+)
+from tipr_bench.refine.glossary import load_glossary, read_texts_jsonl
+
+glossary_app = typer.Typer(
+    help="Domain glossaries: coverage on your captions (check) and their entries (show).",
+    no_args_is_help=True,
+)
+app.add_typer(glossary_app, name="glossary")
+
+GlossaryFileOption = Annotated[
+    Path | None,
+    typer.Option("--glossary", "-g", help="Your glossary TSV (en, target, wrong, category, note); merged over "
+                 "the shipped one, your entries win."),
+]
+
+
+def _workspace_texts(workspace: Path, dataset: str | None, split: str | None) -> list[str]:
+    with Workspace.open(workspace, create=False) as ws:
+        if dataset is not None and ws.dataset(dataset) is None:
+            known = ", ".join(d.slug for d in ws.datasets()) or "none yet"
+            raise UserError(f"dataset {dataset!r} is not in workspace {workspace} (ingested: {known})")
+        return [c.text for c in ws.captions(dataset=dataset, split=split, lang="en")]
+
+
+@glossary_app.command("check")
+def check(
+    lang: LangOption,
+    input_file: Annotated[Path | None, typer.Option("--input", "-i", help="JSONL file, one {\"text\": ...} "
+                                                    "per line.")] = None,
+    dataset: DatasetOption = None,
+    split: SplitOption = None,
+    glossary: GlossaryFileOption = None,
+    top: Annotated[int, typer.Option(help="How many uncovered words to list.")] = 30,
+    json_output: JsonOption = False,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+) -> None:
+    """Coverage of the --lang glossary on English captions: the share with at least one term, and the
+    commonest domain words no entry covers (add them to your --glossary file).
+
+    Example: tipr-bench glossary check --lang zh --input captions.jsonl --json
+    """
+    if input_file is not None and (dataset or split):
+        raise UserError("give either --input FILE.jsonl or --dataset/--split (a workspace split), not both")
+    if top < 0:
+        raise UserError(f"--top must be 0 or more, got {top}")
+    gloss = load_glossary(lang, glossary)
+    texts = read_texts_jsonl(input_file) if input_file is not None else _workspace_texts(workspace, dataset, split)
+    if not texts:
+        where = input_file if input_file is not None else f"workspace {workspace}"
+        raise UserError(f"no captions found in {where}; ingest a dataset or pass a non-empty --input file")
+    report = gloss.coverage(texts, top=top)
+    if json_output:
+        print_json(report.to_json())
+        return
+    console.print(
+        f"glossary {gloss.lang} v{gloss.version} ({len(gloss)} terms): {report.with_term}/{report.captions} "
+        f"captions have at least one term, coverage [bold]{report.coverage:.1%}[/]"
+    )
+    if report.uncovered:
+        table = Table(title="most frequent words no entry covers", title_justify="left")
+        table.add_column("word")
+        table.add_column("captions' uses", justify="right")
+        for word, count in report.uncovered:
+            table.add_row(word, str(count))
+        console.print(table)
+
+
+@glossary_app.command("show")
+def show(
+    lang: LangOption,
+    category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category "
+                                                 "(colour, garment, footwear, ...).")] = None,
+    glossary: GlossaryFileOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the glossary's entries: English term and aliases, approved and wrong target terms.
+
+    Example: tipr-bench glossary show --lang fr --category colour
+    """
+    gloss = load_glossary(lang, glossary)
+    entries = list(gloss.entries)
+    if category is not None:
+        entries = [e for e in entries if e.category == category.lower()]
+        if not entries:
+            raise UserError(f"no entries in category {category!r}; categories: {', '.join(gloss.categories())}")
+    if json_output:
+        print_json(
+            {
+                "lang": gloss.lang,
+                "version": gloss.version,
+                "entries": [
+                    {
+                        "term": e.term,
+                        "aliases": list(e.aliases[1:]),
+                        "targets": list(e.targets),
+                        "wrong": list(e.wrong),
+                        "category": e.category,
+                        "note": e.note,
+                        "source": e.source,
+                    }
+                    for e in entries
+                ],
+            }
+        )
+        return
+    table = Table(title=f"glossary {gloss.lang} v{gloss.version}: {len(entries)} entries", title_justify="left")
+    for name in ("term", "also", "approved", "wrong", "category"):
+        table.add_column(name)
+    for e in entries:
+        table.add_row(e.term, ", ".join(e.aliases[1:]), " | ".join(e.targets), " | ".join(e.wrong), e.category)
+    console.print(table)
