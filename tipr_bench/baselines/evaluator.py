@@ -1,0 +1,451 @@
+"""Evaluation of a split: which captions are the queries and which images the gallery, reading and
+checking a submission against them, computing the metrics and storing every result.
+
+A submission is judged against the workspace's own split, so a number on the leaderboard always
+means the same queries and the same gallery. Anything a user can get wrong in a submission file
+is refused with one line that says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tipr_bench.baselines.metrics import (
+    feature_retrieval_metrics,
+    retrieval_metrics,
+    transposed_retrieval_metrics,
+)
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.records import utc_now
+from tipr_bench.benchmark.store import EvalResult, Workspace
+
+DIRECTIONS = ("t2i", "i2t")
+SUBMISSION_ARRAYS = ("text_feats", "text_keys", "image_feats", "image_paths")
+_READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """Queries = the split's captions in `lang`; gallery = the split's unique images (first seen order
+    of the captions, i.e. by person id then path), as the field's evaluators build them."""
+
+    dataset: str
+    split: str
+    lang: str
+    query_keys: list[str]
+    query_texts: list[str]
+    query_pids: np.ndarray
+    gallery_paths: list[str]
+    gallery_pids: np.ndarray
+    image_root: Path
+    untranslated: int  # captions of the split that have no text in `lang` (left out of the queries)
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.split} ({self.lang})"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One evaluation: metrics per direction, and what was stored."""
+
+    model: str
+    dataset: str
+    split: str
+    query_lang: str
+    train_lang: str
+    metrics: dict[str, dict[str, float]]  # direction -> {"R1", "R5", "R10", "mAP", "mINP"}
+    checkpoint_sha256: str
+    n_queries: int
+    n_gallery: int
+    created_at: str
+
+
+def load_split(ws: Workspace, dataset: str, split: str, lang: str) -> SplitData:
+    info = ws.dataset(dataset)
+    if info is None:
+        known = ", ".join(d.slug for d in ws.datasets()) or "none yet"
+        raise UserError(
+            f"dataset {dataset!r} is not in workspace {ws.root} (ingested: {known}); "
+            f"run `tipr-bench ingest --dataset {dataset} --root PATH` first"
+        )
+    english = ws.captions(dataset, split, "en")
+    if not english:
+        splits = ", ".join(s for d, s in ws.splits(dataset)) or "none"
+        raise UserError(f"{dataset} has no {split!r} split in {ws.root} (splits: {splits}); pick one with --split")
+    captions = english if lang == "en" else ws.captions(dataset, split, lang)
+    if not captions:
+        raise UserError(
+            f"no {lang} captions for {dataset}/{split} in {ws.root}; "
+            f"run `tipr-bench translate --lang {lang} --dataset {dataset}` first"
+        )
+    gallery: dict[str, int] = {}
+    for c in english:
+        pid = gallery.setdefault(c.image_path, c.person_id)
+        if pid != c.person_id:
+            raise UserError(
+                f"{dataset}/{split}: image {c.image_path} has person ids {pid} and {c.person_id}; "
+                "fix the annotation file and ingest again"
+            )
+    return SplitData(
+        dataset=dataset, split=split, lang=lang,
+        query_keys=[c.key for c in captions], query_texts=[c.text for c in captions],
+        query_pids=np.array([c.person_id for c in captions], dtype=np.int64),
+        gallery_paths=list(gallery), gallery_pids=np.array(list(gallery.values()), dtype=np.int64),
+        image_root=Path(info.image_root), untranslated=len(english) - len(captions),
+    )
+
+
+# -- metrics --------------------------------------------------------------------------------------
+
+
+def evaluate_similarity(
+    similarity: np.ndarray | torch.Tensor,
+    query_pids: Sequence | np.ndarray,
+    gallery_pids: Sequence | np.ndarray,
+    *,
+    directions: Sequence[str] = ("t2i",),
+    chunk_size: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> dict[str, dict[str, float]]:
+    """Metrics of a text-to-image similarity matrix [captions x images], per direction;
+    image-to-text ranks the captions for each image (the same matrix, transposed)."""
+    out = {}
+    for direction in _check_directions(directions):
+        if direction == "t2i":
+            out[direction] = retrieval_metrics(
+                similarity, query_pids, gallery_pids, chunk_size=chunk_size, device=device, progress=progress)
+        else:
+            out[direction] = transposed_retrieval_metrics(
+                similarity, gallery_pids, query_pids, chunk_size=chunk_size, device=device, progress=progress)
+    return out
+
+
+def evaluate_features(
+    text_feats: np.ndarray | torch.Tensor,
+    image_feats: np.ndarray | torch.Tensor,
+    text_pids: Sequence | np.ndarray,
+    image_pids: Sequence | np.ndarray,
+    *,
+    directions: Sequence[str] = ("t2i",),
+    chunk_size: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> dict[str, dict[str, float]]:
+    """Metrics from features (cosine similarity of L2-normalised rows), one chunk of rows at a time."""
+    out = {}
+    for direction in _check_directions(directions):
+        queries, gallery, q_pids, g_pids = (
+            (text_feats, image_feats, text_pids, image_pids) if direction == "t2i"
+            else (image_feats, text_feats, image_pids, text_pids)
+        )
+        out[direction] = feature_retrieval_metrics(
+            queries, gallery, q_pids, g_pids, chunk_size=chunk_size, device=device, progress=progress)
+    return out
+
+
+def _check_directions(directions: Sequence[str]) -> tuple[str, ...]:
+    bad = [d for d in directions if d not in DIRECTIONS]
+    if bad or not directions:
+        raise UserError(f"unknown direction {bad[0] if bad else '(none)'!r}: use t2i, i2t or both")
+    return tuple(dict.fromkeys(directions))
+
+
+# -- submissions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbeddingSubmission:
+    path: Path
+    text_feats: np.ndarray
+    text_keys: list[str]
+    image_feats: np.ndarray
+    image_paths: list[str]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SimilaritySubmission:
+    path: Path
+    similarity: np.ndarray  # [captions x images]
+    query_keys: list[str]
+    gallery_paths: list[str]
+    sha256: str
+
+
+def load_embeddings(path: str | Path) -> EmbeddingSubmission:
+    """Read an .npz submission and check its own consistency (not yet against a split)."""
+    path = Path(path)
+    _must_exist(path, "embeddings")
+    how = ("save it with np.savez(FILE, text_feats=..., text_keys=np.array(keys, dtype=str), "
+           "image_feats=..., image_paths=np.array(paths, dtype=str))")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except _READ_ERRORS as exc:
+        raise UserError(f"{path}: cannot read it as an .npz archive ({_short(exc)}); {how}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise UserError(f"{path}: is a single .npy array, not an .npz archive; {how}")
+    with archive:
+        missing = [name for name in SUBMISSION_ARRAYS if name not in archive.files]
+        if missing:
+            raise UserError(f"{path}: missing array(s) {', '.join(missing)} (has: "
+                            f"{', '.join(archive.files) or 'none'}); {how}")
+        arrays = {}
+        for name in SUBMISSION_ARRAYS:
+            try:
+                arrays[name] = archive[name]
+            except _READ_ERRORS as exc:
+                raise UserError(f"{path}: array {name} cannot be read ({_short(exc)}); {how}") from None
+    text_feats = _check_feats(path, "text_feats", arrays["text_feats"])
+    image_feats = _check_feats(path, "image_feats", arrays["image_feats"])
+    text_keys = _check_names(path, "text_keys", arrays["text_keys"], text_feats.shape[0], "text_feats")
+    image_paths = _check_names(path, "image_paths", arrays["image_paths"], image_feats.shape[0], "image_feats")
+    if text_feats.shape[1] != image_feats.shape[1]:
+        raise UserError(
+            f"{path}: text_feats has dimension {text_feats.shape[1]} but image_feats has "
+            f"{image_feats.shape[1]}; both must come from the same joint embedding space"
+        )
+    return EmbeddingSubmission(path, text_feats, text_keys, image_feats, image_paths, file_sha256(path))
+
+
+def load_similarity(path: str | Path, query_keys: str | Path, gallery_paths: str | Path) -> SimilaritySubmission:
+    """Read a [captions x images] .npy similarity matrix and its two key lists (one per line)."""
+    path = Path(path)
+    _must_exist(path, "similarity")
+    keys = _read_lines(Path(query_keys), "query keys")
+    paths = _read_lines(Path(gallery_paths), "gallery paths")
+    try:
+        sim = np.load(path, allow_pickle=False)
+    except _READ_ERRORS as exc:
+        raise UserError(f"{path}: cannot read it as a .npy array ({_short(exc)}); save it with np.save") from None
+    if not isinstance(sim, np.ndarray):
+        raise UserError(f"{path}: is an .npz archive; --similarity takes one .npy array saved with np.save")
+    if sim.ndim != 2:
+        raise UserError(f"{path}: similarity must be 2-D [captions x images], got shape {sim.shape}")
+    if sim.shape != (len(keys), len(paths)):
+        raise UserError(
+            f"{path}: shape {sim.shape} does not match {len(keys)} query keys ({query_keys}) x "
+            f"{len(paths)} gallery paths ({gallery_paths}); rows are captions, columns are images"
+        )
+    sim = _numeric(path, "similarity", np.asarray(sim))
+    _check_finite(path, "similarity", sim)
+    _no_duplicates(Path(query_keys), "query key", keys)
+    _no_duplicates(Path(gallery_paths), "gallery path", paths)
+    return SimilaritySubmission(path, sim, keys, paths, file_sha256(path))
+
+
+def align(split: SplitData, source: Path, query_keys: Sequence[str], gallery_paths: Sequence[str]
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Person ids for the submission's rows (captions) and columns (images), after checking that the
+    submission covers exactly the split's queries and gallery."""
+    _same_set(source, "caption keys", query_keys, split.query_keys, split,
+              "embed every caption of the split, keyed `{dataset}/{image_path}#{caption_index}`")
+    _same_set(source, "image paths", gallery_paths, split.gallery_paths, split,
+              "embed every image of the split, with its path as the annotation file gives it")
+    q_pid = dict(zip(split.query_keys, split.query_pids.tolist(), strict=True))
+    g_pid = dict(zip(split.gallery_paths, split.gallery_pids.tolist(), strict=True))
+    return (np.array([q_pid[k] for k in query_keys], dtype=np.int64),
+            np.array([g_pid[p] for p in gallery_paths], dtype=np.int64))
+
+
+# -- running and storing --------------------------------------------------------------------------
+
+
+def evaluate_embeddings(
+    ws: Workspace, path: str | Path, *, dataset: str, split: str, lang: str, model: str | None = None,
+    train_lang: str = "", directions: Sequence[str] = ("t2i",), device: str | None = None,
+    progress: bool = False,
+) -> Outcome:
+    """Check an .npz submission against the split, compute its metrics and store them."""
+    directions = _check_directions(directions)
+    data = load_split(ws, dataset, split, lang)
+    sub = load_embeddings(path)
+    q_pids, g_pids = align(data, sub.path, sub.text_keys, sub.image_paths)
+    metrics = evaluate_features(sub.text_feats, sub.image_feats, q_pids, g_pids, directions=directions,
+                                device=_device(device), progress=progress)
+    return record(ws, model or sub.path.stem, data, train_lang, metrics, sub.sha256)
+
+
+def evaluate_similarity_file(
+    ws: Workspace, path: str | Path, query_keys: str | Path, gallery_paths: str | Path, *, dataset: str,
+    split: str, lang: str, model: str | None = None, train_lang: str = "",
+    directions: Sequence[str] = ("t2i",), device: str | None = None, progress: bool = False,
+) -> Outcome:
+    """Check a similarity-matrix submission against the split, compute its metrics and store them."""
+    directions = _check_directions(directions)
+    data = load_split(ws, dataset, split, lang)
+    sub = load_similarity(path, query_keys, gallery_paths)
+    q_pids, g_pids = align(data, sub.path, sub.query_keys, sub.gallery_paths)
+    metrics = evaluate_similarity(sub.similarity, q_pids, g_pids, directions=directions,
+                                  device=_device(device), progress=progress)
+    return record(ws, model or sub.path.stem, data, train_lang, metrics, sub.sha256)
+
+
+def evaluate_bi_irra(
+    ws: Workspace, *, dataset: str, split: str, lang: str, checkpoint: Path | None = None,
+    device: str = "auto", rerank_k: int = 256, directions: Sequence[str] = ("t2i",), progress: bool = True,
+) -> Outcome:
+    """Score the split with a Bi-IRRA checkpoint (None = the workspace's latest) and store the metrics.
+
+    Text-to-image only: Bi-IRRA re-ranks each caption's top images with its matching head, so the
+    scores of one column are not comparable across captions and an image-to-text ranking of them
+    would not be the model's."""
+    directions = _check_directions(directions)
+    if directions != ("t2i",):
+        raise UserError("bi-irra is evaluated text-to-image only (its re-ranking is per caption); "
+                        "use --direction t2i")
+    if checkpoint is not None:
+        _must_exist(Path(checkpoint), "checkpoint")
+    from tipr_bench.baselines.bi_irra.inference import score_split  # heavy: torch models
+
+    data = load_split(ws, dataset, split, lang)
+    scored = score_split(ws, dataset=dataset, split=split, lang=lang, checkpoint=checkpoint, device=device,
+                         rerank_k=rerank_k, progress=progress)
+    metrics = evaluate_similarity(scored.similarity, scored.query_pids, scored.gallery_pids,
+                                  directions=directions, progress=progress)
+    return record(ws, "bi-irra", data, scored.train_lang, metrics, scored.checkpoint_sha256,
+                  n_queries=len(scored.query_keys), n_gallery=len(scored.gallery_paths))
+
+
+def record(
+    ws: Workspace, model: str, data: SplitData, train_lang: str, metrics: dict[str, dict[str, float]],
+    checkpoint_sha256: str, *, n_queries: int | None = None, n_gallery: int | None = None,
+) -> Outcome:
+    """Store one result per direction (one transaction) and describe what was stored."""
+    created_at = utc_now()
+    with ws.transaction():
+        for direction, values in metrics.items():
+            ws.add_result(EvalResult(
+                model=model, dataset=data.dataset, query_lang=data.lang, train_lang=train_lang,
+                split=data.split, direction=direction, metrics=values, checkpoint_sha256=checkpoint_sha256,
+                created_at=created_at,
+            ))
+    return Outcome(
+        model=model, dataset=data.dataset, split=data.split, query_lang=data.lang, train_lang=train_lang,
+        metrics=metrics, checkpoint_sha256=checkpoint_sha256,
+        n_queries=len(data.query_keys) if n_queries is None else n_queries,
+        n_gallery=len(data.gallery_paths) if n_gallery is None else n_gallery, created_at=created_at,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def _device(device: str | None) -> torch.device | None:
+    if device in (None, "auto"):
+        return torch.device("cuda") if torch.cuda.is_available() else None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA device here; use --device cpu or auto")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise UserError(f"--device {device}: use auto, cpu or cuda[:N]") from None
+
+
+def _must_exist(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise UserError(f"{what} file {path} not found: check the path")
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _numeric(path: Path, name: str, arr: np.ndarray) -> np.ndarray:
+    if arr.dtype.kind not in "fiu":
+        raise UserError(f"{path}: {name} has dtype {arr.dtype}; it must hold numbers (float32 is usual)")
+    return arr.astype(np.float32) if arr.dtype.kind != "f" or arr.itemsize < 4 else arr
+
+
+def _check_feats(path: Path, name: str, arr: np.ndarray) -> np.ndarray:
+    if arr.ndim != 2:
+        raise UserError(f"{path}: {name} must be 2-D [items x dim], got shape {arr.shape}; stack one row per item")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise UserError(f"{path}: {name} is empty (shape {arr.shape}); it needs one row per item")
+    arr = _numeric(path, name, arr)
+    _check_finite(path, name, arr)
+    zero = np.flatnonzero(~arr.any(axis=1))
+    if zero.size:
+        raise UserError(f"{path}: {name} row {zero[0]} (and {zero.size - 1} more) is all zeros; "
+                        "a zero vector has no direction to rank by: re-encode those items")
+    return arr
+
+
+def _check_finite(path: Path, name: str, arr: np.ndarray) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        value = arr[tuple(where)]
+        raise UserError(f"{path}: {name} has {int(bad.sum())} NaN/inf value(s), first {value} at "
+                        f"{tuple(int(i) for i in where)}; fix the encoder output (e.g. fp16 overflow)")
+
+
+def _check_names(path: Path, name: str, arr: np.ndarray, rows: int, feats: str) -> list[str]:
+    if arr.ndim != 1:
+        raise UserError(f"{path}: {name} must be a 1-D array of strings, got shape {arr.shape}")
+    if arr.dtype.kind == "S":
+        try:
+            arr = np.char.decode(arr, "utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: {name} is not UTF-8 text; save it with dtype=str") from None
+    if arr.dtype.kind != "U":
+        raise UserError(f"{path}: {name} has dtype {arr.dtype}; save it with np.array(..., dtype=str)")
+    if arr.shape[0] != rows:
+        raise UserError(f"{path}: {name} has {arr.shape[0]} entries but {feats} has {rows} rows; "
+                        "they must be the same length, in the same order")
+    names = arr.tolist()
+    _no_duplicates(path, name, names)
+    return names
+
+
+def _no_duplicates(path: Path, what: str, names: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        if n in seen:
+            raise UserError(f"{path}: duplicate {what} {n!r} (entry {i}); each must appear once")
+        seen.add(n)
+
+
+def _same_set(source: Path, what: str, given: Sequence[str], expected: Sequence[str], split: SplitData,
+              fix: str) -> None:
+    given_set, expected_set = set(given), set(expected)
+    missing = [k for k in expected if k not in given_set]
+    extra = [k for k in given if k not in expected_set]
+    if missing:
+        raise UserError(f"{source}: {len(missing)} of the {len(expected)} {what} of {split.name} are missing, "
+                        f"e.g. {missing[0]!r}; {fix}")
+    if extra:
+        raise UserError(f"{source}: {len(extra)} {what} are not in {split.name}, e.g. {extra[0]!r}; "
+                        f"remove them (another split or language?)")
+
+
+def _read_lines(path: Path, what: str) -> list[str]:
+    _must_exist(path, what)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8, one per line") from None
+    lines = text.splitlines()
+    blank = [i + 1 for i, line in enumerate(lines) if not line.strip()]
+    if blank:
+        raise UserError(f"{path}: line {blank[0]} is blank; write one {what[:-1]} per line, no blank lines")
+    if not lines:
+        raise UserError(f"{path}: no {what}; write one per line")
+    return [line.strip() for line in lines]

@@ -1,0 +1,170 @@
+"""The leaderboard: the latest stored result per (model, training language, dataset, query language,
+split, direction), laid out like the published tables: one table per query language (and split and
+direction), a row per method and training language, R@1 R@5 R@10 mAP mINP per dataset.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tipr_bench.benchmark.atomic import write_bytes
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.languages import LANGUAGES
+from tipr_bench.benchmark.store import EvalResult
+
+METRICS = ("R1", "R5", "R10", "mAP", "mINP")
+METRIC_TITLES = {"R1": "R@1", "R5": "R@5", "R10": "R@10", "mAP": "mAP", "mINP": "mINP"}
+DATASET_TITLES = {
+    "cuhk-pedes": "CUHK-PEDES", "icfg-pedes": "ICFG-PEDES", "rstpreid": "RSTPReid", "ufinebench": "UFineBench",
+}
+DIRECTION_TITLES = {"t2i": "text-to-image", "i2t": "image-to-text"}
+# Published tables list the datasets in this order; others follow alphabetically.
+DATASET_ORDER = tuple(DATASET_TITLES)
+FORMATS = ("md", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Table:
+    query_lang: str
+    split: str
+    direction: str
+    datasets: list[str]
+    rows: list[tuple[str, str, dict[str, dict]]]  # (model, train_lang, dataset -> metrics)
+
+    @property
+    def title(self) -> str:
+        lang = LANGUAGES[self.query_lang].name if self.query_lang in LANGUAGES else self.query_lang
+        return (f"Queries in {lang} ({self.query_lang}), {self.split} split, "
+                f"{DIRECTION_TITLES.get(self.direction, self.direction)}")
+
+
+def latest(results: Iterable[EvalResult]) -> list[EvalResult]:
+    """The newest result per (model, train_lang, dataset, query_lang, split, direction); `results`
+    come in storage order, so a later one replaces an earlier one."""
+    newest: dict[tuple, EvalResult] = {}
+    for r in results:
+        key = (r.model, r.train_lang, r.dataset, r.query_lang, r.split, r.direction)
+        if key not in newest or r.created_at >= newest[key].created_at:
+            newest[key] = r
+    return sorted(newest.values(), key=lambda r: (*_table_order(r), r.model, r.train_lang, _dataset_order(r.dataset)))
+
+
+def tables(results: Iterable[EvalResult]) -> list[Table]:
+    grouped: dict[tuple[str, str, str], list[EvalResult]] = {}
+    for r in latest(results):
+        grouped.setdefault((r.query_lang, r.split, r.direction), []).append(r)
+    out = []
+    for (lang, split, direction), rows in grouped.items():
+        datasets = sorted({r.dataset for r in rows}, key=_dataset_order)
+        methods: dict[tuple[str, str], dict[str, dict]] = {}
+        for r in rows:
+            methods.setdefault((r.model, r.train_lang), {})[r.dataset] = r.metrics
+        out.append(Table(lang, split, direction, datasets,
+                         [(model, train, cells) for (model, train), cells in methods.items()]))
+    return out
+
+
+def to_markdown(results: Iterable[EvalResult]) -> str:
+    parts = []
+    for table in tables(results):
+        header = ["Method", "Train"] + [
+            f"{dataset_title(d)} {METRIC_TITLES[m]}" for d in table.datasets for m in METRICS
+        ]
+        lines = [f"### {table.title}", "", _md_row(header), _md_row(["---"] * 2 + ["---:"] * (len(header) - 2))]
+        for model, train, cells in table.rows:
+            values = [_fmt(cells.get(d, {}).get(m)) for d in table.datasets for m in METRICS]
+            lines.append(_md_row([model, train or "-", *values]))
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + ("\n" if parts else "")
+
+
+def to_rows(results: Iterable[EvalResult]) -> list[dict]:
+    """One flat record per latest result (the csv and json formats)."""
+    return [
+        {
+            "query_lang": r.query_lang, "split": r.split, "direction": r.direction, "model": r.model,
+            "train_lang": r.train_lang, "dataset": r.dataset,
+            **{m: r.metrics.get(m) for m in METRICS},
+            "checkpoint_sha256": r.checkpoint_sha256, "created_at": r.created_at,
+        }
+        for r in latest(results)
+    ]
+
+
+def to_csv(results: Iterable[EvalResult]) -> str:
+    rows = to_rows(results)
+    buffer = io.StringIO()
+    fields = ["query_lang", "split", "direction", "model", "train_lang", "dataset", *METRICS,
+              "checkpoint_sha256", "created_at"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def render(results: Iterable[EvalResult], fmt: str) -> str | list[dict]:
+    if fmt == "md":
+        return to_markdown(results)
+    if fmt == "csv":
+        return to_csv(results)
+    if fmt == "json":
+        return to_rows(results)
+    raise UserError(f"unknown leaderboard format {fmt!r}: use {', '.join(FORMATS)}")
+
+
+def plot_r1(results: Iterable[EvalResult], path: str | Path) -> int:
+    """A grouped bar chart of R@1 (one panel per table, a group per dataset, a bar per method),
+    written atomically as PNG. Returns the number of panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = tables(results)
+    if not panels:
+        raise UserError("no results to plot yet: run `tipr-bench evaluate ...` first")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3.2 * len(panels)), squeeze=False)
+    for ax, table in zip(axes[:, 0], panels, strict=True):
+        n = len(table.rows)
+        width = 0.8 / max(n, 1)
+        for i, (model, train, cells) in enumerate(table.rows):
+            xs = [j - 0.4 + width * (i + 0.5) for j in range(len(table.datasets))]
+            heights = [cells.get(d, {}).get("R1", 0.0) or 0.0 for d in table.datasets]
+            label = f"{model} ({train})" if train else model
+            bars = ax.bar(xs, heights, width=width, label=label)
+            ax.bar_label(bars, fmt="%.1f", fontsize=7)
+        ax.set_xticks(range(len(table.datasets)), [dataset_title(d) for d in table.datasets])
+        ax.set_ylabel("R@1 (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(table.title, fontsize=10)
+        ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    write_bytes(path, buffer.getvalue())
+    return len(panels)
+
+
+def dataset_title(slug: str) -> str:
+    return DATASET_TITLES.get(slug, slug)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _dataset_order(slug: str) -> tuple[int, str]:
+    return (DATASET_ORDER.index(slug), slug) if slug in DATASET_ORDER else (len(DATASET_ORDER), slug)
+
+
+def _table_order(r: EvalResult) -> tuple:
+    return (r.query_lang != "en", r.query_lang, r.split != "test", r.split, r.direction != "t2i", r.direction)
