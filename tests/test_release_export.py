@@ -131,6 +131,7 @@ def test_card_front_matter_provenance_and_no_secrets(ws, tmp_path):
     assert zh["data_files"] == [{"split": "train", "path": "data/zh/train.parquet"},
                                 {"split": "test", "path": "data/zh/test.parquet"}]
     assert "Please translate the English sentence '{source}' into {language}." in body
+    assert "Prompt `ldat` verbatim (known by its prompt id" in body
     assert "qwen2.5-7b-instruct" in body and '"temperature":0.0' in body
     assert "| zh | 27 | flag 1, ok 26 |" in body  # QA verdicts per language
     assert "zh: 1 never translated" in body
@@ -138,6 +139,15 @@ def test_card_front_matter_provenance_and_no_secrets(ws, tmp_path):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
             assert b"api_key" not in path.read_bytes() and b"base_url" not in path.read_bytes(), path
+
+
+def test_card_quotes_recorded_qa_thresholds_and_glossary_version(ws, tmp_path):
+    with ws.transaction():
+        ws.conn.executemany("INSERT INTO meta (k, v) VALUES (?, ?)",
+                            [("qa.zh.qe_threshold", "0.15"), ("glossary.zh.version", "3f2a9c1b7d4e")])
+    body = (export_release(ws, "m", "1.0.0", tmp_path / "out").path / "README.md").read_text()
+    assert "- `qa.zh.qe_threshold` = `0.15`" in body
+    assert "Glossary: `glossary.zh.version` = `3f2a9c1b7d4e`" in body
 
 
 def test_croissant_lists_files_with_sha256(ws, tmp_path):
@@ -177,6 +187,8 @@ def test_cli_export_and_bad_version(cli, tmp_path):
              "--out", tmp_path / "out", "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["counts"]["zh"] == {"train": 15, "test": 12}
+    card = (tmp_path / "out/m/1.0.0/README.md").read_text()
+    assert "Prompt `ldat` verbatim (identified by its recorded sha256)" in card
     bad = cli("export", "--name", "m", "--version", "2", "-w", tmp_path / "ws", "--out", tmp_path / "out")
     assert bad.returncode == 2 and "semantic version" in bad.stderr and "Traceback" not in bad.stderr
     again = cli("export", "--name", "m", "--version", "1.0.0", "-w", tmp_path / "ws", "--out", tmp_path / "out")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from tipr_bench.benchmark.records import Caption, QARecord, Translation
 from tipr_bench.benchmark.store import DatasetInfo, Workspace
+from tipr_bench.translate.prompts import PRESETS
 
 SLUG = "cuhk-pedes"
-LDAT_SHA = "5f1d1e0c1a7c2b4e9f0a3d6c8b7e2f1a0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f"
+LDAT_SHA = PRESETS["ldat"].sha256
 SECRET = "sk-test-SECRET-never-in-a-release"
 
 

@@ -26,6 +26,13 @@ from tipr_bench.cli.common import (
 EXIT_FAILURE = 1
 
 
+def known_prompts() -> dict[str, str]:
+    """The translate stage's preset prompts by sha256, so the card quotes exactly the prompt used."""
+    from tipr_bench.translate.prompts import PRESETS
+
+    return {p.sha256: (f"[system] {p.system}\n[user] " if p.system else "") + p.template for p in PRESETS.values()}
+
+
 @app.command()
 def export(
     name: Annotated[str, typer.Option("--name", "-n", help="Release name, e.g. cuhk-pedes-m.")],
@@ -53,7 +60,8 @@ def export(
     with Workspace.open(workspace, create=False) as ws:
         result = export_release(
             ws, name, version, out, langs=parse_list(langs, "--langs"), formats=parse_list(formats, "--formats"),
-            dataset=dataset, include_flagged=include_flagged,
+            dataset=dataset, include_flagged=include_flagged, prompt_texts=known_prompts(),
+            progress=not json_out,
         )
     if json_out:
         print_json(result.as_dict())

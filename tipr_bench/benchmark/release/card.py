@@ -14,12 +14,12 @@ from string import Template
 
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.release.collect import ReleaseData
-from tipr_bench.benchmark.release.manifest import sha256_bytes
 from tipr_bench.benchmark.release.sources import source_of
 
 TEMPLATE_NAME = "README.template.md"
 
-# Prompt texts known verbatim, by prompt id. The LDAT prompt is the published one (Bi-IRRA paper).
+# Prompt texts known verbatim, by prompt id (callers add exact ones keyed by sha256). The LDAT
+# prompt is the published one (Bi-IRRA paper).
 KNOWN_PROMPTS = {
     "ldat": "Please translate the English sentence '{source}' into {language}.",
 }
@@ -155,7 +155,7 @@ def missing_note(data: ReleaseData, bi_irra_dropped: dict[str, int] | None) -> s
     return "\n".join(notes)
 
 
-def provenance_section(data: ReleaseData, prompt_texts: dict[str, str]) -> str:
+def provenance_section(data: ReleaseData, prompt_texts: dict[str, str], settings: dict[str, str]) -> str:
     out: list[str] = []
     for lang in data.languages:
         st = data.stats[lang]
@@ -177,25 +177,26 @@ def provenance_section(data: ReleaseData, prompt_texts: dict[str, str]) -> str:
                 out.append(f"| {pid or '-'} | `{sha or '-'}` | {n} |")
             out.append("")
             for (pid, sha), _ in sorted(st.prompts.items()):
-                text = prompt_texts.get(sha) or prompt_texts.get(pid)
-                if not text:
+                if sha and sha in prompt_texts:
+                    text, how = prompt_texts[sha], "identified by its recorded sha256"
+                elif pid in prompt_texts:
+                    text, how = prompt_texts[pid], "known by its prompt id; the recorded sha256 was not matched " \
+                                                    "to a known text"
+                else:
                     if pid and pid != "source":
-                        out.append(f"Prompt `{pid}`: text not recorded in the workspace; its sha256 above "
+                        out.append(f"Prompt `{pid}`: its text is not known to this tool; the sha256 above "
                                    "identifies it.\n")
                     continue
-                if sha256_bytes(text.encode("utf-8")) == sha:
-                    how = "its sha256 matches the recorded one"
-                else:
-                    how = "known by its id; the recorded sha256 identifies the exact prompt as the translate stage " \
-                          "sent it, which this text alone does not hash to"
                 out.append(f"Prompt `{pid}` verbatim ({how}):\n\n```text\n{text}\n```\n")
-        out.append("Glossary: " + (", ".join(f"`{g}` ({n})" for g, n in sorted(st.glossary.items()))
-                                   if st.glossary else "no glossary version recorded with these translations."))
+        recorded = [f"`{g}` ({n} translations)" for g, n in sorted(st.glossary.items())]
+        recorded += [f"`{k}` = `{v}`" for k, v in sorted(settings.items())
+                     if k.lower().startswith("glossary") and (f".{lang}." in k or k.count(".") < 2)]
+        out.append("Glossary: " + (", ".join(recorded) if recorded else "no glossary version was recorded."))
         out.append("")
     return "\n".join(out).strip()
 
 
-def quality_section(data: ReleaseData, thresholds: dict[str, str]) -> str:
+def quality_section(data: ReleaseData, settings: dict[str, str]) -> str:
     out = ["| language | QA records | verdicts | flagged | rewritten | human-reviewed | mean QE | "
            "LDAT theta | mean chrF |", "|---|---|---|---|---|---|---|---|---|"]
     for lang in data.languages:
@@ -215,11 +216,13 @@ def quality_section(data: ReleaseData, thresholds: dict[str, str]) -> str:
                "*LDAT theta*: the mean noise (1 - QE score) rounded to two decimals, the threshold the LDAT "
                "recipe keeps translations under. Percentages are of the translations in scope.")
     out.append("")
-    if thresholds:
+    recorded = {k: v for k, v in settings.items() if not k.lower().startswith("glossary")}
+    if recorded:
         out.append("QA thresholds recorded in the workspace:\n")
-        out.extend(f"- `{k}` = `{v}`" for k, v in sorted(thresholds.items()))
+        out.extend(f"- `{k}` = `{v}`" for k, v in sorted(recorded.items()))
     else:
-        out.append("No QA thresholds were recorded in the workspace.")
+        out.append("No QA thresholds were recorded in the workspace (the LDAT theta column is computed from "
+                   "the recorded QE scores).")
     flagged = "included (--include-flagged)" if data.include_flagged else "left out"
     out.append(f"\nFlagged translations are {flagged} in this release; failed ones are always left out.")
     return "\n".join(out)
@@ -234,7 +237,7 @@ def licence_section(data: ReleaseData) -> str:
 
 def render_card(name: str, version: str, created_at: str, tool_version: str, data: ReleaseData,
                 data_files: dict[str, dict[str, str]], formats: list[str], prompt_texts: dict[str, str],
-                thresholds: dict[str, str], bi_irra_dropped: dict[str, int] | None) -> str:
+                settings: dict[str, str], bi_irra_dropped: dict[str, int] | None) -> str:
     source = source_of(data.dataset)
     fm = "\n".join(_yaml(front_matter(name, data, data_files)))
     summary = (f"{source.name} captions in {', '.join(get_language(lang).name for lang in data.languages)}: "
@@ -245,7 +248,7 @@ def render_card(name: str, version: str, created_at: str, tool_version: str, dat
         front_matter=fm, title=f"{name} {version}", summary=summary, name=name, version=version,
         counts_table=counts_table(data), missing_note=missing_note(data, bi_irra_dropped),
         formats_table=formats_table, licence=licence_section(data),
-        provenance=provenance_section(data, prompt_texts), quality=quality_section(data, thresholds),
+        provenance=provenance_section(data, prompt_texts, settings), quality=quality_section(data, settings),
         created_at=created_at, tool_version=tool_version, dataset=data.dataset,
         citation_sources=f" ({source.paper})",
     )

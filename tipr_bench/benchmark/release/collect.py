@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tipr_bench.benchmark.errors import UserError
@@ -93,7 +94,9 @@ def pick_dataset(ws: Workspace, dataset: str | None) -> str:
     return dataset
 
 
-def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include_flagged: bool) -> ReleaseData:
+def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include_flagged: bool,
+            advance: Callable[[int], None] = lambda n: None) -> ReleaseData:
+    """The release's rows and statistics; `advance(n)` reports n captions looked at (progress)."""
     slug = pick_dataset(ws, dataset)
     splits = sorted((s for _, s in ws.splits(slug)), key=lambda s: (SPLIT_ORDER.get(s, len(SPLIT_ORDER)), s))
     present = ws.languages()
@@ -135,6 +138,7 @@ def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include
                     out.append(_row(c, t.text, t, q.verdict if q else ""))
             st.exported += len(out)
             st.per_split[split] = len(out)
+            advance(len(english))
             rows[lang][split] = out
         if st.exported == 0:
             raise UserError(f"no exportable {lang} captions for {slug} (missing {st.missing}, flagged "

@@ -10,15 +10,19 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 import tipr_bench
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.release.card import KNOWN_PROMPTS, render_card
-from tipr_bench.benchmark.release.collect import ReleaseData, collect
+from tipr_bench.benchmark.release.collect import ReleaseData, collect, pick_dataset
 from tipr_bench.benchmark.release.croissant import croissant
 from tipr_bench.benchmark.release.formats import (
     FORMATS,
@@ -27,13 +31,13 @@ from tipr_bench.benchmark.release.formats import (
     write_jsonl,
     write_parquet,
 )
-from tipr_bench.benchmark.release.index import check_name, update_index
+from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, update_index
 from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry, sha256_file
 from tipr_bench.benchmark.release.semver import check_semver, is_semver, precedence
 from tipr_bench.benchmark.store import Workspace
 
 DEFAULT_FORMATS = ("parquet", "irra", "bi-irra")
-THRESHOLD_PREFIXES = ("qa.", "qa_", "refine.", "refine_", "qe.", "theta")
+SETTING_PREFIXES = ("qa.", "qa_", "refine.", "refine_", "qe.", "theta", "glossary")
 
 
 @dataclass
@@ -77,10 +81,11 @@ def check_formats(formats: list[str] | None) -> list[str]:
     return [f for f in FORMATS if f in chosen]
 
 
-def recorded_thresholds(ws: Workspace) -> dict[str, str]:
-    """QA thresholds other stages recorded in the workspace's meta table (e.g. qa.theta.zh)."""
+def recorded_settings(ws: Workspace) -> dict[str, str]:
+    """QA thresholds and glossary versions other stages recorded in the workspace's meta table
+    (keys such as `qa.zh.qe_threshold` or `glossary.zh.version`)."""
     rows = ws.conn.execute("SELECT k, v FROM meta ORDER BY k").fetchall()
-    return {r["k"]: r["v"] for r in rows if r["k"].lower().startswith(THRESHOLD_PREFIXES)}
+    return {r["k"]: r["v"] for r in rows if r["k"].lower().startswith(SETTING_PREFIXES)}
 
 
 def export_release(
@@ -95,11 +100,13 @@ def export_release(
     include_flagged: bool = False,
     prompt_texts: dict[str, str] | None = None,
     created_at: str | None = None,
+    progress: bool = False,
 ) -> ExportResult:
     """Write release `out/name/version/` and refresh `out/index.json`. Never overwrites a version.
 
-    `prompt_texts` maps a prompt id or sha256 to its verbatim text for the card (the LDAT prompt is
-    known already); `created_at` pins the build time (tests), otherwise it is now.
+    `prompt_texts` maps a prompt's sha256 (exact) or id (fallback) to its verbatim text for the card
+    (the LDAT prompt is known by id already); `created_at` pins the build time (tests), otherwise it is now;
+    `progress` shows a bar with ETA on stderr.
     """
     check_name(name)
     check_semver(version)
@@ -110,35 +117,49 @@ def export_release(
     if final.exists():
         raise UserError(f"release {name}@{version} already exists at {final}; released versions are immutable: "
                         f"export a new --version (existing: {', '.join(_versions(out / name))})")
-    data = collect(ws, dataset, langs, include_flagged)
-    created_at = created_at or utc_now()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".building", dir=final.parent))
-    try:
-        data_files, dropped = _write_data(staging, data, chosen)
-        entries = [file_entry(staging, p) for p in _listing(staging)]
-        parquet_files = {lang: {s: p for s, p in by.items() if p.endswith(".parquet")}
-                         for lang, by in data_files.items()}
-        doc = croissant(name, version, data.dataset, data.languages, entries, parquet_files,
-                        tipr_bench.__version__)
-        _write_text(staging / "croissant.json", json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
-        card = render_card(name, version, created_at, tipr_bench.__version__, data, parquet_files, chosen,
-                           {**KNOWN_PROMPTS, **(prompt_texts or {})}, recorded_thresholds(ws), dropped)
-        _write_text(staging / "README.md", card)
-        entries = [file_entry(staging, p) for p in _listing(staging)]
-        manifest = _manifest(name, version, created_at, data, chosen, entries, dropped)
-        _write_text(staging / MANIFEST_NAME, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-        _fsync_dir(staging)
-        if final.exists():
-            raise UserError(f"release {name}@{version} appeared at {final} while exporting; it was left untouched")
-        os.rename(staging, final)
-        _fsync_dir(final.parent)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    index = update_index(out)
+    slug = pick_dataset(ws, dataset)
+    n_captions = ws.conn.execute("SELECT COUNT(*) FROM captions WHERE dataset = ?", (slug,)).fetchone()[0]
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("captions"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
+        task = bar.add_task(f"{name}@{version}: reading", total=n_captions * len(langs or ws.languages()))
+        data = collect(ws, slug, langs, include_flagged, lambda n: bar.advance(task, n))
+        bar.update(task, description=f"{name}@{version}: writing", completed=0,
+                   total=sum(st.exported for st in data.stats.values()))
+        created_at = created_at or utc_now()
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".building", dir=final.parent))
+        try:
+            result = _build(ws, staging, final, name, version, created_at, data, chosen, prompt_texts,
+                            lambda n: bar.advance(task, n))
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+    update_index(out)
+    return result
+
+
+def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, created_at: str, data: ReleaseData,
+           chosen: list[str], prompt_texts: dict[str, str] | None, advance: Callable[[int], None]) -> ExportResult:
+    """Write everything into `staging`, then rename it to `final` in one step."""
+    data_files, dropped = _write_data(staging, data, chosen, advance)
+    entries = [file_entry(staging, p) for p in _listing(staging)]
+    parquet_files = {lang: {s: p for s, p in by.items() if p.endswith(".parquet")} for lang, by in data_files.items()}
+    doc = croissant(name, version, data.dataset, data.languages, entries, parquet_files, tipr_bench.__version__)
+    _write_text(staging / "croissant.json", json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    card = render_card(name, version, created_at, tipr_bench.__version__, data, parquet_files, chosen,
+                       {**KNOWN_PROMPTS, **(prompt_texts or {})}, recorded_settings(ws), dropped)
+    _write_text(staging / "README.md", card)
+    entries = [file_entry(staging, p) for p in _listing(staging)]
+    manifest = _manifest(name, version, created_at, data, chosen, entries, dropped)
+    _write_text(staging / MANIFEST_NAME, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+    _fsync_dir(staging)
+    if final.exists():
+        raise UserError(f"release {name}@{version} appeared at {final} while exporting; it was left untouched")
+    os.rename(staging, final)
+    _fsync_dir(final.parent)
     return ExportResult(
-        name=name, version=version, path=final, index=index,
+        name=name, version=version, path=final, index=final.parent.parent / INDEX_NAME,
         manifest_sha256=sha256_file(final / MANIFEST_NAME), dataset=data.dataset, languages=data.languages,
         counts=manifest["counts"], missing={lang: st.source_captions - st.exported for lang, st in data.stats.items()},
         files=entries,
@@ -149,7 +170,8 @@ def _versions(folder: Path) -> list[str]:
     return sorted((p.name for p in folder.iterdir() if is_semver(p.name)), key=precedence)
 
 
-def _write_data(root: Path, data: ReleaseData, formats: list[str]) -> tuple[dict, dict[str, int] | None]:
+def _write_data(root: Path, data: ReleaseData, formats: list[str],
+                advance: Callable[[int], None]) -> tuple[dict, dict[str, int] | None]:
     """Writes every data file; returns lang -> split -> relative parquet/jsonl paths, and the Bi-IRRA drops."""
     files: dict[str, dict[str, str]] = {}
     for lang in data.languages:
@@ -163,6 +185,7 @@ def _write_data(root: Path, data: ReleaseData, formats: list[str]) -> tuple[dict
             files[lang][split] = rel
             if "jsonl" in formats:
                 write_jsonl(root / f"data/{lang}/{split}.jsonl", rows)
+            advance(len(rows))
         if "irra" in formats:
             write_irra(root / f"irra/{lang}/reid_raw.json", data.rows[lang])
     dropped = None
