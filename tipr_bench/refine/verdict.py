@@ -17,6 +17,7 @@ from tipr_bench.refine.qe import is_noisy, noise
 
 VERDICTS = ("ok", "noisy", "flagged", "failed")
 # weights of each kind of problem in the ranking: a wrong attribute outweighs a low score
+DEFAULT_CHRF_MIN = 30.0
 WEIGHT_FAILED = 100
 WEIGHT_CONTENT = 2
 WEIGHT_SIGNAL = 1
@@ -26,7 +27,7 @@ WEIGHT_SIGNAL = 1
 class Thresholds:
     """When a signal counts against a translation. `qe_theta` None: decided from the data (mean noise)."""
 
-    chrf_min: float = 30.0
+    chrf_min: float = DEFAULT_CHRF_MIN
     qe_theta: float | None = None
     max_missed_terms: int = 0
     attributes: bool = True
@@ -57,19 +58,15 @@ class Assessment:
     def better_than(self, other: Assessment) -> bool:
         return self.rank < other.rank
 
-    def to_qa(self, lang: str, round: int) -> QARecord:
+    def to_qa(self, lang: str, qa_round: int) -> QARecord:
         return QARecord(
             key=self.key, lang=lang, back_translation=self.back_translation,
-            chrf=None if self.chrf is None else round_(self.chrf),
-            bleu=None if self.bleu is None else round_(self.bleu),
+            chrf=None if self.chrf is None else round(self.chrf, 2),
+            bleu=None if self.bleu is None else round(self.bleu, 2),
             qe=None if self.qe is None else round(self.qe, 4),
             terms_expected=self.terms_expected, terms_met=self.terms_met, verdict=self.verdict,
-            reasons=self.reasons, round=round,
+            reasons=self.reasons, round=qa_round,
         )
-
-
-def round_(value: float) -> float:
-    return round(value, 2)
 
 
 def assess(

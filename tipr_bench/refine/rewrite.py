@@ -1,0 +1,132 @@
+"""Re-translation of captions that did not pass: candidates only; pipeline.py decides what to keep.
+
+Two ways, chosen with `--rewrite`:
+- `glossary` (default): a constrained prompt that names the approved terms, shows the previous
+  translation, how it reads back in English, and what went wrong (missed terms, wrong attributes);
+- `mllm`: the published step, the published prompt verbatim with the person's image attached (an
+  OpenAI-compatible multimodal endpoint receives it as a data URL).
+Round 1 decodes greedily; later rounds sample (temperature 0.7, a new seed), so a repeated round
+can find a different candidate instead of replaying the cached one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.records import split_key
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.refine.glossary import Glossary
+from tipr_bench.refine.verdict import Assessment
+from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.translate.prompts import Prompt
+from tipr_bench.translate.runner import JobResult, TranslationJob, translate_jobs
+
+REWRITE_MODES = ("glossary", "mllm", "none")
+
+GLOSSARY_REWRITE_PROMPT = Prompt(
+    "refine-glossary",
+    "Please translate the English sentence '{source}' into {language}.\n{notes}\n"
+    "Keep every attribute of the person exactly as in the English sentence (colours, garments, carried "
+    "items, gender, left and right, counts). Reply with the {language} translation only.",
+)
+MLLM_REWRITE_PROMPT = Prompt(
+    "refine-mllm",
+    "Please combine the image information, translate the English sentence '{source}' into {language}.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    key: str
+    text: str
+    status: str
+    reason: str
+    prompt: Prompt
+    params: DecodingParams
+    result: JobResult
+
+
+def round_params(round_index: int) -> DecodingParams:
+    """Greedy in round 1; sampled with a per-round seed afterwards."""
+    if round_index <= 1:
+        return DecodingParams(temperature=0.0, seed=0)
+    return DecodingParams(temperature=0.7, seed=round_index)
+
+
+def glossary_notes(best: Assessment, glossary: Glossary | None, last_try: Assessment | None = None) -> str:
+    """The lines that tell the model what to keep and what went wrong last time."""
+    lines = []
+    if glossary is not None:
+        terms = glossary.render_terms(glossary.find_terms(best.source))
+        if terms:
+            lines.append(f"Use these terms: {terms}.")
+    if best.translation.strip():
+        lines.append(f"A previous translation was: {best.translation}")
+    if best.back_translation.strip():
+        lines.append(f"Translated back into English it reads: {best.back_translation}")
+    if best.reasons:
+        lines.append("What went wrong: " + "; ".join(best.reasons) + ".")
+    if last_try is not None and last_try.translation.strip() and last_try.translation != best.translation:
+        lines.append(f"Another attempt was also wrong: {last_try.translation} ({'; '.join(last_try.reasons)}).")
+    return "\n".join(lines)
+
+
+def image_paths(ws: Workspace, keys: list[str]) -> dict[str, Path]:
+    """Each caption's image file, from its dataset's image_root; a missing one is a UserError."""
+    roots: dict[str, Path] = {}
+    out: dict[str, Path] = {}
+    missing: list[Path] = []
+    for key in keys:
+        dataset, image_path, _ = split_key(key)
+        if dataset not in roots:
+            info = ws.dataset(dataset)
+            if info is None:
+                raise UserError(f"--rewrite mllm: dataset {dataset!r} has no image folder recorded; "
+                                f"ingest it with --root so its images can be sent")
+            roots[dataset] = Path(info.image_root)
+        path = roots[dataset] / image_path
+        if not path.is_file():
+            missing.append(path)
+        out[key] = path
+    if missing:
+        raise UserError(f"--rewrite mllm: {len(missing)} image(s) not found, e.g. {missing[0]}; check the "
+                        "dataset's image folder (re-ingest with the right --root) or use --rewrite glossary")
+    return out
+
+
+def rewrite_candidates(
+    ws: Workspace,
+    backend,
+    mode: str,
+    lang: str,
+    targets: Mapping[str, Assessment],
+    *,
+    round_index: int,
+    glossary: Glossary | None = None,
+    last_tries: Mapping[str, Assessment] | None = None,
+    progress: bool = True,
+) -> dict[str, Candidate]:
+    """One candidate per target caption (cached like any translation, not stored)."""
+    if mode not in REWRITE_MODES:
+        raise UserError(f"unknown --rewrite {mode!r}: use one of {', '.join(REWRITE_MODES)}")
+    if mode == "none" or not targets:
+        return {}
+    last_tries = last_tries or {}
+    params = round_params(round_index)
+    if mode == "mllm":
+        prompt = MLLM_REWRITE_PROMPT
+        images = image_paths(ws, list(targets))
+        jobs = [TranslationJob(key, a.source, lang, image_path=images[key]) for key, a in targets.items()]
+    else:
+        prompt = GLOSSARY_REWRITE_PROMPT
+        jobs = [TranslationJob(key, a.source, lang, extras={"notes": glossary_notes(a, glossary, last_tries.get(key))})
+                for key, a in targets.items()]
+    report = translate_jobs(ws, jobs, backend, prompt, params, store=False, progress=progress)
+    return {
+        key: Candidate(key, r.text, r.status, r.reason, prompt, params, r)
+        for key, r in report.results.items()
+        if r.status != "failed" and r.text.strip()
+    }
