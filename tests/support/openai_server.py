@@ -210,6 +210,7 @@ class OpenAIServer:
         self.requests: list[dict] = []
         self.request_count = 0
         self.sources: Counter[str] = Counter()
+        self.auth: Counter[str] = Counter()  # Authorization headers seen (tests check a key was sent)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -244,6 +245,7 @@ class OpenAIServer:
         with self._lock:
             self.request_count += 1
             if self.record:
+                self.auth[request.headers.get("Authorization", "")] += 1
                 self.requests.append(body)
                 self.sources[parse_prompt(body)[0]] += 1
         if self.latency:
@@ -287,7 +289,7 @@ class OpenAIServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.2)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.port, backlog=1024)
         await site.start()

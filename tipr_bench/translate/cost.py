@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 MESSAGE_OVERHEAD = 4  # role markers per chat message
 REPLY_OVERHEAD = 3  # the assistant turn's opening
@@ -59,3 +60,25 @@ def output_tokens(source: str) -> int:
 def cost(tokens_in: int, tokens_out: int, price_in: float, price_out: float) -> float:
     """Dollars (or whatever currency the prices are in), prices per 1M tokens."""
     return tokens_in * price_in / 1e6 + tokens_out * price_out / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    requests: int
+    jobs: int
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    estimator: str
+
+
+def estimate(requests: Iterable[tuple[Sequence[dict], str, int]], price_in: float, price_out: float) -> Estimate:
+    """Tokens and cost of (messages, source text, jobs answered) requests, before sending any.
+    Flag retries are not included: they happen only for the few answers that fail the checks."""
+    n = jobs = tokens_in = tokens_out = 0
+    for messages, source, answered in requests:
+        n += 1
+        jobs += answered
+        tokens_in += message_tokens(messages)
+        tokens_out += output_tokens(source)
+    return Estimate(n, jobs, tokens_in, tokens_out, cost(tokens_in, tokens_out, price_in, price_out), estimator_name())

@@ -166,13 +166,13 @@ class _Run:
     def load_existing(self, lang_keys: set[tuple[str, str]]) -> None:
         if not self.store:
             return
-        langs = {lang for _, lang in lang_keys}
+        langs = {lang for lang, _ in lang_keys}
         for lang in langs:
             for key, text, status, reason, prompt_sha, model, backend, rnd, prov in self.ws.conn.execute(
                 "SELECT key, text, status, reason, prompt_sha256, model, backend, round, provenance "
                 "FROM translations WHERE lang = ?", (lang,),
             ):
-                if (key, lang) not in lang_keys:
+                if (lang, key) not in lang_keys:
                     continue
                 if prov in PROTECTED_PROVENANCE:
                     self._protected.add(f"{lang}\x1f{key}")
@@ -367,6 +367,44 @@ def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None
         run.flush()
 
 
+@dataclass
+class PendingPlan:
+    """What a run would still have to request: one entry per distinct request, at the attempt it needs.
+    `answered` counts jobs the cache already answers."""
+
+    plan: Plan
+    units: int
+    answered: int
+    waiting: list[_Unit]
+
+    def requests(self) -> Iterator[tuple[str, list[dict], DecodingParams, TranslationJob, int]]:
+        """(cache key, messages with images, decoding params, job, number of jobs it answers)."""
+        for unit in self.waiting:
+            _, params, _ = self.plan.spec(unit.attempt)
+            yield unit.key, self.plan.messages(unit.job, unit.attempt), params, unit.job, len(unit.members)
+
+
+def plan_requests(
+    ws: Workspace,
+    jobs: Sequence[TranslationJob],
+    backend_name: str,
+    model: str,
+    prompt: Prompt,
+    params: DecodingParams = DEFAULT_PARAMS,
+    *,
+    force: bool = False,
+    max_flag_retries: int = 2,
+    retry_prompt: Prompt | None = None,
+) -> PendingPlan:
+    """The requests a run would send, without sending any (for --dry-run and --batch-out)."""
+    plan = Plan(backend_name, model, prompt, params, retry_prompt or get_prompt("strict"), max_flag_retries)
+    units = _units(jobs, plan)
+    run = _Run(ws, CacheOnly(backend_name, model), plan, store=False, force=force, round=0, price_in=0.0,
+               price_out=0.0, progress=None)
+    waiting = run.resolve_cached(units)
+    return PendingPlan(plan, len(units), len(jobs) - sum(len(u.members) for u in waiting), waiting)
+
+
 def translate_jobs(
     ws: Workspace,
     jobs: Sequence[TranslationJob],
@@ -425,3 +463,16 @@ def translate_jobs(
     report.cost = money(report.tokens_in, report.tokens_out, price_in, price_out)
     report.wall_s = time.perf_counter() - started
     return report
+
+
+def workspace_jobs(
+    ws: Workspace, lang: str, dataset: str | None = None, split: str | None = None, limit: int | None = None
+) -> tuple[list[TranslationJob], int]:
+    """One job per English caption in the selection, leaving out captions that already have a human
+    or source (published) translation in `lang`; returns (jobs, number left out)."""
+    captions = ws.captions(dataset=dataset, split=split, lang="en", limit=limit)
+    marks = ",".join("?" * len(PROTECTED_PROVENANCE))
+    protected = {row[0] for row in ws.conn.execute(
+        f"SELECT key FROM translations WHERE lang = ? AND provenance IN ({marks})", (lang, *PROTECTED_PROVENANCE))}
+    jobs = [TranslationJob(c.key, c.text, lang) for c in captions if c.key not in protected]
+    return jobs, len(captions) - len(jobs)

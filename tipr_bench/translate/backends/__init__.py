@@ -6,7 +6,9 @@ path never loads torch or vllm.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend
@@ -45,6 +47,42 @@ def make_backend(
         try:
             from tipr_bench.translate.backends.vllm_backend import VllmBackend
         except ImportError as exc:
-            raise UserError(f"the vllm backend needs vLLM ({exc}): pip install 'tipr-bench[vllm]' on a GPU machine") from exc
+            raise UserError(
+                f"the vllm backend needs vLLM ({exc}): pip install 'tipr-bench[vllm]' on a GPU machine"
+            ) from exc
         return VllmBackend(model, batch_size=batch_size)
     raise UserError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
+
+
+def default_backend_name(base_urls: Sequence[str], api_key_env: str = "OPENAI_API_KEY") -> str:
+    """openai when a server or an API key is given, else the offline transformers default."""
+    return "openai" if base_urls or os.environ.get(api_key_env) else "transformers"
+
+
+def backend_identity(name: str, model: str | None) -> tuple[str, str]:
+    """(backend, model id) as the cache key will see them, without loading a model: for --dry-run and
+    Batch-API files. Local models are identified like the local backends do (name@digest)."""
+    if name not in BACKENDS:
+        raise UserError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
+    if name == "openai":
+        if not model:
+            raise UserError("the openai backend needs --model (the name the server serves, e.g. gpt-4o-mini)")
+        return name, model
+    from tipr_bench.translate.backends.local_common import folder_model_id, gguf_model_id
+
+    if model is None:
+        if name == "vllm":
+            raise UserError("the vllm backend needs --model (a local model folder or a name vLLM resolves)")
+        from tipr_bench.translate.backends.gemma_default import bundled_gguf
+
+        return name, gguf_model_id(bundled_gguf())
+    path = Path(model).expanduser()
+    if path.is_file():
+        return name, gguf_model_id(path)
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return name, folder_model_id(path)
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return name, gguf_model_id(ggufs[0])
+    return name, model

@@ -130,15 +130,6 @@ class OpenAIBackend:
         self._turn += 1
         return self._clients[self._turn % len(self._clients)]
 
-    def _request_args(self, params: DecodingParams) -> dict:
-        args = {"model": self.model, "temperature": params.temperature, "top_p": params.top_p,
-                "max_tokens": params.max_tokens}
-        if params.seed is not None:
-            args["seed"] = params.seed
-        if params.stop:
-            args["stop"] = list(params.stop)
-        return args
-
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_max, self.backoff_base * 2 ** attempt) * (0.5 + random.random())
 
@@ -146,7 +137,7 @@ class OpenAIBackend:
         self._ensure_clients()
         estimate = message_tokens(messages) + params.max_tokens // 4 if self.limiter.tokens else 0
         await self.limiter.acquire(estimate)
-        args = self._request_args(params)
+        args = chat_args(self.model, params)
         async with self._semaphore:
             attempt = 0
             while True:
@@ -185,8 +176,22 @@ class OpenAIBackend:
             await client.close()
 
 
+def chat_args(model: str, params: DecodingParams) -> dict:
+    """The chat-completions request fields besides the messages (shared with Batch-API export)."""
+    args = {"model": model, "temperature": params.temperature, "top_p": params.top_p, "max_tokens": params.max_tokens}
+    if params.seed is not None:
+        args["seed"] = params.seed
+    if params.stop:
+        args["stop"] = list(params.stop)
+    return args
+
+
 def _parse(body: bytes) -> Completion:
-    data = json.loads(body)
+    return completion_from_body(json.loads(body))
+
+
+def completion_from_body(data: dict) -> Completion:
+    """A chat-completion response body as a Completion (raises KeyError/TypeError/IndexError if malformed)."""
     choice = data["choices"][0]
     text = choice["message"].get("content") or ""
     usage = data.get("usage") or {}

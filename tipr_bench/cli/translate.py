@@ -1,0 +1,156 @@
+"""`tipr-bench translate`: machine-translate the workspace's English captions, cached and resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.languages import get_language
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.cli.app import app
+from tipr_bench.cli.common import (
+    DEFAULT_WORKSPACE,
+    DatasetOption,
+    JsonOption,
+    LangOption,
+    SplitOption,
+    WorkspaceOption,
+    console,
+    err_console,
+    print_json,
+)
+from tipr_bench.translate.backends import backend_identity, default_backend_name, make_backend
+from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.translate.cost import estimate
+from tipr_bench.translate.prompts import get_prompt
+from tipr_bench.translate.runner import CacheOnly, plan_requests, translate_jobs, workspace_jobs
+
+_Opt = typer.Option
+
+
+@app.command()
+def translate(
+    lang: LangOption,
+    backend: Annotated[str | None, _Opt("--backend", "-b", help="openai | vllm | transformers. Default: openai "
+                                        "when --base-url or the API key is set, else transformers (offline).")] = None,
+    model: Annotated[str | None, _Opt("--model", "-m", help="Model name (openai) or local path; transformers "
+                                      "defaults to the bundled Gemma-3-270M.")] = None,
+    base_url: Annotated[list[str] | None, _Opt("--base-url", help="OpenAI-compatible server URL; repeat to "
+                                               "spread load over several.")] = None,
+    api_key_env: Annotated[str, _Opt(help="Environment variable that holds the API key.")] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, _Opt(help="Requests in flight (openai).")] = 64,
+    rpm: Annotated[int | None, _Opt(help="Requests-per-minute limit.")] = None,
+    tpm: Annotated[int | None, _Opt(help="Tokens-per-minute limit.")] = None,
+    timeout: Annotated[float, _Opt(help="Seconds per request before it is retried.")] = 60.0,
+    max_retries: Annotated[int, _Opt(help="Retries per request on 429/5xx/timeouts.")] = 5,
+    prompt: Annotated[str | None, _Opt("--prompt", "-p", help="ldat | glossary | fewshot | strict | a template "
+                                       "file. Default: fewshot for transformers, else ldat.")] = None,
+    dataset: DatasetOption = None,
+    split: SplitOption = None,
+    limit: Annotated[int | None, _Opt(help="Translate at most N captions (in stable order).")] = None,
+    force: Annotated[bool, _Opt("--force", help="Ignore cached answers and translate again.")] = False,
+    dry_run: Annotated[bool, _Opt("--dry-run", help="Estimate tokens and cost; send nothing.")] = False,
+    price_in: Annotated[float, _Opt(help="Price per 1M input tokens.")] = 0.0,
+    price_out: Annotated[float, _Opt(help="Price per 1M output tokens.")] = 0.0,
+    batch_out: Annotated[Path | None, _Opt(help="Write pending requests as OpenAI Batch-API JSONL "
+                                           "(also what `vllm run-batch` reads); send nothing.")] = None,
+    batch_in: Annotated[Path | None, _Opt(help="Import a Batch-API results JSONL and store the translations.")] = None,
+    device: Annotated[str, _Opt(help="auto | cpu | cuda (transformers).")] = "auto",
+    batch_size: Annotated[int | None, _Opt(help="Prompts per forward pass (transformers 16; vllm: all).")] = None,
+    temperature: Annotated[float, _Opt(help="Sampling temperature.")] = 0.0,
+    max_tokens: Annotated[int, _Opt(help="Most tokens per translation.")] = 256,
+    max_flag_retries: Annotated[int, _Opt(help="Retries of a flagged output with the strict prompt.")] = 2,
+    json_output: JsonOption = False,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+) -> None:
+    """Translate every English caption into --lang, caching each answer so nothing is paid twice.
+
+    Example: tipr-bench translate --lang zh --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-7B-Instruct
+    """
+    language = get_language(lang)
+    if language.code == "en":
+        raise UserError("--lang en: English is the source language; pass a target such as zh, fr or de")
+    if batch_in and batch_out:
+        raise UserError("--batch-in and --batch-out are two steps: export with --batch-out, import with --batch-in")
+    for name, value in (("--concurrency", concurrency), ("--max-tokens", max_tokens), ("--limit", limit or 1)):
+        if value < 1:
+            raise UserError(f"{name} must be at least 1, got {value}")
+    base_urls = tuple(base_url or ())
+    backend_name = backend or default_backend_name(base_urls, api_key_env)
+    chosen_prompt = get_prompt(prompt or ("fewshot" if backend_name == "transformers" else "ldat"))
+    params = DecodingParams(temperature=temperature, max_tokens=max_tokens)
+    ws = Workspace.open(workspace, create=False)
+    try:
+        jobs, kept = workspace_jobs(ws, language.code, dataset, split, limit)
+        if not jobs:
+            where = f" (dataset {dataset or 'any'}, split {split or 'any'})"
+            human = f"; {kept} captions already have human translations" if kept else ""
+            raise UserError(f"nothing to translate in {workspace}{where}: run `tipr-bench ingest` first, "
+                            f"or check --dataset/--split{human}")
+        head = {"lang": language.code, "backend": backend_name, "prompt": chosen_prompt.id, "captions": len(jobs),
+                "kept_human": kept}
+
+        if dry_run or batch_out or batch_in:
+            name, model_id = backend_identity(backend_name, model)
+            pending = plan_requests(ws, jobs, name, model_id, chosen_prompt, params, force=force,
+                                    max_flag_retries=max_flag_retries)
+            head["model"] = model_id
+            if dry_run:
+                est = estimate(((m, job.source, n) for _, m, _, job, n in pending.requests()), price_in, price_out)
+                out = {**head, "dry_run": True, "cached": pending.answered, "requests": est.requests,
+                       "tokens_in": est.tokens_in, "tokens_out": est.tokens_out, "cost": round(est.cost, 6),
+                       "estimator": est.estimator}
+                return _finish(out, json_output, "dry run (nothing sent)")
+            if batch_out:
+                from tipr_bench.translate.batchapi import write_batch_requests
+
+                written = write_batch_requests(batch_out, pending, model_id)
+                out = {**head, "batch_out": str(batch_out), "requests": written, "cached": pending.answered}
+                return _finish(out, json_output, f"wrote {written} requests to {batch_out}")
+            from tipr_bench.translate.batchapi import import_batch_results
+
+            imported = import_batch_results(ws, batch_in, name, model_id, {key for key, *_ in pending.requests()})
+            report = translate_jobs(ws, jobs, CacheOnly(name, model_id), chosen_prompt, params,
+                                    max_flag_retries=max_flag_retries, progress=False)
+            out = {**head, "batch_in": str(batch_in), "imported": imported.imported, "errors": imported.errors,
+                   "unmatched": imported.unmatched, **report.summary()}
+            if imported.first_error:
+                out["first_error"] = imported.first_error
+            return _finish(out, json_output, "imported batch results", failed=report.failed)
+
+        engine = make_backend(
+            backend_name, model, base_urls=base_urls, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,
+            tpm=tpm, timeout=timeout, max_retries=max_retries, device=device,
+            batch_size=batch_size if batch_size is not None else (0 if backend_name == "vllm" else 16),
+        )
+        report = translate_jobs(ws, jobs, engine, chosen_prompt, params, force=force,
+                                max_flag_retries=max_flag_retries, price_in=price_in, price_out=price_out,
+                                progress=not json_output)
+        out = {**head, "model": engine.model, **report.summary()}
+        _finish(out, json_output, "translated", failed=report.failed)
+    finally:
+        ws.close()
+
+
+def _finish(out: dict, json_output: bool, title: str, failed: int = 0) -> None:
+    if json_output:
+        print_json(out)
+    else:
+        console.print(f"[bold]{title}[/]: " + " · ".join(_fmt(k, v) for k, v in out.items()), highlight=False)
+    if failed:
+        err_console.print(f"{failed} captions failed (see the reason on each); run the same command again to retry "
+                          "them: finished ones are cached")
+        raise typer.Exit(1)
+
+
+def _fmt(key: str, value) -> str:
+    if key == "cost":
+        return f"cost ${value:,.4f}"
+    if key == "wall_s":
+        return f"wall {value:.1f}s"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{key.replace('_', ' ')} {value:,}"
+    return f"{key.replace('_', ' ')} {value}"
