@@ -1,0 +1,171 @@
+"""Glossary term matching on both sides, and the per-caption term metric.
+
+Every sentence here is written for these tests (no dataset captions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tipr_bench.refine.glossary import Glossary, GlossaryEntry, TermCheck, load_glossary, term_match_rate
+from tipr_bench.refine.inflection import english_verb_forms, french_forms, german_word_matches
+
+
+@pytest.fixture(scope="module")
+def zh() -> Glossary:
+    return load_glossary("zh")
+
+
+@pytest.fixture(scope="module")
+def fr() -> Glossary:
+    return load_glossary("fr")
+
+
+@pytest.fixture(scope="module")
+def de() -> Glossary:
+    return load_glossary("de")
+
+
+def terms(g: Glossary, text: str) -> list[str]:
+    return [m.term for m in g.find_terms(text)]
+
+
+# -- English side -------------------------------------------------------------------------------------
+
+
+def test_plurals_and_verb_inflection_reach_the_canonical_term(zh):
+    assert terms(zh, "Two Shoes, one shoe") == ["two", "shoe", "shoe"]
+    assert terms(zh, "She carries a bag; he carried bags while carrying boxes") == [
+        "carry", "bag", "carry", "bag", "carry", "box",
+    ]
+    assert terms(zh, "he wore jeans, she wears a dress") == ["wear", "jeans", "wear", "dress"]
+    assert terms(zh, "men and women and children with their feet") == ["man", "woman", "child", "foot"]
+
+
+def test_nouns_do_not_take_verb_endings(zh):
+    # `dressed` is the verb (wear), never the garment `dress`; `carried` is not a plural of anything.
+    assert terms(zh, "dressed in a dress") == ["wear", "dress"]
+    assert "dress" not in terms(zh, "a well dressed person")
+
+
+def test_hyphen_space_joined_and_alias_variants(zh):
+    for text in ("a t-shirt", "a T shirt", "a tshirt", "a tee", "a tee shirt", "two T-Shirts", "tshirts"):
+        assert terms(zh, text)[-1] == "t-shirt", text
+    assert terms(zh, "grey hair and gray hair") == ["grey", "hair", "grey", "hair"]
+    assert terms(zh, "a short-sleeved top, short sleeve top, short sleeved top") == ["short-sleeved", "top"] * 3
+
+
+def test_multiword_terms_win_longest_first_without_overlap(zh):
+    found = zh.find_terms("A black tank top, dark blue jeans and a shoulder bag")
+    assert [m.term for m in found] == ["black", "tank top", "dark blue", "jeans", "shoulder bag"]
+    spans = [(m.start, m.end) for m in found]
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert [m.surface for m in found][1] == "tank top"
+    # the plain words still match on their own
+    assert terms(zh, "a top and a bag") == ["top", "bag"]
+
+
+def test_offsets_surface_case_and_word_boundaries(zh):
+    text = "That Hat is NOT a cap, the Capris are."
+    found = zh.find_terms(text)
+    assert [(m.term, m.surface) for m in found] == [("hat", "Hat"), ("cap", "cap"), ("capri pants", "Capris")]
+    for m in found:
+        assert text[m.start : m.end] == m.surface
+    assert terms(zh, "that what chat") == []  # `hat` only as a whole word
+
+
+def test_exact_form_beats_a_neighbours_inflection(zh):
+    # `shorts` is its own garment, not the plural of the adjective `short`; same for glasses.
+    assert terms(zh, "short shorts") == ["short", "shorts"]
+    assert terms(zh, "glasses") == ["glasses"]
+
+
+def test_render_terms_lists_each_term_once_with_its_preferred_target(zh):
+    rendered = zh.render_terms(zh.find_terms("a red jacket over a red shirt"))
+    assert rendered == "red -> 红色; jacket -> 夹克; over -> 外面; shirt -> 衬衫"
+
+
+def test_inflection_helpers():
+    assert {"sitting", "sits", "sat"} <= english_verb_forms("sit")
+    assert {"riding", "rides", "rode"} <= english_verb_forms("ride")
+    assert {"noire", "noirs", "noires"} <= french_forms("noir")
+    assert {"blanche", "longue", "longues"} <= french_forms("blanc") | french_forms("long")
+    assert {"sportive", "beaux", "chevaux"} <= french_forms("sportif") | french_forms("beau") | french_forms("cheval")
+    for word in ("schwarz", "schwarze", "schwarzen", "schwarzer", "schwarzes", "schwarzem"):
+        assert german_word_matches(word, "schwarz")
+    assert german_word_matches("rocke", "rock")  # Röcke, folded
+    assert german_word_matches("lederjacken", "jacke") and german_word_matches("lederjacke", "leder")
+    assert not german_word_matches("brot", "rot") and not german_word_matches("schwarzwald", "rot")
+
+
+# -- target side --------------------------------------------------------------------------------------
+
+
+def test_zh_substring_match_and_wrong_variants(zh):
+    check = zh.check("A man wearing a navy jacket and black pants", "一个穿着海军夹克和黑色内裤的男人")
+    assert check.expected == ("man", "wear", "navy", "jacket", "black", "pants")
+    assert check.met == ("man", "wear", "jacket", "black")
+    assert check.missed == ("navy", "pants")
+    # 裤 inside the wrong 内裤 does not count as the approved 裤
+    assert check.wrong_used == (("navy", "海军"), ("pants", "内裤"))
+    good = zh.check("A man wearing a navy jacket and black pants", "一个穿着藏青色夹克和黑色长裤的男人")
+    assert good.missed == () and good.wrong_used == ()
+
+
+def test_zh_longer_term_claims_its_characters(zh):
+    # 蓝 inside 深蓝 belongs to `dark blue`; the plain `blue` needs its own 蓝.
+    dropped = zh.check("a dark blue coat and a blue skirt", "深蓝色大衣和一条裙子")
+    assert dropped.missed == ("blue",)
+    kept = zh.check("a dark blue coat and a blue skirt", "深蓝色大衣和一条蓝色裙子")
+    assert kept.missed == ()
+
+
+def test_fr_inflected_forms_are_met(fr):
+    check = fr.check(
+        "A woman wearing white shoes, a long black skirt and a grey jacket, carrying a backpack",
+        "Une femme vêtue de chaussures blanches, d'une longue jupe noire et d'une veste grise, avec un sac à dos",
+    )
+    assert check.missed == ("carry",)
+    assert set(check.met) == {"woman", "wear", "white", "shoe", "long", "black", "skirt", "grey", "jacket",
+                              "backpack"}
+    assert fr.check("a man carrying bags", "un homme qui portait des sacs").missed == ()
+
+
+def test_fr_false_friends_are_reported(fr):
+    check = fr.check("a maroon vest", "une veste marron")
+    assert check.missed == ("maroon", "vest")
+    assert check.wrong_used == (("maroon", "marron"), ("vest", "veste"))
+    assert fr.check("a maroon vest", "un gilet bordeaux").missed == ()
+    # `sac` inside `sac à dos` is the backpack's, so a dropped bag is missed
+    assert fr.check("a bag and a backpack", "un sac à dos").missed == ("bag",)
+    assert fr.check("a bag and a backpack", "un sac et un sac à dos").missed == ()
+
+
+def test_de_adjective_endings_plurals_umlauts_and_compounds(de):
+    check = de.check(
+        "black pants, white shirts, a red backpack, grey skirts and a leather jacket",
+        "schwarze Hose, weiße Hemden, einen roten Rucksack, graue Röcke und eine Lederjacke",
+    )
+    assert check.missed == ()
+    assert de.check("a jacket and a skirt", "eine Jeansjacke und ein Kleid").missed == ("skirt",)
+    assert de.check("a top", "die Spitze").wrong_used == (("top", "Spitze"),)
+
+
+def test_term_match_rate_pools_terms_over_captions():
+    checks = [
+        TermCheck(("a", "b"), ("a",), ("b",), ()),
+        TermCheck(("c",), ("c",), (), ()),
+        TermCheck((), (), (), ()),
+    ]
+    assert term_match_rate(checks) == pytest.approx(2 / 3)
+    assert term_match_rate([]) == 0.0
+
+
+def test_each_term_counts_once_per_caption(zh):
+    check = zh.check("black shoes and black pants", "黑色的鞋子和裤子")
+    assert check.expected == ("black", "shoe", "pants") and check.missed == ()
+
+
+def test_other_language_uses_generic_word_matching():
+    g = Glossary("es", [GlossaryEntry("shoe", ("shoe",), ("zapato",), ("zapata",), "footwear")])
+    assert g.check("two shoes", "dos zapatos").met == ("shoe",)
+    assert g.check("two shoes", "dos zapatas").wrong_used == (("shoe", "zapata"),)
