@@ -86,12 +86,18 @@ def test_rebuild_gives_identical_data_bytes(ws, tmp_path):
 
 
 def test_existing_version_is_never_overwritten(ws, tmp_path):
+    killed = tmp_path / "out" / "m" / ".1.0.0.x1y2.building"  # what a kill -9 mid-export leaves
+    (killed / "data").mkdir(parents=True)
     first = export_release(ws, "m", "1.0.0", tmp_path / "out")
+    assert not killed.exists()
     before = {p: p.read_bytes() for p in first.path.rglob("*") if p.is_file()}
+    (tmp_path / "out" / "index.json").unlink()  # as if killed between the rename and the index update
     with pytest.raises(UserError, match=r"already exists.*immutable.*existing: 1\.0\.0"):
         export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["en"])
     assert {p: p.read_bytes() for p in first.path.rglob("*") if p.is_file()} == before
-    assert [p.name for p in first.path.parent.iterdir()] == ["1.0.0"]  # no staging left behind
+    assert sorted(p.name for p in first.path.parent.iterdir()) == [".1.0.0.lock", "1.0.0"]  # no staging left
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert [e["version"] for e in index["releases"]] == ["1.0.0"]
 
 
 @pytest.mark.parametrize("version", ["1.0", "v1.0.0", "01.0.0", "1.0.0.0", "latest"])

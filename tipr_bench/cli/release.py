@@ -73,7 +73,7 @@ def export(
     for lang, by in result.counts.items():
         table.add_row(lang, *(str(by.get(s, 0)) for s in splits), str(result.missing[lang]))
     console.print(table)
-    console.print(f"{len(result.files) + 1} files -> {result.path}")
+    console.print(f"{len(result.files)} files + MANIFEST.json -> {result.path}")
     console.print(f"manifest sha256 {result.manifest_sha256}; index {result.index}")
 
 
@@ -102,8 +102,8 @@ def download(
         print_json(result.as_dict())
         return
     what = "already installed and intact" if result.already_present else "downloaded and verified"
-    console.print(f"{result.name}@{result.version}: {what}, {result.files} files, {result.bytes} bytes -> "
-                  f"{result.path}")
+    console.print(f"{result.name}@{result.version}: {what}, {result.files} files + MANIFEST.json, "
+                  f"{result.bytes} bytes -> {result.path}")
 
 
 @app.command()
@@ -119,7 +119,7 @@ def verify(
     if json_out:
         print_json(report.as_dict())
     elif report.ok:
-        console.print(f"{report.name}@{report.version}: intact, {report.files_checked} files, "
+        console.print(f"{report.name}@{report.version}: intact, {report.files_checked} files + MANIFEST.json, "
                       f"{report.bytes_checked} bytes (manifest sha256 {report.manifest_sha256})")
     else:
         err_console.print(f"[bold red]{report.name}@{report.version} at {root} is not intact:[/]", highlight=False)

@@ -31,7 +31,7 @@ from tipr_bench.benchmark.release.formats import (
     write_jsonl,
     write_parquet,
 )
-from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, update_index
+from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, folder_lock, update_index
 from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry, sha256_file
 from tipr_bench.benchmark.release.semver import check_semver, is_semver, precedence
 from tipr_bench.benchmark.store import Workspace
@@ -115,19 +115,23 @@ def export_release(
     out = Path(out)
     final = out / name / version
     if final.exists():
+        update_index(out)  # heals an index a killed export left without this release
         raise UserError(f"release {name}@{version} already exists at {final}; released versions are immutable: "
                         f"export a new --version (existing: {', '.join(_versions(out / name))})")
     slug = pick_dataset(ws, dataset)
     n_captions = ws.conn.execute("SELECT COUNT(*) FROM captions WHERE dataset = ?", (slug,)).fetchone()[0]
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("captions"),
                TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(final.parent, f".{version}.lock"), \
+            Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
+        for stale in final.parent.glob(f".{version}.*.building"):  # left by a killed export of this version
+            shutil.rmtree(stale, ignore_errors=True)
         task = bar.add_task(f"{name}@{version}: reading", total=n_captions * len(langs or ws.languages()))
         data = collect(ws, slug, langs, include_flagged, lambda n: bar.advance(task, n))
         bar.update(task, description=f"{name}@{version}: writing", completed=0,
                    total=sum(st.exported for st in data.stats.values()))
         created_at = created_at or utc_now()
-        final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".building", dir=final.parent))
         try:
             result = _build(ws, staging, final, name, version, created_at, data, chosen, prompt_texts,
