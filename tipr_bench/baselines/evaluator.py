@@ -29,6 +29,8 @@ from tipr_bench.benchmark.store import EvalResult, Workspace
 
 DIRECTIONS = ("t2i", "i2t")
 SUBMISSION_ARRAYS = ("text_feats", "text_keys", "image_feats", "image_paths")
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with entries; an empty zip
 _READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
@@ -188,12 +190,16 @@ def load_embeddings(path: str | Path) -> EmbeddingSubmission:
     _must_exist(path, "embeddings")
     how = ("save it with np.savez(FILE, text_feats=..., text_keys=np.array(keys, dtype=str), "
            "image_feats=..., image_paths=np.array(paths, dtype=str))")
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic == NPY_MAGIC:
+        raise UserError(f"{path}: is a single .npy array, not an .npz archive; {how}")
+    if magic[:4] not in ZIP_MAGICS:
+        raise UserError(f"{path}: is not an .npz (zip) archive; {how}")
     try:
         archive = np.load(path, allow_pickle=False)
     except _READ_ERRORS as exc:
         raise UserError(f"{path}: cannot read it as an .npz archive ({_short(exc)}); {how}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise UserError(f"{path}: is a single .npy array, not an .npz archive; {how}")
     with archive:
         missing = [name for name in SUBMISSION_ARRAYS if name not in archive.files]
         if missing:
@@ -383,7 +389,8 @@ def _check_feats(path: Path, name: str, arr: np.ndarray) -> np.ndarray:
     _check_finite(path, name, arr)
     zero = np.flatnonzero(~arr.any(axis=1))
     if zero.size:
-        raise UserError(f"{path}: {name} row {zero[0]} (and {zero.size - 1} more) is all zeros; "
+        more = f" (and {zero.size - 1} more rows)" if zero.size > 1 else ""
+        raise UserError(f"{path}: {name} row {zero[0]}{more} is all zeros; "
                         "a zero vector has no direction to rank by: re-encode those items")
     return arr
 

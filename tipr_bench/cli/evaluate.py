@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tipr_bench.baselines import evaluator, leaderboard as board
+from tipr_bench.baselines import leaderboard as board
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
@@ -76,6 +76,8 @@ def evaluate(
     if checkpoint is not None and (sources or model != "bi-irra"):
         raise UserError("--checkpoint goes with --model bi-irra (a submission file carries its own scores)")
 
+    from tipr_bench.baselines import evaluator  # imports torch: only when a command needs it
+
     with Workspace.open(workspace, create=False) as ws:
         dataset = dataset or _only_dataset(ws)
         common = {"dataset": dataset, "split": split, "lang": lang}
@@ -122,7 +124,7 @@ def leaderboard_command(
     """
     if fmt not in board.FORMATS:
         raise UserError(f"--format {fmt!r}: use {', '.join(board.FORMATS)}")
-    if direction is not None and direction not in evaluator.DIRECTIONS:
+    if direction is not None and direction not in ("t2i", "i2t"):
         raise UserError(f"--direction {direction!r}: use t2i or i2t")
     with Workspace.open(workspace, create=False) as ws:
         results = [r for r in ws.results()
