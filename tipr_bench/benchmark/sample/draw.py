@@ -118,7 +118,7 @@ def sample_regions(person: Person, shot: Shot) -> dict[str, list[int]]:
     h = b.h
     regions = {"top": box(b.x(-0.045), b.y(0.33), b.x(0.045), b.y(0.43))}
     if person.bottom is None or person.bottom.kind == "skirt":
-        y0 = 0.56 if person.bottom is None else 0.5
+        y0 = 0.565  # below the hem of every top that goes with a skirt or is a dress
         regions["bottom"] = box(b.x(-0.035), b.y(y0 + 0.03), b.x(0.035), b.y(y0 + 0.09))
     else:
         # On the leg away from any carried bag: the shin for long legs (a coat may hide the thigh),
@@ -598,6 +598,38 @@ def _draw_backpack_body(img: Image.Image, person: Person, b: Body) -> None:
     )
 
 
+def _draw_suitcase(img: Image.Image, person: Person, b: Body) -> None:
+    """A rolling suitcase beside the person, behind the legs so it never hides a shoe."""
+    bag, h = person.bag, b.h
+    if bag is None or bag.kind != "suitcase":
+        return
+    draw = ImageDraw.Draw(img)
+    color, dark = COLORS[bag.color], _shade(COLORS[bag.color], 0.65)
+    s = _side_sign(person.side)
+    hx, hy = b.hand(s)
+    sx = hx + s * 0.075 * h
+    body_top, body_bottom = b.y(0.7), b.y(0.965)
+    draw.line([(hx, hy), (sx, body_top)], fill=(70, 70, 74), width=max(2, int(0.008 * h)))
+    draw.rounded_rectangle(
+        (sx - 0.07 * h, body_top, sx + 0.07 * h, body_bottom),
+        radius=0.012 * h,
+        fill=color,
+        outline=dark,
+        width=max(1, int(0.004 * h)),
+    )
+    for t in (-0.045, 0.045):
+        draw.line(
+            [(sx + t * h, body_top + 0.01 * h), (sx + t * h, body_bottom - 0.01 * h)],
+            fill=dark,
+            width=max(1, int(0.004 * h)),
+        )
+        r = 0.01 * h
+        draw.ellipse(
+            (sx + t * h - r, body_bottom - r * 0.2, sx + t * h + r, body_bottom + r * 1.8),
+            fill=(30, 30, 30),
+        )
+
+
 def _draw_carried(img: Image.Image, person: Person, b: Body) -> None:
     """Straps and everything held in a hand (drawn over the clothes)."""
     bag, h = person.bag, b.h
@@ -640,28 +672,6 @@ def _draw_carried(img: Image.Image, person: Person, b: Body) -> None:
             fill=color,
             outline=dark,
         )
-    elif bag.kind == "suitcase":
-        sx = hx + s * 0.075 * h
-        body_top, body_bottom = b.y(0.7), b.y(0.965)
-        draw.line([(hx, hy), (sx, body_top)], fill=(70, 70, 74), width=max(2, int(0.008 * h)))
-        draw.rounded_rectangle(
-            (sx - 0.07 * h, body_top, sx + 0.07 * h, body_bottom),
-            radius=0.012 * h,
-            fill=color,
-            outline=dark,
-            width=max(1, int(0.004 * h)),
-        )
-        for t in (-0.045, 0.045):
-            draw.line(
-                [(sx + t * h, body_top + 0.01 * h), (sx + t * h, body_bottom - 0.01 * h)],
-                fill=dark,
-                width=max(1, int(0.004 * h)),
-            )
-            r = 0.01 * h
-            draw.ellipse(
-                (sx + t * h - r, body_bottom - r * 0.2, sx + t * h + r, body_bottom + r * 1.8),
-                fill=(30, 30, 30),
-            )
     elif bag.kind == "umbrella":
         tip = (hx + s * 0.06 * h, b.y(0.97))
         draw.arc(
@@ -697,6 +707,7 @@ def render(person: Person, shot: Shot) -> bytes:
         fill=tuple(int(c * 0.7) for c in GROUND_COLORS[shot.ground_color]),
     )
     _draw_backpack_body(img, person, b)
+    _draw_suitcase(img, person, b)
     _draw_hair_back(img, person, b)
     _draw_legs_and_arms_skin(img, person, b)
     _draw_bottom(img, person, b, rng)
@@ -704,8 +715,10 @@ def render(person: Person, shot: Shot) -> bytes:
     _draw_top(img, person, b, rng)
     _draw_scarf_and_belt(img, person, b)
     _draw_head(img, person, b)
-    _draw_carried(img, person, b)
     _draw_hands(img, person, b)
+    _draw_carried(img, person, b)
+    if person.bag is not None and person.bag.kind in ("handbag", "umbrella"):
+        _draw_hands(img, person, b)  # the hand closes over the handle
 
     img = img.reduce(SCALE)
     if shot.blur > 0.05:

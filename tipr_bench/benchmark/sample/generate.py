@@ -125,8 +125,12 @@ def _render_chunk(root: str, images: list[_Image]) -> int:
 
 
 class _RateColumn(ProgressColumn):
+    """Images drawn per second in this run (resumed images excluded)."""
+
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
+        if not speed and task.elapsed:
+            speed = (task.completed - task.fields.get("resumed", 0)) / task.elapsed
         return Text(f"{speed:,.0f} img/s" if speed else "- img/s", style="progress.data.speed")
 
 
@@ -148,13 +152,14 @@ def _draw_all(root: Path, todo: list[_Image], total: int, progress: bool) -> Non
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
-        task = bar.add_task("draw", total=total, completed=total - len(todo))
-        chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+        resumed = total - len(todo)
+        task = bar.add_task("draw", total=total, completed=resumed, resumed=resumed)
         workers = min(_workers(), 8)
         if len(todo) < PARALLEL_FROM or workers < 2:
-            for chunk in chunks:
-                bar.advance(task, _render_chunk(str(root), chunk))
+            for image in todo:
+                bar.advance(task, _render_chunk(str(root), [image]))
             return
+        chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
         # spawn, not fork: the progress bar runs a thread, and forking a threaded process can deadlock.
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(_render_chunk, str(root), chunk) for chunk in chunks]
