@@ -135,11 +135,24 @@ def translate(
         ws.close()
 
 
+_COUNTS = ("done", "cached", "requests", "flagged", "failed", "pending", "kept_human", "imported", "errors",
+           "unmatched")
+_SPEND = ("tokens_in", "tokens_out", "cost", "wall_s", "retries")
+
+
 def _finish(out: dict, json_output: bool, title: str, failed: int = 0) -> None:
     if json_output:
         print_json(out)
     else:
-        console.print(f"[bold]{title}[/]: " + " · ".join(_fmt(k, v) for k, v in out.items()), highlight=False)
+        console.print(f"[bold]{title}[/]: {out['captions']:,} captions → {out['lang']} ({out['backend']} "
+                      f"{out.get('model', '')}, prompt {out['prompt']})", highlight=False)
+        for keys in (_COUNTS, _SPEND):
+            parts = [_fmt(k, out[k]) for k in keys if k in out]
+            if parts:
+                console.print("  " + " · ".join(parts), highlight=False, soft_wrap=True)
+        for key in ("batch_out", "first_error", "estimator"):
+            if key in out:
+                console.print(f"  {key.replace('_', ' ')}: {out[key]}", highlight=False, soft_wrap=True)
     if failed:
         err_console.print(f"{failed} captions failed (see the reason on each); run the same command again to retry "
                           "them: finished ones are cached")
@@ -151,6 +164,6 @@ def _fmt(key: str, value) -> str:
         return f"cost ${value:,.4f}"
     if key == "wall_s":
         return f"wall {value:.1f}s"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{key.replace('_', ' ')} {value:,}"
-    return f"{key.replace('_', ' ')} {value}"
+    if key in ("tokens_in", "tokens_out"):
+        return f"tokens {key[7:]} {value:,}"
+    return f"{key.replace('_', ' ')} {value:,}"

@@ -1,0 +1,232 @@
+"""`tipr-bench translate` as a user runs it, against a real loopback server.
+
+Most cases call the real entry point (`tipr_bench.cli.main`) in this process, since a fresh interpreter
+costs seconds of imports per call on a small machine; one smoke test and the kill -9 test use real
+subprocesses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.support.openai_server import OpenAIServer, fake_translate
+from tests.support.translate_data import make_workspace
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.cli import main
+
+ENV = {"OPENAI_API_KEY": ""}
+
+
+def run_main(*args, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The CLI entry point in this process: exit code, stdout and stderr as a subprocess would give."""
+    env = {**ENV, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+    saved_env = {k: os.environ.get(k) for k in env}
+    saved_argv = sys.argv
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.update(env)
+    sys.argv = ["tipr-bench", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = saved_argv
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def translate(ws: Path, server: OpenAIServer, *extra: str, env: dict | None = None):
+    return run_main("translate", "--lang", "zh", "--base-url", server.base_url, "--model", "test-model",
+                    "-w", ws, "--json", *extra, env=env)
+
+
+def stored(ws: Path, lang: str = "zh") -> dict[str, str]:
+    with Workspace.open(ws, create=False) as workspace:
+        return {k: t.text for k, t in workspace.translations(lang).items()}
+
+
+def test_translate_json_summary_and_resume(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=12, duplicates=2)
+    with OpenAIServer() as server:
+        done = translate(ws, server, "--price-in", "1", "--price-out", "2")
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["captions"] == 12 and summary["requests"] == 10 and summary["done"] == 12
+        assert summary["cost"] == pytest.approx(summary["tokens_in"] / 1e6 + 2 * summary["tokens_out"] / 1e6)
+        again = json.loads(translate(ws, server).stdout)
+        assert again["requests"] == 0 and again["cached"] == 12 and server.request_count == 10
+        split = json.loads(translate(ws, server, "--split", "test", "--force").stdout)
+        assert split["captions"] == 3 and split["requests"] == 2  # captions 0 and 10 share a text
+    texts = stored(ws)
+    with Workspace.open(ws) as workspace:
+        assert all(texts[c.key] == fake_translate(c.text, "Chinese") for c in workspace.captions())
+
+
+def test_console_script_prints_a_human_readable_summary(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=3)
+    with OpenAIServer() as server:
+        result = run_cli("translate", "-l", "zh", "--base-url", server.base_url, "-m", "test-model", "-w", ws,
+                         env=ENV)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "translated: 3 captions → zh (openai test-model, prompt ldat)"
+    assert lines[1].strip().startswith("done 3 · cached 0 · requests 3 · flagged 0 · failed 0")
+    assert "cost $0.0000" in lines[2] and "wall" in lines[2]
+
+
+def test_dry_run_spends_nothing(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=10)
+    with OpenAIServer() as server:
+        result = translate(ws, server, "--dry-run", "--price-in", "0.5", "--price-out", "1.5")
+        assert server.request_count == 0
+    out = json.loads(result.stdout)
+    assert out["dry_run"] and out["requests"] == 10 and out["cached"] == 0
+    assert out["tokens_in"] > 10 * 20 and out["tokens_out"] > 10 * 10
+    assert out["cost"] == pytest.approx(out["tokens_in"] * 0.5e-6 + out["tokens_out"] * 1.5e-6, rel=1e-3)
+    assert stored(ws) == {}
+
+
+def _provider(server: OpenAIServer, requests_file: Path, results_file: Path, fail_first: bool) -> None:
+    """Play the Batch API: send each request body to the server, write the results file."""
+    lines = []
+    for i, line in enumerate(requests_file.read_text().splitlines()):
+        request = json.loads(line)
+        if fail_first and i == 0:
+            lines.append({"id": "r0", "custom_id": request["custom_id"], "response": None,
+                          "error": {"code": "server_error", "message": "boom"}})
+            continue
+        http = urllib.request.Request(server.base_url + "/chat/completions",
+                                      data=json.dumps(request["body"]).encode(),
+                                      headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(http) as response:
+            body = json.loads(response.read())
+        lines.append({"id": f"r{i}", "custom_id": request["custom_id"],
+                      "response": {"status_code": 200, "request_id": f"q{i}", "body": body}, "error": None})
+    results_file.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def test_batch_out_and_in_round_trip(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=8, duplicates=1)
+    requests_file, results_file = tmp_path / "batch.jsonl", tmp_path / "results.jsonl"
+    with OpenAIServer() as server:
+        out = json.loads(translate(ws, server, "--batch-out", requests_file).stdout)
+        assert out["requests"] == 7 and server.request_count == 0
+        first = json.loads(requests_file.read_text().splitlines()[0])
+        assert first["url"] == "/v1/chat/completions" and first["method"] == "POST"
+        assert len(first["custom_id"]) == 64 and first["body"]["model"] == "test-model"
+        assert first["body"]["messages"][0]["content"].startswith("Please translate the English sentence")
+        _provider(server, requests_file, results_file, fail_first=True)
+        imported = json.loads(translate(ws, server, "--batch-in", results_file).stdout)
+        assert imported["imported"] == 6 and imported["errors"] == 1 and imported["pending"] >= 1
+        assert len(stored(ws)) == 8 - imported["pending"]
+        # the failed one is exported again, and a normal run finishes it without repeating the others
+        again = json.loads(translate(ws, server, "--batch-out", requests_file).stdout)
+        assert again["requests"] == 1
+        before = server.request_count
+        final = json.loads(translate(ws, server).stdout)
+        assert server.request_count - before == 1 and final["done"] == 8
+    texts = stored(ws)
+    with Workspace.open(ws) as workspace:
+        assert all(texts[c.key] == fake_translate(c.text, "Chinese") for c in workspace.captions())
+
+
+def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=2)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"custom_id": "x", "response": {"status_code": 200, "body": {}}}\nnot json\n')
+    with OpenAIServer() as server:
+        cases = [
+            (translate(ws, server, "--lang", "xx"), "unknown language 'xx'"),
+            (translate(tmp_path / "nope", server), "no workspace at"),
+            (translate(ws, server, "--batch-in", bad), f"{bad}:1: not a Batch-API result line"),
+            (translate(ws, server, "--batch-in", tmp_path / "missing.jsonl"), "no such file"),
+            (translate(ws, server, "--prompt", "nonesuch"), "unknown prompt 'nonesuch'"),
+            (translate(ws, server, "--dataset", "other"), "nothing to translate"),
+            (run_main("translate", "--lang", "en", "-w", ws), "English is the source language"),
+        ]
+    for result, message in cases:
+        assert result.returncode == 2, (message, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_failures_exit_1_and_a_rerun_retries_them(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=4)
+    with OpenAIServer() as server:
+        server.set_fault("500", count=100)
+        failed = translate(ws, server, "--max-retries", "0")
+        assert failed.returncode == 1 and json.loads(failed.stdout)["failed"] == 4
+        assert "run the same command again" in failed.stderr
+        server.faults.clear()
+        assert translate(ws, server).returncode == 0
+    assert len(stored(ws)) == 4 and all(stored(ws).values())
+
+
+def test_api_key_from_the_environment_reaches_no_file(tmp_path):
+    key = "sk-tipr-test-5ecret-9f8e7d6c5b4a"
+    ws = make_workspace(tmp_path / "ws", n=6)
+    env = {"TIPR_KEY": key}
+    with OpenAIServer() as server:
+        server.set_fault("500", count=1)
+        for extra in ((), ("--dry-run",), ("--batch-out", str(ws / "batch.jsonl")), ("--force",)):
+            result = translate(ws, server, "--api-key-env", "TIPR_KEY", *extra, env=env)
+            assert result.returncode == 0, result.stderr
+            assert key not in result.stdout + result.stderr
+    assert server.auth[f"Bearer {key}"] >= 6  # the key was really used
+    files = [p for p in ws.rglob("*") if p.is_file()]
+    assert any(p.name == "tipr.sqlite" for p in files) and any(p.name == "batch.jsonl" for p in files)
+    for path in files:
+        assert key.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path):
+    n = 160
+    killed_ws = make_workspace(tmp_path / "killed", n=n)
+    clean_ws = make_workspace(tmp_path / "clean", n=n)
+    args = ["translate", "--lang", "zh", "--model", "test-model", "--concurrency", "4", "--json"]
+    with OpenAIServer(latency=0.05) as server:
+        env = {**os.environ, **ENV, "NO_COLOR": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "tipr_bench", *args, "--base-url", server.base_url,
+                                 "-w", str(killed_ws)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while server.request_count < 40 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        finished = set(stored(killed_ws).values())
+        sources_before = Counter(server.sources)
+        with Workspace.open(killed_ws) as workspace:
+            finished_sources = {c.text for c in workspace.captions() if fake_translate(c.text, "Chinese") in finished}
+        assert 0 < len(finished_sources) < n
+        resumed = run_cli(*args, "--base-url", server.base_url, "-w", killed_ws, env=ENV)
+        assert resumed.returncode == 0, resumed.stderr
+        second = Counter(server.sources) - sources_before
+        assert not finished_sources & set(second), "a finished caption was requested again"
+        assert max(Counter(server.sources).values()) <= 2  # only those in flight at the kill were redone
+        summary = json.loads(resumed.stdout)
+        # answers and translations are committed together: everything stored was answered from the cache
+        assert summary["cached"] == len(finished_sources) and summary["requests"] == sum(second.values())
+        clean = run_cli(*args, "--base-url", server.base_url, "-w", clean_ws, env=ENV)
+        assert clean.returncode == 0
+    assert stored(killed_ws) == stored(clean_ws) and len(stored(clean_ws)) == n
