@@ -109,7 +109,7 @@ def test_version_must_be_semver(ws, tmp_path, version):
 
 def test_bad_inputs_name_the_fix(ws, tmp_path):
     with pytest.raises(UserError, match="languages present: en, de, fr, zh"):
-        export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["ja"])
+        export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["en", "ja"])
     with pytest.raises(UserError, match="unknown format xml"):
         export_release(ws, "m", "1.0.0", tmp_path / "out", formats=["parquet", "xml"])
     with pytest.raises(UserError, match="not a valid release name"):
@@ -119,7 +119,7 @@ def test_bad_inputs_name_the_fix(ws, tmp_path):
 
 
 def test_include_flagged_adds_flagged_never_failed(ws, tmp_path):
-    result = export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["fr"], include_flagged=True)
+    result = export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["en", "fr"], include_flagged=True)
     assert result.counts["fr"] == {"train": 15, "test": 12}
     texts = [r["text"] for r in pq.read_table(result.path / "data/fr/train.parquet").to_pylist()]
     assert any(t.endswith("(2).") for t in texts) and not any(t.endswith("(4).") for t in texts)
@@ -211,3 +211,8 @@ def test_the_project_adapters_read_the_irra_and_bi_irra_files(ws, tmp_path):
     irra = load_dataset(result.path / "irra" / "en", SLUG)
     assert [c.text for c in irra.captions] == [c.text for c in ws.captions(SLUG, "train")] + \
         [c.text for c in ws.captions(SLUG, "test")]
+
+
+def test_english_always_anchors_a_release(ws, tmp_path):
+    with pytest.raises(UserError, match="lacks en.*use --langs en,zh"):
+        export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["zh"])

@@ -101,6 +101,10 @@ def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include
     splits = sorted((s for _, s in ws.splits(slug)), key=lambda s: (SPLIT_ORDER.get(s, len(SPLIT_ORDER)), s))
     present = ws.languages()
     wanted = langs if langs else present
+    if "en" not in wanted:
+        given = ",".join(wanted)
+        raise UserError(f"--langs {given} lacks en: the English captions anchor every translation (keys, person ids, "
+                        f"image paths), so a release always holds them; use --langs en,{given}")
     unknown = [lang for lang in wanted if lang not in present]
     if unknown:
         raise UserError(f"no {', '.join(unknown)} captions in workspace {ws.root}; languages present: "
