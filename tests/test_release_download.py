@@ -86,6 +86,19 @@ def test_a_tampered_byte_fails_and_installs_nothing(served, tmp_path):
     assert not (tmp_path / "cache" / "m" / ".1.0.0.download").exists()
 
 
+@pytest.mark.parametrize("change", [lambda b: b[:-7], lambda b: b + b"extra"])
+def test_a_file_of_another_size_fails_at_once(served, tmp_path, change):
+    folder, server = served
+    target = folder / "m" / "1.0.0" / BIG
+    size = target.stat().st_size
+    target.write_bytes(change(target.read_bytes()))
+    server.behaviour.drop_after[f"m/1.0.0/{BIG}"] = 50  # even mid-resume the size mismatch is caught
+    with pytest.raises(IntegrityError, match=rf"the server has \d+ bytes, the manifest lists {size}"):
+        get("m@1.0.0", f"{server.url}/index.json", tmp_path / "cache")
+    assert not (tmp_path / "cache" / "m" / "1.0.0").exists()
+    assert len([p for p, _ in server.behaviour.requests if p == f"m/1.0.0/{BIG}"]) == 1
+
+
 def test_a_tampered_manifest_fails_against_the_index(served, tmp_path):
     folder, server = served
     manifest = folder / "m" / "1.0.0" / "MANIFEST.json"

@@ -42,7 +42,18 @@ class _Transient(Exception):
 
 
 class _RangeRejected(_Transient):
-    """HTTP 416: the partial data no longer fits the file on the server."""
+    """HTTP 416: the partial data no longer fits the file on the server (whose size may be known)."""
+
+    def __init__(self, message: str, total: int | None):
+        super().__init__(message)
+        self.total = total
+
+
+def _check_total(url: str, total: int | None, size: int) -> None:
+    """The server's own size for the file must be the manifest's, or the file is not the released one."""
+    if total is not None and total != size:
+        raise IntegrityError(f"{url}: the server has {total} bytes, the manifest lists {size}; the file was "
+                             "altered, nothing was installed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +120,9 @@ def _open(url: str, start: int, timeout: float):
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 416:
-            raise _RangeRejected("range not satisfiable (the partial file is stale)") from None
+            found = re.match(r"bytes \*/(\d+)$", (exc.headers or {}).get("Content-Range", "") or "")
+            raise _RangeRejected("range not satisfiable (the partial file is stale)",
+                                 int(found.group(1)) if found else None) from None
         if exc.code in (408, 429) or exc.code >= 500:
             after = exc.headers.get("Retry-After", "") if exc.headers else ""
             raise _Transient(f"HTTP {exc.code}", float(after) if after.isdigit() else None) from None
@@ -176,7 +189,10 @@ def fetch_file(url: str, part: Path, size: int, policy: RetryPolicy, on_bytes: C
     def have() -> int:
         return part.stat().st_size if part.exists() else 0
 
+    best = have()
+
     def attempt() -> bool:
+        nonlocal best
         start = have()
         if start > size:
             on_bytes(-start)
@@ -186,7 +202,12 @@ def fetch_file(url: str, part: Path, size: int, policy: RetryPolicy, on_bytes: C
             return True
         if url.startswith("file:"):
             return _copy_local(url, part, start, size, on_bytes)
-        return _fetch_http(url, part, start, size, policy.timeout, on_bytes)
+        if _fetch_http(url, part, start, size, policy.timeout, on_bytes):
+            return True
+        if have() <= best:  # a server that keeps restarting us short of the end is not progress
+            raise _Transient("connection closed early again without new data")
+        best = have()
+        return False
 
     _with_retries(url, policy, attempt)
 
@@ -219,18 +240,26 @@ def _fetch_http(url: str, part: Path, start: int, size: int, timeout: float,
                 on_bytes: Callable[[int], None]) -> bool:
     try:
         resp = _open(url, start, timeout)
-    except _RangeRejected:
+    except _RangeRejected as exc:
+        _check_total(url, exc.total, size)
         on_bytes(-start)
         part.unlink(missing_ok=True)  # start over on the next attempt
         raise
     with resp:
         mode = "ab"
-        if start and resp.status == 206:
-            if not resp.headers.get("Content-Range", "").startswith(f"bytes {start}-"):
+        if resp.status == 206:
+            match = re.match(r"bytes (\d+)-\d+/(\d+|\*)$", resp.headers.get("Content-Range", ""))
+            if match and match.group(2) != "*":
+                _check_total(url, int(match.group(2)), size)
+            if not match or int(match.group(1)) != start:
                 on_bytes(-start)
-                part.unlink()
+                part.unlink(missing_ok=True)
                 raise _Transient("server answered a different byte range; restarting the file")
-        elif start:
+        else:
+            length = resp.headers.get("Content-Length", "")
+            if length.isdigit():
+                _check_total(url, int(length), size)
+        if start and resp.status != 206:
             on_bytes(-start)  # the server ignored Range and sends the whole file
             start, mode = 0, "wb"
         got = start
