@@ -81,7 +81,7 @@ def test_exact_form_beats_a_neighbours_inflection(zh):
 
 def test_render_terms_lists_each_term_once_with_its_preferred_target(zh):
     rendered = zh.render_terms(zh.find_terms("a red jacket over a red shirt"))
-    assert rendered == "red -> 红色; jacket -> 夹克; over -> 外面; shirt -> 衬衫"
+    assert rendered == "red -> 红色; jacket -> 夹克; shirt -> 衬衫"
 
 
 def test_inflection_helpers():
@@ -119,6 +119,15 @@ def test_zh_longer_term_claims_its_characters(zh):
     assert kept.missed == ()
 
 
+def test_gap_targets_leave_the_gap_to_other_terms(zh, fr, de):
+    # short dark hair: 深色…发 finds dark hair around 短, which stays free for `short`
+    assert zh.check("short dark hair", "深色短发").missed == ()
+    assert zh.check("short dark hair", "深色的头发").missed == ("short",)
+    assert fr.check("short dark hair", "les cheveux courts foncés").missed == ()
+    assert fr.check("dark hair", "les cheveux très longs et foncés").missed == ("dark hair",)  # gap too wide
+    assert de.check("long dark hair", "lange dunkle Haare").missed == ()
+
+
 def test_fr_inflected_forms_are_met(fr):
     check = fr.check(
         "A woman wearing white shoes, a long black skirt and a grey jacket, carrying a backpack",
@@ -148,6 +157,11 @@ def test_de_adjective_endings_plurals_umlauts_and_compounds(de):
     assert check.missed == ()
     assert de.check("a jacket and a skirt", "eine Jeansjacke und ein Kleid").missed == ("skirt",)
     assert de.check("a top", "die Spitze").wrong_used == (("top", "Spitze"),)
+    # one-word compounds: the longer approved form owns the word, over a wrong form or a shorter term
+    assert de.check("a navy tank top", "ein marineblaues Tanktop").missed == ()
+    assert de.check("a navy coat", "ein Mantel der Marine").wrong_used == (("navy", "Marine"),)
+    assert de.check("a bag and a handbag", "eine Handtasche").missed == ("bag",)
+    assert de.check("black pants", "schwarze Unterhose").wrong_used == (("pants", "Unterhose"),)
 
 
 def test_term_match_rate_pools_terms_over_captions():

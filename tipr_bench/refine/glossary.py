@@ -208,18 +208,25 @@ class Glossary:
             term: [(variant, s) for variant in m.wrong for s in prepared.spans(variant)]
             for term, m in by_term.items()
         }
+        # (span, weight, term): the weight (length of the target's text) breaks ties between equal
+        # spans, as a German compound is one token: Handtasche is the handbag's, not the bag's.
         candidates = [
-            (span, term)
+            (span, len(target), term)
             for term, m in by_term.items()
             for target in m.targets
             for span in prepared.spans(target)
-            if not any(contains(w, span) for _, w in wrong_spans[term])
+            if not any(_covers(w, len(v), span, len(target)) for v, w in wrong_spans[term])
         ]
-        candidates.sort(key=lambda c: c[0][1] - c[0][0], reverse=True)
+        candidates.sort(key=lambda c: (c[0][1] - c[0][0], c[1]), reverse=True)
         accepted: list[tuple[tuple[int, int], str]] = []
-        for span, term in candidates:
-            if not any(other != term and c != span and contains(c, span) for c, other in accepted):
+        accepted_weights: list[int] = []
+        for span, weight, term in candidates:
+            if not any(
+                other != term and _covers(c, w, span, weight)
+                for (c, other), w in zip(accepted, accepted_weights, strict=True)
+            ):
                 accepted.append((span, term))
+                accepted_weights.append(weight)
         met_set = {term for _, term in accepted}
         accepted_spans = [span for span, _ in accepted]
         expected = tuple(by_term)
@@ -266,6 +273,12 @@ class Glossary:
             )
         ratio = with_term / captions if captions else 0.0
         return CoverageReport(captions, with_term, round(ratio, 4), counts.most_common(max(top, 0)))
+
+
+def _covers(outer: tuple[int, int], outer_weight: int, inner: tuple[int, int], inner_weight: int) -> bool:
+    """Whether a match at `outer` owns the text of one at `inner`: it spans it and more, or the same
+    span with a longer target text."""
+    return contains(outer, inner) and (outer != inner or outer_weight > inner_weight)
 
 
 def term_match_rate(checks: Iterable[TermCheck]) -> float:

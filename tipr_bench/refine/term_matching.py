@@ -113,10 +113,21 @@ class EnglishTermIndex:
         return matches, left
 
 
-class TargetText(Protocol):
-    """A translation prepared once for many phrase look-ups; spans are in its own units."""
+GAP = "…"
+ZH_GAP_CHARS = 2
+TOKEN_GAP_WORDS = 2
 
-    def spans(self, phrase: str) -> list[tuple[int, int]]: ...
+Span = tuple[int, int]
+
+
+class TargetText(Protocol):
+    """A translation prepared once for many phrase look-ups; spans are in its own units.
+
+    A phrase may contain `…`, a short gap (深色…发 finds 深色短发; `cheveux … foncés` finds `cheveux
+    courts foncés`): each match then yields the spans of its literal parts only, so the words in the
+    gap stay free for other terms."""
+
+    def spans(self, phrase: str) -> list[Span]: ...
 
 
 class SubstringText:
@@ -125,15 +136,20 @@ class SubstringText:
     def __init__(self, text: str):
         self.text = re.sub(r"\s+", "", text).lower()
 
-    def spans(self, phrase: str) -> list[tuple[int, int]]:
-        needle = re.sub(r"\s+", "", phrase).lower()
-        if not needle:
+    def spans(self, phrase: str) -> list[Span]:
+        parts = [p for p in (re.sub(r"\s+", "", part).lower() for part in phrase.split(GAP)) if p]
+        if not parts:
             return []
-        out, at = [], self.text.find(needle)
-        while at != -1:
-            out.append((at, at + len(needle)))
-            at = self.text.find(needle, at + 1)
-        return out
+        if len(parts) == 1:
+            needle, out = parts[0], []
+            at = self.text.find(needle)
+            while at != -1:
+                out.append((at, at + len(needle)))
+                at = self.text.find(needle, at + 1)
+            return out
+        gap = f".{{0,{ZH_GAP_CHARS}}}?"
+        pattern = re.compile(gap.join(f"({re.escape(p)})" for p in parts))
+        return [m.span(g) for m in pattern.finditer(self.text) for g in range(1, len(parts) + 1)]
 
 
 WordTest = Callable[[str, str], bool]
@@ -147,16 +163,31 @@ class TokenText:
         self.words = [m.group() for m in TARGET_TOKEN.finditer(fold(text))]
         self.word_test = word_test
 
-    def spans(self, phrase: str) -> list[tuple[int, int]]:
-        parts = [m.group() for m in TARGET_TOKEN.finditer(fold(phrase))]
-        if not parts:
-            return []
+    def _runs(self, parts: list[str], start: int, stop: int) -> list[int]:
         n = len(parts)
         return [
-            (i, i + n)
-            for i in range(len(self.words) - n + 1)
+            i
+            for i in range(start, min(stop, len(self.words) - n + 1))
             if all(self.word_test(self.words[i + k], parts[k]) for k in range(n))
         ]
+
+    def spans(self, phrase: str) -> list[Span]:
+        pieces = [[m.group() for m in TARGET_TOKEN.finditer(fold(part))] for part in phrase.split(GAP)]
+        pieces = [p for p in pieces if p]
+        if not pieces:
+            return []
+        out: list[Span] = []
+        for i in self._runs(pieces[0], 0, len(self.words)):
+            found, at = [(i, i + len(pieces[0]))], i + len(pieces[0])
+            for piece in pieces[1:]:
+                nxt = self._runs(piece, at, at + TOKEN_GAP_WORDS + 1)
+                if not nxt:
+                    break
+                found.append((nxt[0], nxt[0] + len(piece)))
+                at = nxt[0] + len(piece)
+            else:
+                out.extend(found)
+        return out
 
 
 def _forms_test(forms_of: Callable[[str], set[str]]) -> WordTest:
