@@ -182,6 +182,19 @@ def test_index_lists_every_release_in_semver_order(ws, tmp_path):
         assert sha256_file(tmp_path / "out" / e["url"] / "MANIFEST.json") == e["manifest_sha256"]
 
 
+def test_index_keeps_hand_added_remote_entries(ws, tmp_path):
+    export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["en"])
+    index_path = tmp_path / "out" / "index.json"
+    index = json.loads(index_path.read_text())
+    hf = {"name": "m", "version": "0.9.0", "manifest_sha256": "ab" * 32,
+          "url": "https://huggingface.co/datasets/org/m/resolve/v0.9.0/"}
+    index["releases"].append(hf)
+    index_path.write_text(json.dumps(index))
+    export_release(ws, "m", "1.1.0", tmp_path / "out", langs=["en"])
+    releases = json.loads(index_path.read_text())["releases"]
+    assert [e["version"] for e in releases] == ["0.9.0", "1.0.0", "1.1.0"] and releases[0] == hf
+
+
 def test_packaged_template_matches_datasets_card():
     packaged = ROOT / "tipr_bench/benchmark/release/templates/README.template.md"
     assert packaged.read_text() == (ROOT / "datasets_card/README.template.md").read_text()

@@ -59,11 +59,26 @@ def scan_releases(out: Path) -> list[dict]:
     return entries
 
 
+def _remote_entries(path: Path) -> list[dict]:
+    """Entries of an existing index that point elsewhere (absolute http(s) URLs, e.g. a release published
+    to a Hugging Face dataset repo and added by hand); they survive a rewrite."""
+    try:
+        releases = parse_index(path.read_bytes(), str(path))
+    except (OSError, UserError):
+        return []
+    return [e for e in releases if re.match(r"^https?://", e["url"])]
+
+
 def update_index(out: Path) -> Path:
-    """Rewrite out/index.json from the releases on disk; atomic, and serialised by a lock."""
+    """Rewrite out/index.json from the releases on disk (keeping hand-added remote entries); atomic, and
+    serialised by a lock."""
     with folder_lock(out):
         path = out / INDEX_NAME
-        write_json(path, {"format": INDEX_FORMAT, "releases": scan_releases(out)})
+        local = scan_releases(out)
+        here = {(e["name"], e["version"]) for e in local}
+        entries = local + [e for e in _remote_entries(path) if (e["name"], e["version"]) not in here]
+        entries.sort(key=lambda e: (e["name"], precedence(e["version"])))
+        write_json(path, {"format": INDEX_FORMAT, "releases": entries})
         return path
 
 
