@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
@@ -19,6 +30,7 @@ from tipr_bench.cli.common import (
     SplitOption,
     WorkspaceOption,
     console,
+    err_console,
     print_json,
 )
 from tipr_bench.refine.glossary import load_glossary, read_texts_jsonl
@@ -34,6 +46,32 @@ GlossaryFileOption = Annotated[
     typer.Option("--glossary", "-g", help="Your glossary TSV (en, target, wrong, category, note); merged over "
                  "the shipped one, your entries win."),
 ]
+
+
+PROGRESS_FROM = 20_000  # captions; below this the scan takes well under a second
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f} captions/s" if task.speed else "? captions/s", style="cyan")
+
+
+def _with_progress(texts: list[str]) -> Iterable[str]:
+    """Matching a full dataset (CUHK-PEDES has 80k captions) takes seconds: show rate and ETA on stderr."""
+    if len(texts) < PROGRESS_FROM or not err_console.is_terminal:
+        return texts
+
+    def advance() -> Iterator[str]:
+        columns = (TextColumn("matching terms"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                   TextColumn("eta"), TimeRemainingColumn())
+        with Progress(*columns, console=err_console, transient=True) as bar:
+            task = bar.add_task("match", total=len(texts))
+            for i, text in enumerate(texts, start=1):
+                yield text
+                if i % 1000 == 0 or i == len(texts):
+                    bar.update(task, completed=i)
+
+    return advance()
 
 
 def _workspace_texts(workspace: Path, dataset: str | None, split: str | None) -> list[str]:
@@ -70,7 +108,7 @@ def check(
     if not texts:
         where = input_file if input_file is not None else f"workspace {workspace}"
         raise UserError(f"no captions found in {where}; ingest a dataset or pass a non-empty --input file")
-    report = gloss.coverage(texts, top=top)
+    report = gloss.coverage(_with_progress(texts), top=top)
     if json_output:
         print_json(report.to_json())
         return
@@ -81,7 +119,7 @@ def check(
     if report.uncovered:
         table = Table(title="most frequent words no entry covers", title_justify="left")
         table.add_column("word")
-        table.add_column("captions' uses", justify="right")
+        table.add_column("uses", justify="right")
         for word, count in report.uncovered:
             table.add_row(word, str(count))
         console.print(table)
