@@ -40,6 +40,9 @@ def test_url_forms(tmp_path):
     assert to_url(str(tmp_path)) == tmp_path.as_uri() + "/"
     assert to_url(str(tmp_path / "index.json")) == (tmp_path / "index.json").as_uri()
     assert file_url("http://h/r/m/1.0.0/", "data/a b#1.json") == "http://h/r/m/1.0.0/data/a%20b%231.json"
+    with pytest.raises(UserError, match="carries credentials") as caught:
+        to_url("https://me:hf_SECRET@huggingface.co/datasets/org/repo")
+    assert "SECRET" not in str(caught.value)
     with pytest.raises(UserError, match="unsupported URL scheme 'ftp'"):
         to_url("ftp://host/index.json")
 

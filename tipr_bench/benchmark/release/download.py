@@ -104,7 +104,7 @@ def download_release(
     expected = entry["manifest_sha256"].lower()
     if not _HEX64.match(expected):
         raise UserError(f"{source}: {name}@{version} has no valid manifest_sha256; fix the index")
-    base = join(source, entry["url"] if entry["url"].endswith("/") else entry["url"] + "/")
+    base = to_url(join(source, entry["url"] if entry["url"].endswith("/") else entry["url"] + "/"))
     root = Path(out).expanduser() if out else default_cache()
     dest = root / name / version
     if dest.exists():

@@ -73,6 +73,10 @@ def to_url(location: str) -> str:
     """A fetchable URL for a path, file://, http(s)://, hf://datasets/ORG/REPO[@REV][/PATH], or a Hugging
     Face dataset page URL (repo root, /blob/REV/..., /tree/REV/...), which become /resolve/REV/... URLs."""
     location = location.strip()
+    parsed = urlparse(location)
+    if parsed.scheme in ("http", "https") and (parsed.username or parsed.password):
+        raise UserError(f"the URL for {parsed.hostname} carries credentials (user:password@): releases are public "
+                        "and tipr-bench never sends or stores secrets; use the plain URL")
     if m := _HF_SCHEME.match(location):
         org, repo, rev, path = m.groups()
         return f"{HF_HOST}/datasets/{org}/{repo}/resolve/{rev or 'main'}{path or '/'}"
