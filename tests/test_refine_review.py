@@ -157,3 +157,22 @@ def test_cli_refine_and_review(tmp_path):
     imported = run_cli("review", "import", sheet, "--lang", "zh", "--json", "-w", w)
     assert imported.returncode == 0, imported.stderr
     assert '"approved": 3' in imported.stdout
+
+
+def test_refine_never_rewrites_a_human_row(refined):
+    ws, _, tmp = refined
+    sheet = tmp / "review.csv"
+    export_review(ws, "zh", sheet)
+    rows = _read(sheet)
+    for r in rows:  # the reviewer keeps the flagged text on purpose (copied into `corrected`)
+        r["corrected"] = r["translation"] if r["verdict"] != "ok" else ""
+    _write(sheet, rows)
+    import_review(ws, sheet, lang="zh")
+    with OpenAIServer(responder=responder({SOURCES["p/3.png"]: GOOD["p/3.png"]})) as server:
+        summary = refine_language(ws, "zh", make_backend("openai", "test-model", base_urls=[server.base_url]),
+                                  glossary=glossary(), threshold=0.5, progress=False)
+        rewrites = [b for b in server.requests if "What went wrong" in str(b)]
+    assert rewrites == [] and summary.rewritten == 0
+    kept = ws.translations("zh")[key("p/3.png")]
+    assert (kept.text, kept.provenance) == (BAD_3, "human")
+    assert ws.qa("zh")[key("p/3.png")].verdict == "flagged"  # still judged, so the report shows it
