@@ -200,6 +200,23 @@ def test_verify_reports_every_change(served, tmp_path, cli):
     assert missing.returncode == 2 and "no MANIFEST.json" in missing.stderr
 
 
+def test_verify_against_the_index_catches_a_consistent_edit(served, tmp_path):
+    from tipr_bench.benchmark.release.download import check_against_index
+
+    folder, server = served
+    rel = folder / "m" / "1.0.0"
+    (rel / "README.md").write_text("edited card\n")
+    manifest = json.loads((rel / "MANIFEST.json").read_text())
+    for f in manifest["files"]:
+        if f["path"] == "README.md":
+            f["sha256"], f["size"] = sha256_bytes(b"edited card\n"), len(b"edited card\n")
+    (rel / "MANIFEST.json").write_text(json.dumps(manifest))
+    report = verify_release(rel)
+    assert report.ok  # files and manifest agree with each other...
+    check_against_index(report, f"{server.url}/index.json", FAST)
+    assert not report.ok and "is not the" in report.problems[0]  # ...but not with what was published
+
+
 def test_cli_download(served, tmp_path, cli):
     _, server = served
     done = cli("download", "m@1.2.0", "--index", f"{server.url}/index.json", "--out", tmp_path / "c", "--json")

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from tipr_bench.benchmark.release import download_release, export_release, verify_release
+from tipr_bench.benchmark.release.download import check_against_index
 from tipr_bench.benchmark.release.export import parse_list
 from tipr_bench.benchmark.release.fetch import IntegrityError
 from tipr_bench.benchmark.store import Workspace
@@ -109,13 +110,18 @@ def download(
 @app.command()
 def verify(
     root: Annotated[Path, typer.Argument(help="A release folder (holding MANIFEST.json).")],
+    index: Annotated[
+        str | None, typer.Option("--index", "-i", help="Also check the manifest is the one this index publishes.")
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Re-check a release on disk against its MANIFEST.json; exit 1 listing every difference.
+    """Re-check a release on disk against its MANIFEST.json (and the index); exit 1 listing every difference.
 
-    Example: tipr-bench verify ~/.cache/tipr-bench/releases/cuhk-pedes-m/1.0.0
+    Example: tipr-bench verify ~/.cache/tipr-bench/releases/cuhk-pedes-m/1.0.0 --index http://host/index.json
     """
     report = verify_release(root)
+    if index is not None:
+        check_against_index(report, index)
     if json_out:
         print_json(report.as_dict())
     elif report.ok:

@@ -37,6 +37,7 @@ from tipr_bench.benchmark.release.fetch import (
 from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, folder_lock, parse_index, resolve
 from tipr_bench.benchmark.release.manifest import (
     MANIFEST_NAME,
+    VerifyReport,
     manifest_files,
     parse_manifest,
     sha256_bytes,
@@ -125,6 +126,18 @@ def download_release(
             raise IntegrityError(f"{name}@{version}: {report.problems[0]}; nothing was installed")
         os.rename(staging, dest)
     return DownloadResult(name, version, dest, base, expected, files, total, already_present=False)
+
+
+def check_against_index(report: VerifyReport, index: str | None, policy: RetryPolicy | None = None) -> None:
+    """Add a problem to `report` when its manifest is not the one the index publishes for that version:
+    a folder whose files and manifest were edited together passes a plain verify, but not this."""
+    source = index_url(index)
+    entry = resolve(parse_index(fetch_bytes(source, policy or RetryPolicy()), source),
+                    f"{report.name}@{report.version}", source)
+    if entry["manifest_sha256"].lower() != report.manifest_sha256:
+        report.problems.append(f"MANIFEST.json: sha256 {report.manifest_sha256[:16]}… is not the "
+                               f"{entry['manifest_sha256'][:16]}… that {source} publishes for "
+                               f"{report.name}@{report.version}")
 
 
 def _already_there(dest: Path, name: str, version: str, base: str, expected: str) -> DownloadResult:
