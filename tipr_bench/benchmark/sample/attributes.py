@@ -205,6 +205,13 @@ def _pick(rng: np.random.Generator, options, p=None):
     return options[int(rng.choice(len(options), p=p))]
 
 
+def _contrasting(rng: np.random.Generator, options: tuple[str, ...], behind: list[RGB]) -> str:
+    """A colour that stands out from what it is drawn over (a yellow scarf on a yellow jacket
+    would be named in the caption but invisible in the image)."""
+    far = [c for c in options if all(_distance(COLORS[c], rgb) > 90 for rgb in behind)]
+    return _pick(rng, tuple(far) or options)
+
+
 def _second_color(rng: np.random.Generator, first: str) -> str:
     # A pattern needs contrast: pick a colour far from the base in RGB.
     far = [c for c in COLORS if c != first and _distance(COLORS[c], COLORS[first]) > 150]
@@ -246,13 +253,16 @@ def sample_person(seed: int, pid: int) -> Person:
 
     shoe_p = (0.34, 0.2, 0.12, 0.2, 0.14) if woman else (0.5, 0.2, 0.1, 0.0, 0.2)
     shoe_kind = _pick(rng, SHOE_KINDS, p=shoe_p)
-    shoes = Item(shoe_kind, _pick(rng, _SHOE_COLORS[shoe_kind]))
+    top_rgbs = [COLORS[c] for c in top.colors()]
+    legs = [COLORS[bottom.color]] if bottom is not None and bottom.kind in ("pants", "jeans") else []
+    shoes = Item(shoe_kind, _contrasting(rng, _SHOE_COLORS[shoe_kind], legs))
 
     bag: Item | None = None
     if rng.random() < 0.72:
         bag_p = (0.3, 0.25, 0.25, 0.1, 0.1) if woman else (0.45, 0.0, 0.3, 0.13, 0.12)
         bag_kind = _pick(rng, BAG_KINDS, p=bag_p)
-        bag = Item(bag_kind, _pick(rng, _BAG_COLORS[bag_kind]))
+        under = top_rgbs + ([COLORS[bottom.color]] if bottom is not None else [])
+        bag = Item(bag_kind, _contrasting(rng, _BAG_COLORS[bag_kind], under))
     side = _pick(rng, ("left", "right"))
 
     accessories: list[Item] = []
@@ -267,7 +277,8 @@ def sample_person(seed: int, pid: int) -> Person:
             continue
         if kind == "scarf" and top_kind in ("tank top",):
             continue
-        accessories.append(Item(kind, _pick(rng, _ACCESSORY_COLORS[kind])))
+        behind = [HAIR_COLORS[hair_color]] if kind == "cap" else top_rgbs
+        accessories.append(Item(kind, _contrasting(rng, _ACCESSORY_COLORS[kind], behind)))
     order = {k: i for i, k in enumerate(ACCESSORY_KINDS)}
     accessories.sort(key=lambda a: order[a.kind])
 

@@ -156,11 +156,11 @@ class _Writer:
             if a.kind == "glasses":
                 out.append(self.pick(("glasses", "a pair of glasses")))
             elif a.kind == "cap":
-                out.append(self.pick((f"a {a.color} cap", f"a {a.color} baseball cap")))
+                out.append(_a(self.pick((f"{a.color} cap", f"{a.color} baseball cap"))))
             elif a.kind == "scarf":
-                out.append(self.pick((f"a {a.color} scarf", f"a {a.color} scarf around {self.his} neck")))
+                out.append(_a(self.pick((f"{a.color} scarf", f"{a.color} scarf around {self.his} neck"))))
             else:
-                out.append(f"a {a.color} belt")
+                out.append(_a(f"{a.color} belt"))
         return out
 
     def bag_vp(self) -> str | None:
@@ -240,19 +240,23 @@ def _compose(person: Person, w: _Writer) -> str:
     shoes = w.shoes_np()
     accessories = w.accessory_nps()
     hair_done = bag_done = shoes_done = False
-    shape = int(rng.integers(5))
+    shape = int(rng.integers(6))
     sentences: list[str] = []
     if shape == 0:  # "A man with short black hair is wearing X and Y."
         sentences.append(f"{subject} with {w.hair_np()} {w.pick(_WEAR)} {_join(clothes)}.")
         hair_done = True
     elif shape == 1:  # "The woman has long brown hair and wears X with Y."
         sentences.append(
-            f"{subject} has {w.hair_np()} and {w.pick(('wears', 'is wearing'))} {' with '.join(clothes)}."
+            f"{subject} has {w.hair_np()} and {w.pick(('wears', 'is wearing'))} "
+            f"{(' and ' if any(' with ' in c for c in clothes) else ' with ').join(clothes)}."
         )
         hair_done = True
     elif shape == 2 and w.bag_ing() is not None:  # "A man carrying a red backpack is wearing X, Y and Z."
         sentences.append(f"{subject} {w.bag_ing()} {w.pick(_WEAR)} {_join(clothes + [shoes])}.")
         bag_done = shoes_done = True
+    elif shape == 4 and w.bag_ing() is not None:  # "A woman wearing X and Y, carrying Z."
+        sentences.append(f"{subject} wearing {_join(clothes)}, {w.bag_ing()}.")
+        bag_done = True
     elif shape == 3:  # "This man is dressed in X, Y and Z."
         sentences.append(f"{subject} {w.pick(_WEAR)} {_join(clothes + [shoes])}.")
         shoes_done = True

@@ -139,49 +139,51 @@ def sample_regions(person: Person, shot: Shot) -> dict[str, list[int]]:
 # ---------------------------------------------------------------- background
 
 
-def _background(shot: Shot, rng: np.random.Generator) -> np.ndarray:
-    canvas = np.empty((CH, CW, 3), dtype=np.float32)
-    horizon = int(shot.horizon * CH)
-    wall = np.array(WALL_COLORS[shot.wall_color], dtype=np.float32)
-    ground = np.array(GROUND_COLORS[shot.ground_color], dtype=np.float32)
-    canvas[:horizon] = wall
-    canvas[horizon:] = ground
-    ys, xs = np.ogrid[0:CH, 0:CW]
+def _background(shot: Shot, rng: np.random.Generator) -> Image.Image:
+    """Wall and ground with a simple texture, built at output resolution (it needs no anti-aliasing)
+    in canvas coordinates, then enlarged to the canvas."""
+    ys, xs = np.ogrid[0:CH:SCALE, 0:CW:SCALE]
+    rows, cols = CH // SCALE, CW // SCALE
+    canvas = np.empty((rows, cols, 3), dtype=np.float32)
+    horizon = int(shot.horizon * rows)
+    canvas[:horizon] = WALL_COLORS[shot.wall_color]
+    canvas[horizon:] = GROUND_COLORS[shot.ground_color]
+    wall, ground = slice(0, horizon), slice(horizon, rows)
     if shot.wall == "brick":
         row = 18 + int(rng.integers(8))
         offset = (ys // row) % 2 * (row * 1.5)
         joint = ((ys % row) < 2) | (((xs + offset) % (row * 3)) < 2)
-        canvas[:horizon][joint[:horizon]] *= 0.78
+        canvas[wall][joint[wall]] *= 0.78
     elif shot.wall == "windows":
         pitch_x, pitch_y = 70 + int(rng.integers(30)), 90 + int(rng.integers(40))
         ox, oy = int(rng.integers(pitch_x)), int(rng.integers(pitch_y))
-        win = (((xs + ox) % pitch_x) < pitch_x * 0.55) & (((ys + oy) % pitch_y) < pitch_y * 0.6)
-        canvas[:horizon][win[:horizon]] *= 0.55
+        window = (((xs + ox) % pitch_x) < pitch_x * 0.55) & (((ys + oy) % pitch_y) < pitch_y * 0.6)
+        canvas[wall][window[wall]] *= 0.55
     elif shot.wall == "trees":
-        img = Image.fromarray(canvas[:horizon].astype(np.uint8))
+        img = Image.fromarray(canvas[wall].astype(np.uint8))
         draw = ImageDraw.Draw(img)
         for _ in range(int(rng.integers(3, 7))):
-            x, y, r = rng.uniform(0, CW), rng.uniform(0, horizon), rng.uniform(30, 70)
+            x, y, r = rng.uniform(0, cols), rng.uniform(0, horizon), rng.uniform(15, 35)
             tone = (int(rng.integers(60, 100)), int(rng.integers(100, 135)), int(rng.integers(60, 90)))
             draw.ellipse((x - r, y - r, x + r, y + r), fill=tone)
-        canvas[:horizon] = np.asarray(img, dtype=np.float32)
+        canvas[wall] = np.asarray(img, dtype=np.float32)
     elif shot.wall == "stripes":
         width = 40 + int(rng.integers(40))
         canvas[:horizon, (xs[0] // width) % 2 == 1] *= 0.88
-    ground_rows = slice(horizon, CH)
     if shot.ground == "tiles":
         pitch = 36 + int(rng.integers(20))
         lines = ((ys % pitch) < 2) | ((xs % pitch) < 2)
-        canvas[ground_rows][lines[ground_rows]] *= 0.8
+        canvas[ground][lines[ground]] *= 0.8
     elif shot.ground == "road":
         lane_x = int(rng.integers(CW))
         dash = (np.abs(xs - lane_x) < 4) & ((ys // 40) % 2 == 0)
-        canvas[ground_rows][dash[ground_rows]] = (205, 205, 200)
+        canvas[ground][dash[ground]] = (205, 205, 200)
     elif shot.ground == "grass":
-        canvas[ground_rows] *= rng.uniform(0.85, 1.1, size=(CH - horizon, CW, 1)).astype(np.float32)
+        canvas[ground] *= rng.uniform(0.85, 1.1, size=(rows - horizon, cols, 1)).astype(np.float32)
     # Soft daylight falloff from top to bottom.
-    canvas *= np.linspace(1.06, 0.92, CH, dtype=np.float32)[:, None, None]
-    return canvas
+    canvas *= np.linspace(1.06, 0.92, rows, dtype=np.float32)[:, None, None]
+    small = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
+    return small.resize((CW, CH), Image.Resampling.NEAREST)
 
 
 # ---------------------------------------------------------------- fabric
@@ -239,10 +241,13 @@ def _paint(img: Image.Image, mask: Image.Image, item: Item, h: float, rng: np.ra
         return
     tex = _texture(item, bbox, h, rng)
     img.paste(tex, bbox[:2], mask.crop(bbox))
-    x0, y0, x1, y1 = bbox
-    grown = (max(0, x0 - 2), max(0, y0 - 2), min(CW, x1 + 2), min(CH, y1 + 2))
-    edge = mask.crop(grown).filter(ImageFilter.FIND_EDGES).filter(ImageFilter.MaxFilter(3))
-    img.paste(_shade(COLORS[item.color], 0.62), grown, edge)
+    inside = np.asarray(mask.crop(bbox)) > 0
+    core = inside.copy()
+    for _ in range(2):  # erode twice: what is left out is a 2-pixel rim
+        padded = np.pad(core, 1)
+        core = core & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    rim = Image.fromarray(((inside & ~core) * 255).astype(np.uint8))
+    img.paste(_shade(COLORS[item.color], 0.62), bbox, rim)
 
 
 def _limb(draw: ImageDraw.ImageDraw, p0: Point, p1: Point, w0: float, w1: float, fill) -> None:
@@ -695,11 +700,17 @@ def _draw_carried(img: Image.Image, person: Person, b: Body) -> None:
         draw.line([(hx, hy), top], fill=(60, 45, 35), width=max(2, int(0.008 * h)))
 
 
+def _blur_kernel(sigma: float) -> ImageFilter.Kernel:
+    """A 3x3 Gaussian: enough for sigma < 0.7 and several times faster than GaussianBlur."""
+    weights = [math.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    return ImageFilter.Kernel((3, 3), weights, scale=sum(weights))
+
+
 def render(person: Person, shot: Shot) -> bytes:
     """The PNG bytes of one photo; identical for identical (person, shot)."""
     rng = np.random.default_rng(shot.seed)
     b = pose_body(person, shot)
-    img = Image.fromarray(np.clip(_background(shot, rng), 0, 255).astype(np.uint8))
+    img = _background(shot, rng)
     draw = ImageDraw.Draw(img)
     feet_y = max(b.ankle[-1][1], b.ankle[1][1]) + 0.026 * b.h
     draw.ellipse(
@@ -722,12 +733,12 @@ def render(person: Person, shot: Shot) -> bytes:
 
     img = img.reduce(SCALE)
     if shot.blur > 0.05:
-        img = img.filter(ImageFilter.GaussianBlur(shot.blur))
+        img = img.filter(_blur_kernel(shot.blur))
     pixels = np.asarray(img, dtype=np.float32) * shot.brightness
     # Grainy luminance noise at half resolution: photos differ pixel by pixel, yet PNGs stay small.
     grain = rng.normal(0.0, shot.noise, size=(HEIGHT // 2, WIDTH // 2)).astype(np.float32)
     pixels += np.repeat(np.repeat(grain, 2, axis=0), 2, axis=1)[:, :, None]
     out = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
     buffer = io.BytesIO()
-    out.save(buffer, format="PNG", optimize=False, compress_level=6)
+    out.save(buffer, format="PNG", compress_level=3)  # 2x faster than 6 for ~8% more bytes
     return buffer.getvalue()
