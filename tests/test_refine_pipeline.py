@@ -30,6 +30,7 @@ def test_rewrite_loop_fixes_a_wrong_colour(tmp_path):
     assert summary.verdicts_before["flagged"] == 1 and summary.verdicts_before["ok"] == 2
     assert summary.improved == 1 and summary.fixed == 1 and summary.verdicts["ok"] == 3
     assert again.verdicts["ok"] == 3 and again.improved == 0
+    assert summary.requests == first_run_requests and summary.tokens_in > 0 and again.requests == 0
 
     fixed = ws.translations("zh")[key("p/3.png")]
     assert fixed.text == GOOD["p/3.png"]

@@ -113,7 +113,8 @@ def refine(
     console.print(
         f"term-match rate {rate} · mean back-translation chrF {chrf} · QE {summary.qe} theta "
         f"{summary.qe_threshold:.2f} ({summary.threshold_from}) · rewritten {summary.rewritten} · improved "
-        f"{summary.improved} (now ok: {summary.fixed}) · glossary {summary.glossary_version}", highlight=False)
+        f"{summary.improved} (now ok: {summary.fixed}) · requests {summary.requests} · tokens in {summary.tokens_in:,} "
+        f"out {summary.tokens_out:,} · glossary {summary.glossary_version}", highlight=False)
     if summary.untranslated:
         console.print(f"{summary.untranslated} captions have no {summary.lang} translation yet "
                       f"(run `tipr-bench translate --lang {summary.lang}`)", highlight=False)

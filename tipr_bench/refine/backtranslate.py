@@ -16,7 +16,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.prompts import Prompt
-from tipr_bench.translate.runner import TranslationJob, translate_jobs
+from tipr_bench.translate.runner import RunReport, TranslationJob, translate_jobs
 
 BACK_TRANSLATION_PROMPT = Prompt(
     "back-translation", "Please translate the {source_language} sentence '{source}' into {language}."
@@ -31,6 +31,20 @@ class BackTranslation:
     error: str = ""  # why there is no back-translation
     tokens_in: int = 0
     tokens_out: int = 0
+
+
+@dataclass
+class Usage:
+    """Model calls a refine run made (cached answers cost nothing and are not counted)."""
+
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def add(self, report: RunReport) -> None:
+        self.requests += report.requests
+        self.tokens_in += report.tokens_in
+        self.tokens_out += report.tokens_out
 
 
 def metric_signatures() -> dict[str, str]:
@@ -53,6 +67,7 @@ def back_translate(
     *,
     params: DecodingParams | None = None,
     progress: bool = True,
+    usage: Usage | None = None,
 ) -> dict[str, BackTranslation]:
     """English back-translations of `texts` (caption key -> text in `lang`), cached, not stored."""
     jobs = [TranslationJob(key, text, "en", extras={"source_lang": lang}) for key, text in texts.items()
@@ -63,6 +78,8 @@ def back_translate(
         return out
     report = translate_jobs(ws, jobs, backend, BACK_TRANSLATION_PROMPT, params or DecodingParams(), store=False,
                             progress=progress)
+    if usage is not None:
+        usage.add(report)
     for key, result in report.results.items():
         if result.status == "failed":
             out[key] = BackTranslation("", result.reason or "failed", result.tokens_in, result.tokens_out)

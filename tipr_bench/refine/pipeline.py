@@ -35,7 +35,7 @@ from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.refine.attributes import Attributes, compare, extract
-from tipr_bench.refine.backtranslate import back_translate, metric_signatures, sentence_scores
+from tipr_bench.refine.backtranslate import Usage, back_translate, metric_signatures, sentence_scores
 from tipr_bench.refine.glossary import Glossary, TermCheck, load_glossary, shipped_glossary_path
 from tipr_bench.refine.qe import make_scorer, qe_threshold
 from tipr_bench.refine.report import write_report
@@ -81,6 +81,9 @@ class RefineSummary:
     signatures: dict[str, str]
     backend: str
     model: str
+    requests: int = 0  # model calls made by this run (back-translations and rewrites; cached ones are free)
+    tokens_in: int = 0
+    tokens_out: int = 0
     report: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -115,6 +118,7 @@ class Judge:
         self.thresholds = thresholds
         self.progress = progress
         self.theta: float | None = thresholds.qe_theta
+        self.usage = Usage()
         self._source_attrs: dict[str, Attributes] = {}
 
     def term_targets(self, source: str) -> dict[str, str]:
@@ -131,7 +135,7 @@ class Judge:
     def judge(self, items: Sequence[Item]) -> dict[str, Assessment]:
         """Assess every item; the first call fixes theta from its QE scores (mean noise) unless given."""
         bts = back_translate(self.ws, self.backend, self.lang, {i.key: i.text for i in items},
-                             progress=self.progress)
+                             progress=self.progress, usage=self.usage)
         scorable = [i for i in items if i.text.strip()]
         bar = _progress(self.progress and len(scorable) > 0)
         if bar is not None:
@@ -256,7 +260,7 @@ def refine_language(
             break
         round_no = base + r
         candidates = rewrite_candidates(ws, rewriter, rewrite, lang, targets, round_index=r, glossary=gloss,
-                                        last_tries=last_tries, progress=progress)
+                                        last_tries=last_tries, progress=progress, usage=judge.usage)
         if not candidates:
             continue
         judged = judge.judge([Item(k, targets[k].source, c.text, c.status, c.reason) for k, c in candidates.items()])
@@ -292,7 +296,8 @@ def refine_language(
         rewrite=rewrite, rounds=rounds, rewritten=rewritten, improved=improved,
         fixed=sum(1 for k in accepted if best[k].verdict == "ok"), qa_round=round_no,
         glossary_version=gloss.version if gloss is not None else "none", signatures=signatures,
-        backend=backend.name, model=backend.model,
+        backend=backend.name, model=backend.model, requests=judge.usage.requests,
+        tokens_in=judge.usage.tokens_in, tokens_out=judge.usage.tokens_out,
     )
     if report_dir is not None:
         run_info = {

@@ -18,6 +18,7 @@ from pathlib import Path
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import split_key
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.refine.backtranslate import Usage
 from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.verdict import Assessment
 from tipr_bench.translate.backends.base import DecodingParams
@@ -108,6 +109,7 @@ def rewrite_candidates(
     glossary: Glossary | None = None,
     last_tries: Mapping[str, Assessment] | None = None,
     progress: bool = True,
+    usage: Usage | None = None,
 ) -> dict[str, Candidate]:
     """One candidate per target caption (cached like any translation, not stored)."""
     if mode not in REWRITE_MODES:
@@ -125,6 +127,8 @@ def rewrite_candidates(
         jobs = [TranslationJob(key, a.source, lang, extras={"notes": glossary_notes(a, glossary, last_tries.get(key))})
                 for key, a in targets.items()]
     report = translate_jobs(ws, jobs, backend, prompt, params, store=False, progress=progress)
+    if usage is not None:
+        usage.add(report)
     return {
         key: Candidate(key, r.text, r.status, r.reason, prompt, params, r)
         for key, r in report.results.items()
