@@ -154,8 +154,11 @@ FEWSHOT = ("Translate English to Chinese.\n"
 @pytest.mark.slow
 def test_bundled_gemma_translates_person_captions():
     """The demo's model: converted once into the model cache (~40 s), then loaded from it (~5 s)."""
+    from tipr_bench.translate.backends import backend_identity
+
     backend = TransformersBackend(None, device="cpu", batch_size=16)
     assert backend.model.startswith("gemma-3-270m-q4_k_m.gguf@") and not backend.uses_chat_template
+    assert backend_identity("transformers", None) == ("transformers", backend.model)
     captions = CAPTIONS[:4]
     conversations = [user(FEWSHOT.format(source=c)) for c in captions]
     params = DecodingParams(temperature=0.0, max_tokens=64, stop=("\n",))
@@ -164,3 +167,9 @@ def test_bundled_gemma_translates_person_captions():
     assert all(isinstance(c, Completion) and c.text and "\n" not in c.text for c in first)
     assert all(c.tokens_in > 40 and 0 < c.tokens_out <= 64 for c in first)
     assert sum(any("\u4e00" <= ch <= "\u9fff" for ch in c.text) for c in first) >= 2  # mostly Chinese
+
+
+def test_model_id_matches_the_cache_planner(causal):
+    from tipr_bench.translate.backends import backend_identity
+
+    assert backend_identity("transformers", causal._net.name_or_path) == ("transformers", causal.model)
