@@ -57,6 +57,9 @@ def test_clean_download_installs_a_verified_copy(served, tmp_path):
     assert sorted(p.name for p in result.path.parent.iterdir()) == [".1.0.0.lock", "1.0.0"]  # no staging
     again = get("m@1.0.0", f"{server.url}/index.json", tmp_path / "cache")
     assert again.already_present
+    (result.path / "README.md").write_text("changed")
+    with pytest.raises(UserError, match=r"already exists but does not match m@1\.0\.0 \(README\.md: size"):
+        get("m@1.0.0", f"{server.url}/index.json", tmp_path / "cache")
 
 
 def test_latest_is_the_highest_semver(served, tmp_path):

@@ -125,6 +125,7 @@ def download_release(
             shutil.rmtree(staging, ignore_errors=True)
             raise IntegrityError(f"{name}@{version}: {report.problems[0]}; nothing was installed")
         os.rename(staging, dest)
+        _fsync_dir(dest.parent)
     return DownloadResult(name, version, dest, base, expected, files, total, already_present=False)
 
 
@@ -141,7 +142,10 @@ def check_against_index(report: VerifyReport, index: str | None, policy: RetryPo
 
 
 def _already_there(dest: Path, name: str, version: str, base: str, expected: str) -> DownloadResult:
-    report = verify_release(dest)
+    try:
+        report = verify_release(dest)
+    except UserError as exc:  # not a release at all (no or unreadable manifest)
+        report = VerifyReport(root=str(dest), problems=[str(exc)])
     if report.ok and report.manifest_sha256 == expected:
         return DownloadResult(name, version, dest, base, expected, report.files_checked, report.bytes_checked,
                               already_present=True)
@@ -198,6 +202,14 @@ def _drop_strays(staging: Path, listed: set[str]) -> None:
                 path.rmdir()
         elif rel not in listed and not (rel.endswith(".part") and rel[:-5] in listed):
             path.unlink()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_durable(path: Path, data: bytes) -> None:

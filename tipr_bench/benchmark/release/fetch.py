@@ -87,7 +87,7 @@ def to_url(location: str) -> str:
     if m := _HF_PAGE.match(location):
         repo_url, rev, path = m.groups()
         return f"{repo_url}/resolve/{rev}{path or '/'}"
-    scheme = urlparse(location).scheme
+    scheme = parsed.scheme
     if scheme in ("http", "https", "file"):
         return location
     if scheme and len(scheme) > 1:
