@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from tipr_bench.refine.inflection import (
@@ -162,18 +163,32 @@ class TokenText:
     def __init__(self, text: str, word_test: WordTest):
         self.words = [m.group() for m in TARGET_TOKEN.finditer(fold(text))]
         self.word_test = word_test
+        self._where: dict[str, list[int]] = {}
+        for i, word in enumerate(self.words):
+            self._where.setdefault(word, []).append(i)
+        self._positions: dict[str, set[int]] = {}
+
+    def positions(self, base: str) -> set[int]:
+        """Indices of the words that are forms of `base` (each distinct word tested once)."""
+        found = self._positions.get(base)
+        if found is None:
+            found = set()
+            for word, where in self._where.items():
+                if self.word_test(word, base):
+                    found.update(where)
+            self._positions[base] = found
+        return found
 
     def _runs(self, parts: list[str], start: int, stop: int) -> list[int]:
-        n = len(parts)
-        return [
+        rest = [self.positions(p) for p in parts[1:]]
+        return sorted(
             i
-            for i in range(start, min(stop, len(self.words) - n + 1))
-            if all(self.word_test(self.words[i + k], parts[k]) for k in range(n))
-        ]
+            for i in self.positions(parts[0])
+            if start <= i < stop and all(i + k in r for k, r in enumerate(rest, start=1))
+        )
 
     def spans(self, phrase: str) -> list[Span]:
-        pieces = [[m.group() for m in TARGET_TOKEN.finditer(fold(part))] for part in phrase.split(GAP)]
-        pieces = [p for p in pieces if p]
+        pieces = phrase_pieces(phrase)
         if not pieces:
             return []
         out: list[Span] = []
@@ -190,6 +205,13 @@ class TokenText:
         return out
 
 
+@lru_cache(maxsize=1 << 14)
+def phrase_pieces(phrase: str) -> list[list[str]]:
+    """A target phrase as folded words, split at gaps: `cheveux … foncés` -> [[cheveux], [fonces]]."""
+    pieces = [[m.group() for m in TARGET_TOKEN.finditer(fold(part))] for part in phrase.split(GAP)]
+    return [p for p in pieces if p]
+
+
 def _forms_test(forms_of: Callable[[str], set[str]]) -> WordTest:
     cache: dict[str, set[str]] = {}
 
@@ -204,7 +226,8 @@ def _forms_test(forms_of: Callable[[str], set[str]]) -> WordTest:
 
 WORD_TESTS: dict[str, WordTest] = {
     "fr": _forms_test(french_forms),
-    "de": german_word_matches,
+    # words and glossary bases repeat across captions: remember each (word, base) answer
+    "de": lru_cache(maxsize=1 << 18)(german_word_matches),
 }
 GENERIC_TEST = _forms_test(generic_forms)
 
