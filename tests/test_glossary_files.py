@@ -32,6 +32,7 @@ def test_shipped_glossary_has_300_terms_and_no_duplicate_spellings(lang):
     exact: dict[tuple[str, ...], str] = {}
     for e in g.entries:
         assert e.targets and e.category, e.term
+        assert "…" not in e.targets[0], f"{e.term}: the first target is shown in prompts, keep it literal"
         for alias in e.aliases:
             for tokens, rank in alias_token_variants(alias, e.category in VERB_CATEGORIES):
                 if rank == EXACT:
