@@ -117,7 +117,8 @@ def check(
         f"captions have at least one term, coverage [bold]{report.coverage:.1%}[/]"
     )
     if report.uncovered:
-        table = Table(title="most frequent words no entry covers", title_justify="left")
+        console.print("most frequent words no entry covers (candidates for your --glossary file):")
+        table = Table()
         table.add_column("word")
         table.add_column("uses", justify="right")
         for word, count in report.uncovered:
