@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,6 +135,32 @@ def test_a_killed_download_resumes_from_its_part_file(served, tmp_path):
     result = get("m@1.0.0", f"{server.url}/index.json", tmp_path / "cache")
     assert (result.path / BIG).read_bytes() == source.read_bytes()
     assert [r for p, r in server.behaviour.requests if p == f"m/1.0.0/{BIG}"] == ["bytes=100-"]
+
+
+def test_kill_9_mid_file_then_rerun_resumes_with_range(served, tmp_path):
+    folder, server = served
+    server.behaviour.slow[f"m/1.0.0/{BIG}"] = 0.25  # ~4 KiB/s: time to kill it mid-file
+    part = tmp_path / "cache" / "m" / ".1.0.0.download" / (BIG + ".part")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tipr_bench", "download", "m@1.0.0", "--index", f"{server.url}/index.json",
+         "--out", str(tmp_path / "cache"), "--json"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (part.exists() and part.stat().st_size >= 2048):
+            assert proc.poll() is None and time.monotonic() < deadline, "download never got going"
+            time.sleep(0.05)
+    finally:
+        proc.kill()  # SIGKILL: no cleanup runs
+        proc.wait()
+    kept = part.stat().st_size
+    assert 2048 <= kept < (folder / "m" / "1.0.0" / BIG).stat().st_size
+    assert not (tmp_path / "cache" / "m" / "1.0.0").exists()
+    server.behaviour.slow.clear()
+    result = get("m@1.0.0", f"{server.url}/index.json", tmp_path / "cache")
+    assert verify_release(result.path).ok
+    assert [r for p, r in server.behaviour.requests if p == f"m/1.0.0/{BIG}"][-1] == f"bytes={kept}-"
 
 
 def _rewrite_manifest(folder: Path, path: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +22,7 @@ HF_PREFIX = re.compile(r"^/datasets/([^/]+)/([^/]+)/resolve/([^/]+)/(.*)$")
 class Behaviour:
     drop_after: dict[str, int] = field(default_factory=dict)  # relpath -> bytes sent before dropping (once)
     fail_once: dict[str, int] = field(default_factory=dict)  # relpath -> status answered once
+    slow: dict[str, float] = field(default_factory=dict)  # relpath -> seconds of sleep per 1 KiB sent
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (relpath, Range header)
 
 
@@ -82,7 +84,17 @@ class ReleaseServer:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
-                self.wfile.write(body)
+                delay = server.behaviour.slow.get(rel)
+                if delay is None:
+                    self.wfile.write(body)
+                    return
+                for i in range(0, len(body), 1024):
+                    try:
+                        self.wfile.write(body[i:i + 1024])
+                        self.wfile.flush()
+                    except OSError:  # the client went away (killed)
+                        return
+                    time.sleep(delay)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -267,9 +267,9 @@ def _fetch_http(url: str, part: Path, start: int, size: int, timeout: float,
             on_bytes(-start)  # the server ignored Range and sends the whole file
             start, mode = 0, "wb"
         got = start
-        with open(part, mode) as out:
+        with open(part, mode, buffering=0) as out:  # unbuffered: a kill -9 keeps every byte received
             try:
-                while chunk := resp.read(CHUNK):
+                while chunk := resp.read1(CHUNK):  # whatever arrived: smooth progress, little lost on a kill
                     got += len(chunk)
                     if got > size:
                         raise IntegrityError(f"{url}: more than the {size} bytes its manifest lists; the file was "
