@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import shutil
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -134,6 +136,17 @@ class _RateColumn(ProgressColumn):
         return Text(f"{speed:,.0f} img/s" if speed else "- img/s", style="progress.data.speed")
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: exit when the parent is gone (kill -9), instead of lingering as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _workers() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -161,10 +174,20 @@ def _draw_all(root: Path, todo: list[_Image], total: int, progress: bool) -> Non
             return
         chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
         # spawn, not fork: the progress bar runs a thread, and forking a threaded process can deadlock.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+        try:
             futures = [pool.submit(_render_chunk, str(root), chunk) for chunk in chunks]
             for future in futures:
                 bar.advance(task, future.result())
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C stops now, not after every queued image
+            raise
+        pool.shutdown()
 
 
 def generate_sample(out: Path, persons: int = 200, seed: int = 0, progress: bool = True) -> SampleSummary:
