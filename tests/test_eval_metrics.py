@@ -9,6 +9,9 @@ import torch
 
 from tipr_bench.baselines.metrics import (
     feature_retrieval_metrics,
+    positive_ranks_cpu,
+    positive_ranks_torch,
+    positive_table,
     retrieval_metrics,
     transposed_retrieval_metrics,
 )
@@ -145,3 +148,14 @@ def test_bad_inputs_are_refused():
         retrieval_metrics(HAND_SIM, HAND_Q, HAND_G[:4])
     with pytest.raises(ValueError, match="2-D"):
         retrieval_metrics(HAND_SIM[0], HAND_Q, HAND_G)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_accelerator_path_agrees_with_the_cpu_path(dtype):
+    # positive_ranks_torch is what runs on a GPU; it runs on CPU tensors too, so it is checked here.
+    sim, q, g = random_case(11, n_q=25, n_g=40, decimals=1)
+    sim = sim.astype(dtype)
+    table, counts = positive_table(q, g)
+    scores = torch.from_numpy(sim)
+    np.testing.assert_array_equal(positive_ranks_torch(scores, table, counts),
+                                  positive_ranks_cpu(scores, table, counts))

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 DEFAULT_KS = (1, 5, 10)
-# Rows per chunk are chosen so a chunk holds about this many scores (~128 MB as float32).
-CHUNK_ELEMENTS = 1 << 25
+# Rows per chunk: about this many scores (8 MB as float32), small enough to stay in cache.
+CHUNK_ELEMENTS = 1 << 21
 
 Scores = np.ndarray | torch.Tensor
 ChunkFn = Callable[[int, int, "_Scratch"], torch.Tensor]
@@ -154,7 +154,7 @@ def _metrics(
             f"pids do not match the similarity matrix: {n_queries} x {n_gallery} scores, "
             f"{q_pids.size} query pids, {g_pids.size} gallery pids"
         )
-    table, n_pos = _positive_table(q_pids, g_pids)
+    table, n_pos = positive_table(q_pids, g_pids)
     if chunk_size is None:
         chunk_size = max(1, CHUNK_ELEMENTS // n_gallery)
     if chunk_size < 1:
@@ -167,18 +167,18 @@ def _metrics(
     bounds = [(a, min(a + chunk_size, n_queries)) for a in range(0, n_queries, chunk_size)]
     for a, b in _progress(bounds, progress, "ranking"):
         scores = chunk(a, b, scratch)
-        pos_idx = torch.from_numpy(table[a:b]).to(dev)
-        counts = torch.from_numpy(n_pos[a:b]).to(dev)
-        ranks = _positive_ranks(scores, pos_idx, counts, scratch)
+        if scores.device.type == "cpu":
+            ranks = positive_ranks_cpu(scores, table[a:b], n_pos[a:b], scratch)
+        else:
+            ranks = positive_ranks_torch(scores, table[a:b], n_pos[a:b])
+        counts = n_pos[a:b]
         first = ranks[:, 0]
         for k in ks:
-            hits[k] += int((first <= k).sum().item())
-        valid = torch.arange(ranks.shape[1], device=dev)[None, :] < counts[:, None]
-        hit_number = torch.arange(1, ranks.shape[1] + 1, device=dev, dtype=torch.float64)[None, :]
-        precision = torch.where(valid, hit_number / ranks.to(torch.float64), 0.0)
-        ap[a:b] = (precision.sum(1) / counts.to(torch.float64)).cpu().numpy()
-        last = ranks.gather(1, (counts - 1)[:, None]).squeeze(1)
-        inp[a:b] = (counts.to(torch.float64) / last.to(torch.float64)).cpu().numpy()
+            hits[k] += int(np.count_nonzero(first <= k))
+        valid = np.arange(ranks.shape[1])[None, :] < counts[:, None]
+        precision = np.where(valid, np.arange(1, ranks.shape[1] + 1)[None, :] / ranks, 0.0)
+        ap[a:b] = precision.sum(1) / counts
+        inp[a:b] = counts / ranks[np.arange(b - a), counts - 1]
 
     # fsum is correctly rounded, so the result does not depend on the chunk size.
     out = {f"R{k}": 100.0 * hits[k] / n_queries for k in ks}
@@ -187,64 +187,106 @@ def _metrics(
     return out
 
 
-def _positive_ranks(
-    scores: torch.Tensor, pos_idx: torch.Tensor, counts: torch.Tensor, scratch: _Scratch
-) -> torch.Tensor:
-    """1-based ranks of each row's positives, ascending; padding slots hold G + 1.
+def positive_ranks_cpu(scores: torch.Tensor, pos_idx: np.ndarray, counts: np.ndarray,
+                       scratch: _Scratch | None = None) -> np.ndarray:
+    """1-based ranks of each row's positives, ascending, [rows x n_max] int64; padding holds G + 1.
 
-    The rank of gallery item j is 1 + #{g: s_g > s_j} + #{g < j: s_g == s_j} (stable order)."""
+    The rank of gallery item j is 1 + #{g: s_g > s_j} + #{g < j: s_g == s_j} (stable order). NumPy
+    does the work: its ufuncs and sort run single-threaded without synchronising, so blocks of rows
+    go to a thread pool (they release the GIL), which stays fast on a busy machine."""
+    if scores.dtype not in (torch.float32, torch.float64):
+        scores = scores.float()
+    sim = scores.numpy()
+    rows, n_gallery = sim.shape
+    scratch = scratch or _Scratch()
+    int_dtype = torch.int64 if sim.dtype == np.float64 else torch.int32
+    keys = scratch.get("keys", rows, n_gallery, int_dtype, torch.device("cpu")).numpy()
+    sign = scratch.get("sign", rows, n_gallery, int_dtype, torch.device("cpu")).numpy()
+    pos_keys = np.empty(pos_idx.shape, dtype=keys.dtype)
+    above = np.empty(pos_idx.shape, dtype=np.int64)
+    tied = np.zeros(pos_idx.shape, dtype=bool)
+    valid = np.arange(pos_idx.shape[1])[None, :] < counts[:, None]
+    lowest, highest = _float_keys_np(np.array([-np.inf, np.inf], dtype=sim.dtype))
+
+    def block(a: int, b: int) -> None:
+        k = _float_keys_np(sim[a:b], keys[a:b], sign[a:b])
+        mine = np.take_along_axis(k, pos_idx[a:b], axis=1)
+        pos_keys[a:b] = mine
+        k.sort(axis=1)
+        if (k[:, 0] < lowest).any() or (k[:, -1] > highest).any():
+            raise ValueError("similarity contains NaN: check the features for NaN or all-zero rows")
+        right = np.empty_like(above[a:b])
+        for r in range(b - a):
+            right[r] = np.searchsorted(k[r], mine[r], side="right")
+        above[a:b] = n_gallery - right
+        # Another item shares a positive's score when the key just before it in sorted order is equal.
+        before = np.take_along_axis(k, np.maximum(right - 2, 0), axis=1)
+        tied[a:b] = (right >= 2) & (before == mine) & valid[a:b]
+
+    _run_blocks(block, rows)
+    if tied.any():
+        for r in np.flatnonzero(tied.any(1)):
+            cols = np.flatnonzero(tied[r])
+            row_keys = _float_keys_np(sim[r:r + 1])[0]
+            earlier = np.arange(n_gallery)[None, :] < pos_idx[r, cols][:, None]
+            above[r, cols] += ((row_keys[None, :] == pos_keys[r, cols][:, None]) & earlier).sum(1)
+    ranks = np.where(valid, above + 1, n_gallery + 1)
+    ranks.sort(axis=1)
+    return ranks
+
+
+def positive_ranks_torch(scores: torch.Tensor, pos_idx: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The same ranks as positive_ranks_cpu, computed on the scores' device (torch.sort and a batched
+    binary search), for accelerators."""
+    dev = scores.device
+    if scores.dtype not in (torch.float32, torch.float64):
+        scores = scores.float()
     n_gallery = scores.shape[1]
-    keys = _sortable_keys(scores, scratch)
-    pos_keys = keys.gather(1, pos_idx)
-    sorted_keys = _sort_rows(keys)
-    # NaN keys sort outside the keys of -inf and +inf, so two columns tell whether there is one.
-    lowest, highest = _sortable_keys(torch.tensor([-math.inf, math.inf], dtype=scores.dtype)).tolist()
+    index = torch.from_numpy(pos_idx).to(dev)
+    count = torch.from_numpy(counts).to(dev)
+    keys = _float_keys_torch(scores)
+    mine = keys.gather(1, index)
+    sorted_keys = torch.sort(keys, dim=1).values
+    lowest, highest = _float_keys_torch(torch.tensor([-math.inf, math.inf], dtype=scores.dtype)).tolist()
     if bool((sorted_keys[:, 0] < lowest).any()) or bool((sorted_keys[:, -1] > highest).any()):
         raise ValueError("similarity contains NaN: check the features for NaN or all-zero rows")
-    right = torch.searchsorted(sorted_keys, pos_keys, right=True)
-    left = torch.searchsorted(sorted_keys, pos_keys)
-    rank0 = n_gallery - right
-    valid = torch.arange(pos_idx.shape[1], device=pos_idx.device)[None, :] < counts[:, None]
+    right = torch.searchsorted(sorted_keys, mine, right=True)
+    left = torch.searchsorted(sorted_keys, mine)
+    above = n_gallery - right
+    valid = torch.arange(index.shape[1], device=dev)[None, :] < count[:, None]
     tied = ((right - left) > 1) & valid
     if bool(tied.any()):
-        rank0 = rank0 + _ties_before(scores, pos_idx, tied)
-    ranks = torch.where(valid, rank0 + 1, n_gallery + 1)
-    return torch.sort(ranks, dim=1).values
+        rows = torch.nonzero(tied.any(1)).squeeze(1)
+        step = max(1, CHUNK_ELEMENTS // (n_gallery * index.shape[1]))
+        gallery_index = torch.arange(n_gallery, device=dev)[None, None, :]
+        for a in range(0, rows.numel(), step):
+            sel = rows[a:a + step]
+            equal = keys[sel][:, None, :] == mine[sel][:, :, None]
+            earlier = gallery_index < index[sel][:, :, None]
+            above[sel] += torch.where(tied[sel], (equal & earlier).sum(2), 0)
+    ranks = torch.where(valid, above + 1, n_gallery + 1)
+    return torch.sort(ranks, dim=1).values.cpu().numpy()
 
 
-def _ties_before(scores: torch.Tensor, pos_idx: torch.Tensor, tied: torch.Tensor) -> torch.Tensor:
-    """For positives whose score is shared with other items: how many of those come earlier in the gallery."""
-    out = torch.zeros_like(pos_idx)
-    rows = torch.nonzero(tied.any(1)).squeeze(1)
-    n_gallery, width = scores.shape[1], pos_idx.shape[1]
-    step = max(1, CHUNK_ELEMENTS // (n_gallery * width))
-    index = torch.arange(n_gallery, device=scores.device)[None, None, :]
-    for a in range(0, rows.numel(), step):
-        sel = rows[a:a + step]
-        keys = _sortable_keys(scores[sel])
-        mine = keys.gather(1, pos_idx[sel])
-        equal_before = (keys[:, None, :] == mine[:, :, None]) & (index < pos_idx[sel][:, :, None])
-        out[sel] = equal_before.sum(2)
-    return torch.where(tied, out, 0)
+def _float_keys_np(scores: np.ndarray, out: np.ndarray | None = None, tmp: np.ndarray | None = None) -> np.ndarray:
+    """Integers that order exactly like the float scores (a bijection on non-NaN floats): flip the
+    magnitude bits of negatives. Adding 0.0 first turns -0.0 into +0.0, which compares equal to it."""
+    bits, int_dtype = (63, np.int64) if scores.dtype == np.float64 else (31, np.int32)
+    out = np.empty(scores.shape, dtype=int_dtype) if out is None else out
+    tmp = np.empty_like(out) if tmp is None else tmp
+    np.add(scores, scores.dtype.type(0.0), out=out.view(scores.dtype))
+    np.right_shift(out, bits, out=tmp)
+    np.bitwise_and(tmp, np.iinfo(int_dtype).max, out=tmp)
+    np.bitwise_xor(out, tmp, out=out)
+    return out
 
 
-def _sortable_keys(scores: torch.Tensor, scratch: _Scratch | None = None) -> torch.Tensor:
-    """Integers that order exactly like the float scores (a bijection on non-NaN floats).
-
-    Adding 0.0 turns -0.0 into +0.0 (they compare equal) and writes a copy we may change in place."""
-    if scores.dtype == torch.float64:
-        float_dtype, int_dtype, bits, low = torch.float64, torch.int64, 63, 0x7FFF_FFFF_FFFF_FFFF
-    else:
-        float_dtype, int_dtype, bits, low = torch.float32, torch.int32, 31, 0x7FFF_FFFF
-        scores = scores.float()
-    scratch = scratch or _Scratch()
-    rows, cols = scores.shape if scores.ndim == 2 else (1, scores.numel())
-    keys = scratch.get("keys", rows, cols, int_dtype, scores.device).view(scores.shape)
-    sign = scratch.get("sign", rows, cols, int_dtype, scores.device).view(scores.shape)
-    torch.add(scores, 0.0, out=keys.view(float_dtype))
-    torch.bitwise_right_shift(keys, bits, out=sign)
-    sign &= low
-    keys ^= sign
+def _float_keys_torch(scores: torch.Tensor) -> torch.Tensor:
+    """_float_keys_np for tensors on any device."""
+    float_dtype, int_dtype, bits = (
+        (torch.float64, torch.int64, 63) if scores.dtype == torch.float64 else (torch.float32, torch.int32, 31))
+    keys = (scores.to(float_dtype) + 0.0).view(int_dtype)
+    keys ^= (keys >> bits) & torch.iinfo(int_dtype).max
     return keys
 
 
@@ -263,28 +305,25 @@ class _Scratch:
         return buf[:rows]
 
 
-def _sort_rows(keys: torch.Tensor) -> torch.Tensor:
-    """Each row sorted ascending, values only. On CPU numpy's vectorised integer sort is several
-    times faster than torch.sort, and it runs on all cores through a thread pool (it releases the GIL)."""
-    if keys.device.type != "cpu":
-        return torch.sort(keys, dim=1).values
-    arr = keys.numpy()
+def _run_blocks(fn: Callable[[int, int], None], rows: int) -> None:
+    """fn(a, b) over contiguous row blocks, one per core (torch's thread count), in a thread pool."""
     workers = max(1, torch.get_num_threads())
-    if workers == 1 or arr.shape[0] < 2 * workers:
-        arr.sort(axis=1)
-    else:
-        blocks = np.array_split(np.arange(arr.shape[0]), workers)
-        list(_pool(workers).map(lambda rows: arr[rows[0]:rows[-1] + 1].sort(axis=1), blocks))
-    return keys
+    if workers == 1 or rows < 4 * workers:
+        fn(0, rows)
+        return
+    edges = np.linspace(0, rows, workers + 1).astype(int)
+    futures = [_pool(workers).submit(fn, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    for future in futures:
+        future.result()
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
     if workers not in _POOLS:
-        _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tipr-sort")
+        _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tipr-rank")
     return _POOLS[workers]
 
 
-def _positive_table(query_pids: np.ndarray, gallery_pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def positive_table(query_pids: np.ndarray, gallery_pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per query: the gallery indices of its positives, ascending, padded with 0 to the widest
     row ([Q x n_max] int64), and how many there are ([Q] int64)."""
     ids, g_code = np.unique(gallery_pids, return_inverse=True)
