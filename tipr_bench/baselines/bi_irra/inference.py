@@ -1,0 +1,191 @@
+"""Score a split with a trained Bi-IRRA: global ITC similarity, then ITM re-ranking of each query's
+top-k gallery images (k = 256 as published).
+
+How scores combine: the top-k images of a query get 2 + p_match, where p_match is the ITM head's
+softmax probability of "match"; every other image keeps its ITC cosine (in [-1, 1]). So the ranking
+is the ITM order inside the top-k, then the ITC order below it; rerank_k=0 gives pure ITC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rich.progress import Progress
+
+from tipr_bench.baselines.bi_irra import checkpoint as ckpt
+from tipr_bench.baselines.bi_irra.config import BiIrraConfig
+from tipr_bench.baselines.bi_irra.data import image_root, normalize, read_image
+from tipr_bench.baselines.bi_irra.model import BiIRRA
+from tipr_bench.baselines.bi_irra.progress import make_progress
+from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.store import Workspace
+
+RERANK_OFFSET = 2.0
+
+
+@dataclass
+class ScoredSplit:
+    similarity: torch.Tensor  # [Q, G] text-to-image, higher is better
+    query_keys: list[str]
+    query_pids: list[int]
+    gallery_paths: list[str]
+    gallery_pids: list[int]
+    checkpoint_sha256: str
+    train_lang: str
+    checkpoint: Path
+
+
+@dataclass
+class LoadedModel:
+    model: BiIRRA
+    tokenizer: Tokenizer
+    config: BiIrraConfig
+    train_lang: str
+    path: Path
+    sha256: str
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA device here; use --device cpu or auto")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise UserError(f"--device {device}: use auto, cpu or cuda[:N]")
+    return torch.device(device)
+
+
+def load_model(path: Path, device: torch.device) -> LoadedModel:
+    payload = ckpt.load(path)
+    config = BiIrraConfig.from_dict(payload["config"])
+    model = BiIRRA(config)
+    model.load_state_dict(payload["model"])
+    model.to(device).eval()
+    return LoadedModel(model, Tokenizer.from_spec(payload["tokenizer"]), config, payload["lang"], Path(path),
+                       ckpt.sha256(path))
+
+
+def _autocast(device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+@torch.no_grad()
+def encode_gallery(lm: LoadedModel, paths: list[str], device: torch.device, progress: Progress | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image tokens [G, 1+N, W], ITC features [G, E]) for every gallery image."""
+    tokens, feats = [], []
+    bs = lm.config.eval_batch_size
+    task = progress.add_task("gallery images", total=len(paths)) if progress else None
+    for start in range(0, len(paths), bs):
+        batch = torch.stack([normalize(read_image(p, lm.config.image_size)) for p in paths[start:start + bs]])
+        with _autocast(device):
+            t = lm.model.encode_image(batch.to(device))
+        tokens.append(t)
+        feats.append(lm.model.image_features(t))
+        if progress:
+            progress.advance(task, len(batch))
+    return torch.cat(tokens), torch.cat(feats)
+
+
+@torch.no_grad()
+def score_texts(lm: LoadedModel, texts: list[str], target_lang: bool, image_tokens: torch.Tensor,
+                image_feats: torch.Tensor, device: torch.device, rerank_k: int,
+                progress: Progress | None = None) -> torch.Tensor:
+    """[Q, G] scores: ITC similarity, top-k re-ranked with ITM (see the module docstring)."""
+    cfg, model = lm.config, lm.model
+    bs = cfg.eval_batch_size
+    k = min(rerank_k, image_feats.shape[0])
+    rows = []
+    task = progress.add_task("queries", total=len(texts)) if progress else None
+    for start in range(0, len(texts), bs):
+        ids, att = lm.tokenizer.encode(texts[start:start + bs], cfg.max_text_len)
+        ids, att = ids.to(device), att.to(device)
+        with _autocast(device):
+            text_tokens = model.encode_text(ids, att)
+        sim = (model.text_features(text_tokens, target_lang) @ image_feats.t()).float()
+        if k > 0:
+            top = sim.topk(k, dim=1).indices
+            for q in range(sim.shape[0]):
+                # pairs of one query with its k candidates, in chunks to bound memory
+                probs = []
+                for c in range(0, k, bs):
+                    cand = top[q, c:c + bs]
+                    n = cand.shape[0]
+                    with _autocast(device):
+                        logits = model.itm_logits(text_tokens[q:q + 1].expand(n, -1, -1), att[q:q + 1].expand(n, -1),
+                                                  image_tokens[cand])
+                    probs.append(logits.float().softmax(dim=-1)[:, 1])
+                sim[q, top[q]] = RERANK_OFFSET + torch.cat(probs)
+        rows.append(sim.cpu())
+        if progress:
+            progress.advance(task, sim.shape[0])
+    return torch.cat(rows)
+
+
+def gallery_of(ws: Workspace, dataset: str, split: str) -> tuple[list[str], list[str], list[int]]:
+    """Unique images of a split: (relative paths, absolute paths, person ids), in a stable order."""
+    root = image_root(ws, dataset)
+    seen: dict[str, int] = {}
+    for c in ws.captions(dataset, split, "en"):
+        seen.setdefault(c.image_path, c.person_id)
+    rel = list(seen)
+    return rel, [str(root / p) for p in rel], [seen[p] for p in rel]
+
+
+def score_loaded(ws: Workspace, lm: LoadedModel, *, dataset: str, split: str, lang: str, device: torch.device,
+                 rerank_k: int = 256, progress: bool = True) -> ScoredSplit:
+    queries = ws.captions(dataset, split, lang)
+    if not queries:
+        raise UserError(f"no {lang} captions for {dataset}/{split} in {ws.root}; translate or ingest them first")
+    rel, paths, gpids = gallery_of(ws, dataset, split)
+    lm.model.to(device).eval()
+    with make_progress(progress, unit="items") as bar:
+        tokens, feats = encode_gallery(lm, paths, device, bar)
+        sim = score_texts(lm, [q.text for q in queries], lang != "en", tokens, feats, device, rerank_k, bar)
+    return ScoredSplit(sim, [q.key for q in queries], [q.person_id for q in queries], rel, gpids, lm.sha256,
+                       lm.train_lang, lm.path)
+
+
+def score_split(ws: Workspace, *, dataset: str, split: str, lang: str, checkpoint: Path | None = None,
+                device: str = "auto", rerank_k: int = 256, progress: bool = True) -> ScoredSplit:
+    """Text-to-image scores of a split's `lang` captions against its unique images.
+
+    checkpoint None -> the workspace's newest best checkpoint, preferring one trained for `lang`.
+    """
+    path = Path(checkpoint) if checkpoint is not None else ckpt.find_best(ws.root, lang)
+    if path is None:
+        raise UserError(f"no bi-irra checkpoint in {ws.root}; run `tipr-bench train --model bi-irra --lang {lang}`")
+    dev = resolve_device(device)
+    return score_loaded(ws, load_model(path, dev), dataset=dataset, split=split, lang=lang, device=dev,
+                        rerank_k=rerank_k, progress=progress)
+
+
+def chance_r1(query_pids: list[int], gallery_pids: list[int]) -> float:
+    """R@1 of a random ranking, in percent: the mean share of gallery images showing the query's person."""
+    counts: dict[int, int] = {}
+    for pid in gallery_pids:
+        counts[pid] = counts.get(pid, 0) + 1
+    return 100.0 * sum(counts.get(p, 0) for p in query_pids) / (len(query_pids) * len(gallery_pids))
+
+
+def metrics(scored: ScoredSplit) -> dict[str, float]:
+    """R1/R5/R10/mAP(/mINP) in percent: the shared evaluator's when it is installed, else R@k and mAP here."""
+    try:
+        from tipr_bench.baselines.metrics import retrieval_metrics
+    except ImportError:
+        return _local_metrics(scored.similarity, scored.query_pids, scored.gallery_pids)
+    return retrieval_metrics(scored.similarity, scored.query_pids, scored.gallery_pids)
+
+
+def _local_metrics(similarity: torch.Tensor, query_pids: list[int], gallery_pids: list[int]) -> dict[str, float]:
+    order = similarity.argsort(dim=1, descending=True)
+    matches = (torch.tensor(gallery_pids)[order] == torch.tensor(query_pids).view(-1, 1)).float()
+    out = {f"R{k}": 100.0 * matches[:, :k].amax(dim=1).mean().item() for k in (1, 5, 10)}
+    hits = matches.cumsum(dim=1)
+    precision = hits / torch.arange(1, matches.shape[1] + 1)
+    ap = (precision * matches).sum(dim=1) / matches.sum(dim=1).clamp(min=1)
+    out["mAP"] = 100.0 * ap.mean().item()
+    return out

@@ -1,0 +1,180 @@
+"""Load a CCLM-X2VLM (or a released Bi-IRRA) checkpoint into this model's module names.
+
+Published names -> ours (``N`` a layer index, ``T`` = number of text layers, 12 in base):
+
+======================================================  =============================================
+checkpoint key                                          this model
+======================================================  =============================================
+vision_encoder.<rest>                                   vision.<rest> (BEiT-v2 names kept: patch_embed,
+                                                        cls_token, mask_token, blocks.N.{norm1,attn.qkv,
+                                                        attn.q_bias,attn.v_bias,attn.relative_position_
+                                                        bias_table,attn.proj,norm2,mlp.fc1,mlp.fc2,
+                                                        gamma_1,gamma_2}, fc_norm)
+text_encoder.[roberta.|bert.]embeddings.<rest>          text.embeddings.<rest>
+text_encoder.[roberta.|bert.]encoder.layer.N.<rest>     text.encoder.layer.N.<rest>         (N < T)
+text_encoder.[roberta.|bert.]encoder.layer.N.<sub>      fusion.layer.(N-T).<sub'>           (N >= T,
+                                                        Bi-IRRA's own 18-layer checkpoints)
+cross_encoder.[roberta.|bert.]encoder.layer.N.<sub>     fusion.layer.N.<sub'>               (CCLM-X2VLM)
+vision_proj.*, text_proj.*, itm_head.{0,1,3}.*, temp    same names
+tl_text_proj.*                                          tl_text_proj.* (else copied from text_proj)
+mim_head.*                                              mim_head.*
+[text_encoder.]mlm_head.predictions.transform.dense.*   mlm_head.dense.*
+[text_encoder.]mlm_head.predictions.transform.LayerNorm mlm_head.norm.*
+[text_encoder.]mlm_head.predictions.bias                mlm_head.bias (decoder is tied to the word
+                                                        embeddings, so its weight is not loaded)
+======================================================  =============================================
+
+Fusion sub-layers (<sub> -> <sub'>): attention.self.{query,key,value} -> self_attn.{query,key,value};
+attention.output.dense -> self_attn.out; attention.output.LayerNorm -> self_norm;
+crossattention.self.{query,key,value} -> cross_attn.{query,key,value}; crossattention.output.dense ->
+cross_attn.out; crossattention.output.LayerNorm -> cross_norm; intermediate.dense -> ffn_in;
+output.dense -> ffn_out; output.LayerNorm -> ffn_norm.
+
+`relative_position_index` buffers are rebuilt, not loaded. Tensors whose shape differs from the
+model's (another resolution's relative position table, another vocabulary) are skipped and
+reported: interpolating them is not done here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tipr_bench.benchmark.errors import UserError
+
+FUSION_SUBLAYERS = {
+    "attention.self.query": "self_attn.query",
+    "attention.self.key": "self_attn.key",
+    "attention.self.value": "self_attn.value",
+    "attention.output.dense": "self_attn.out",
+    "attention.output.LayerNorm": "self_norm",
+    "crossattention.self.query": "cross_attn.query",
+    "crossattention.self.key": "cross_attn.key",
+    "crossattention.self.value": "cross_attn.value",
+    "crossattention.output.dense": "cross_attn.out",
+    "crossattention.output.LayerNorm": "cross_norm",
+    "intermediate.dense": "ffn_in",
+    "output.dense": "ffn_out",
+    "output.LayerNorm": "ffn_norm",
+}
+MLM_HEAD = {
+    "predictions.transform.dense": "mlm_head.dense",
+    "predictions.transform.LayerNorm": "mlm_head.norm",
+}
+SAME_NAME = ("vision_proj.", "text_proj.", "tl_text_proj.", "itm_head.", "mim_head.")
+_LAYER = re.compile(r"^encoder\.layer\.(\d+)\.(.+)$")
+
+
+def _fusion_key(index: int, rest: str) -> str | None:
+    for old, new in FUSION_SUBLAYERS.items():
+        if rest.startswith(old + "."):
+            return f"fusion.layer.{index}.{new}{rest[len(old):]}"
+    return None
+
+
+def _strip_encoder_prefix(rest: str) -> str:
+    for prefix in ("roberta.", "bert."):
+        if rest.startswith(prefix):
+            return rest[len(prefix):]
+    return rest
+
+
+def map_key(key: str, text_layers: int) -> str | None:
+    """Our name for one checkpoint key, or None when it has no counterpart here."""
+    if key.startswith("module."):
+        key = key[len("module."):]
+    if key.startswith("vision_encoder."):
+        rest = key[len("vision_encoder."):]
+        return None if rest.endswith("relative_position_index") else "vision." + rest
+    if key == "temp" or key.startswith(SAME_NAME):
+        return key
+    mlm = key.removeprefix("text_encoder.").removeprefix("cls.")
+    if mlm.startswith(("mlm_head.", "predictions.")):
+        mlm = mlm.removeprefix("mlm_head.")
+        if mlm == "predictions.bias":
+            return "mlm_head.bias"
+        for old, new in MLM_HEAD.items():
+            if mlm.startswith(old + "."):
+                return new + mlm[len(old):]
+        return None
+    for tower in ("text_encoder.", "cross_encoder."):
+        if not key.startswith(tower):
+            continue
+        rest = _strip_encoder_prefix(key[len(tower):])
+        if tower == "text_encoder." and rest.startswith("embeddings."):
+            return None if rest.endswith("position_ids") else "text." + rest
+        match = _LAYER.match(rest)
+        if match is None:
+            return None
+        index, sub = int(match.group(1)), match.group(2)
+        if tower == "cross_encoder.":
+            return _fusion_key(index, sub)
+        if index < text_layers:
+            return f"text.encoder.layer.{index}.{sub}"
+        return _fusion_key(index - text_layers, sub)
+    return None
+
+
+def map_state_dict(state: dict[str, torch.Tensor], text_layers: int) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """(mapped state, checkpoint keys with no counterpart)."""
+    mapped, unmapped = {}, []
+    for key, value in state.items():
+        new = map_key(key, text_layers)
+        if new is None:
+            unmapped.append(key)
+        else:
+            mapped[new] = value
+    if "tl_text_proj.weight" not in mapped and "text_proj.weight" in mapped:
+        mapped["tl_text_proj.weight"] = mapped["text_proj.weight"].clone()
+        mapped["tl_text_proj.bias"] = mapped["text_proj.bias"].clone()
+    return mapped, unmapped
+
+
+@dataclass
+class LoadReport:
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # model tensors the checkpoint did not provide
+    unmapped: list[str] = field(default_factory=list)  # checkpoint keys with no counterpart
+    shape_mismatch: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"loaded {len(self.loaded)} tensors; {len(self.missing)} left at random init; "
+                f"{len(self.unmapped)} checkpoint keys unused; {len(self.shape_mismatch)} skipped for shape")
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if not Path(path).is_file():
+        raise UserError(f"--init {path} does not exist; pass a CCLM-X2VLM checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UserError(f"--init {path}: cannot read it as a torch checkpoint ({err})") from None
+    for wrapper in ("model", "state_dict", "module"):
+        if isinstance(payload, dict) and isinstance(payload.get(wrapper), dict):
+            payload = payload[wrapper]
+    if not isinstance(payload, dict) or not all(isinstance(v, torch.Tensor) for v in payload.values()):
+        raise UserError(f"--init {path}: no state dict of tensors inside; pass a CCLM-X2VLM checkpoint")
+    return payload
+
+
+def load_into(model: nn.Module, state: dict[str, torch.Tensor], text_layers: int) -> LoadReport:
+    mapped, unmapped = map_state_dict(state, text_layers)
+    own = model.state_dict()
+    report = LoadReport(unmapped=unmapped)
+    usable = {}
+    for key, value in mapped.items():
+        if key not in own:
+            report.unmapped.append(key)
+        elif own[key].shape != value.shape:
+            report.shape_mismatch.append(f"{key}: {tuple(value.shape)} vs {tuple(own[key].shape)}")
+        else:
+            usable[key] = value
+    model.load_state_dict(usable, strict=False)
+    report.loaded = sorted(usable)
+    tied = {"mlm_head.decoder.weight"}
+    report.missing = sorted(k for k in own if k not in usable and k not in tied)
+    return report

@@ -1,0 +1,185 @@
+"""The Bi-IRRA model: towers, heads and the bilingual training forward pass.
+
+Heads: ITC projections (one for images, one for English text, one for the target language, the
+last initialised from the English one as in the public code), a learnable temperature, the ITM
+head, the MLM head (tied to the word embeddings) and the D-MIM reconstruction head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from tipr_bench.baselines.bi_irra import losses
+from tipr_bench.baselines.bi_irra.config import BiIrraConfig
+from tipr_bench.baselines.bi_irra.text import FusionEncoder, build_text_encoder
+from tipr_bench.baselines.bi_irra.vit import VisionTransformer
+
+
+@dataclass
+class TrainBatch:
+    """One collated batch: an image, its English caption and the target-language caption of the
+    same key, with the MLM-masked copies of both captions and a blockwise patch mask."""
+
+    images: torch.Tensor  # [B, 3, H, W]
+    patch_mask: torch.Tensor  # [B, N] bool
+    pids: torch.Tensor  # [B]
+    en_ids: torch.Tensor
+    en_att: torch.Tensor
+    tg_ids: torch.Tensor
+    tg_att: torch.Tensor
+    en_mlm_ids: torch.Tensor
+    en_mlm_pos: torch.Tensor
+    en_mlm_labels: torch.Tensor
+    tg_mlm_ids: torch.Tensor
+    tg_mlm_pos: torch.Tensor
+    tg_mlm_labels: torch.Tensor
+
+    def to(self, device: torch.device | str) -> TrainBatch:
+        return TrainBatch(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+def mlp(width: int, out: int) -> nn.Sequential:
+    """Linear -> LayerNorm -> GELU -> Linear (the X-VLM head shape; index names match its checkpoints)."""
+    return nn.Sequential(nn.Linear(width, width * 2), nn.LayerNorm(width * 2), nn.GELU(), nn.Linear(width * 2, out))
+
+
+class MlmHead(nn.Module):
+    def __init__(self, width: int, vocab_size: int):
+        super().__init__()
+        self.dense = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width, eps=1e-5)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+
+    def forward(self, hidden: torch.Tensor, word_embeddings: torch.Tensor) -> torch.Tensor:
+        return self.norm(F.gelu(self.dense(hidden))) @ word_embeddings.t() + self.bias
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather that keeps the gradient of this rank's slice, so ITC sees every rank's batch."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        ctx.rank, ctx.size = dist.get_rank(), tensor.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad[ctx.rank * ctx.size:(ctx.rank + 1) * ctx.size]
+
+
+def gather_across_ranks(tensor: torch.Tensor) -> torch.Tensor:
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return _GatherWithGrad.apply(tensor)
+    return tensor
+
+
+class BiIRRA(nn.Module):
+    def __init__(self, config: BiIrraConfig, xlmr_folder: Path | None = None):
+        super().__init__()
+        self.config = config
+        self.vision = VisionTransformer(
+            config.image_size, config.patch_size, config.vision_width, config.vision_layers, config.vision_heads,
+            layer_scale=config.layer_scale_init, drop_path=config.drop_path,
+            mlp_ratio=config.vision_mlp_ratio,
+        )
+        self.text = build_text_encoder(config, xlmr_folder)
+        self.fusion = FusionEncoder(config)
+        self.vision_proj = nn.Linear(config.vision_width, config.embed_dim)
+        self.text_proj = nn.Linear(config.text_width, config.embed_dim)
+        self.tl_text_proj = nn.Linear(config.text_width, config.embed_dim)
+        self.tl_text_proj.load_state_dict(self.text_proj.state_dict())
+        self.temp = nn.Parameter(torch.tensor(config.temperature))
+        self.itm_head = mlp(config.text_width, 2)
+        self.mim_head = mlp(config.text_width, config.text_width)
+        self.mlm_head = MlmHead(config.text_width, config.vocab_size)
+
+    # -- towers --------------------------------------------------------------------------------
+
+    def encode_image(self, images: torch.Tensor, patch_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.vision(images, patch_mask)
+
+    def encode_text(self, ids: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+        return self.text(input_ids=ids, attention_mask=att).last_hidden_state
+
+    def image_features(self, image_tokens: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.vision_proj(image_tokens[:, 0]).float(), dim=-1)
+
+    def text_features(self, text_tokens: torch.Tensor, target_lang: bool) -> torch.Tensor:
+        proj = self.tl_text_proj if target_lang else self.text_proj
+        return F.normalize(proj(text_tokens[:, 0]).float(), dim=-1)
+
+    def fuse_text(self, text_tokens: torch.Tensor, text_att: torch.Tensor, image_tokens: torch.Tensor) -> torch.Tensor:
+        """Text tokens attend to the image (ITM, MLM, re-ranking)."""
+        return self.fusion(text_tokens, text_att, image_tokens, None)
+
+    def fuse_image(self, image_tokens: torch.Tensor, text_tokens: torch.Tensor, text_att: torch.Tensor) -> torch.Tensor:
+        """Image tokens attend to the text (the D-MIM teacher and student)."""
+        return self.fusion(image_tokens, None, text_tokens, text_att)
+
+    def itm_logits(self, text_tokens: torch.Tensor, text_att: torch.Tensor, image_tokens: torch.Tensor) -> torch.Tensor:
+        return self.itm_head(self.fuse_text(text_tokens, text_att, image_tokens)[:, 0])
+
+    # -- losses --------------------------------------------------------------------------------
+
+    def _matching(self, image_tokens, image_feat, text_tokens, text_att, text_feat, pids) -> torch.Tensor:
+        neg_image, neg_text = losses.sample_hard_negatives(image_feat, text_feat, self.temp, pids)
+        texts = torch.cat([text_tokens, text_tokens, text_tokens[neg_text]])
+        atts = torch.cat([text_att, text_att, text_att[neg_text]])
+        images = torch.cat([image_tokens, image_tokens[neg_image], image_tokens])
+        logits = self.itm_logits(texts, atts, images)
+        b = text_tokens.shape[0]
+        return losses.itm_loss(logits[:b], logits[b:])
+
+    def _mlm(self, masked_ids, att, positions, labels, image_tokens) -> torch.Tensor:
+        fused = self.fuse_text(self.encode_text(masked_ids, att), att, image_tokens)
+        picked = torch.gather(fused, 1, positions.unsqueeze(-1).expand(-1, -1, fused.shape[-1]))
+        logits = self.mlm_head(picked, self.text.embeddings.word_embeddings.weight)
+        return losses.mlm_loss(logits, labels)
+
+    def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            self.temp.clamp_(0.001, 0.5)
+        image_tokens = self.encode_image(batch.images)
+        image_feat = self.image_features(image_tokens)
+        en_tokens = self.encode_text(batch.en_ids, batch.en_att)
+        tg_tokens = self.encode_text(batch.tg_ids, batch.tg_att)
+        en_feat = self.text_features(en_tokens, target_lang=False)
+        tg_feat = self.text_features(tg_tokens, target_lang=True)
+
+        all_image, all_pids = gather_across_ranks(image_feat), gather_across_ranks(batch.pids)
+        itc = (
+            losses.itc_loss(all_image, gather_across_ranks(en_feat), self.temp, all_pids)
+            + losses.itc_loss(all_image, gather_across_ranks(tg_feat), self.temp, all_pids)
+        ) / 2
+
+        # Asymmetric ITM: the target-language branch sees the masked image.
+        masked_tokens = self.encode_image(batch.images, batch.patch_mask)
+        masked_feat = self.image_features(masked_tokens)
+        itm = (
+            self._matching(image_tokens, image_feat, en_tokens, batch.en_att, en_feat, batch.pids)
+            + self._matching(masked_tokens, masked_feat, tg_tokens, batch.tg_att, tg_feat, batch.pids)
+        ) / 2
+
+        # Cross-lingual D-MIM: full image + English is the teacher for masked image + target text.
+        with torch.no_grad():
+            teacher = self.fuse_image(image_tokens, en_tokens, batch.en_att)
+        student = self.mim_head(self.fuse_image(masked_tokens, tg_tokens, batch.tg_att))
+        mim = losses.d_mim_loss(teacher, student)
+
+        mlm = self._mlm(batch.en_mlm_ids, batch.en_att, batch.en_mlm_pos, batch.en_mlm_labels, image_tokens) + \
+            self._mlm(batch.tg_mlm_ids, batch.tg_att, batch.tg_mlm_pos, batch.tg_mlm_labels, image_tokens)
+
+        parts = {"itc": itc, "itm": itm, "mlm": mlm, "mim": mim}
+        parts["loss"] = losses.total_loss(parts, self.config.itm_weight, self.config.mim_weight)
+        return parts

@@ -1,0 +1,85 @@
+"""Tokenisation for Bi-IRRA with one SentencePiece-based class and XLM-R's id layout.
+
+Two sources: XLM-R's own `sentencepiece.bpe.model` from a local Hugging Face folder (ids shifted by
+one as fairseq does, <mask> last: vocab 250002), or a small SentencePiece model trained here on the
+workspace captions (for tiny configs, where a 250k vocabulary would dwarf the model). Both give
+<s>=0, <pad>=1, </s>=2, <unk>=3. The model proto travels inside every checkpoint, so inference needs
+nothing but the checkpoint file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import sentencepiece as spm
+import torch
+
+from tipr_bench.benchmark.errors import UserError
+
+BOS, PAD, EOS, UNK = 0, 1, 2, 3
+
+
+class Tokenizer:
+    def __init__(self, model_proto: bytes, kind: str, lowercase: bool):
+        self.model_proto = model_proto
+        self.kind = kind  # "xlmr" (fairseq offset) or "trained" (ids used as they are)
+        self.lowercase = lowercase
+        self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
+        size = self.sp.get_piece_size()
+        if kind == "xlmr":
+            self.vocab_size, self.mask_id = size + 2, size + 1
+        else:
+            self.vocab_size, self.mask_id = size, self.sp.piece_to_id("<mask>")
+        self.pad_id = PAD
+        self.special_ids = {BOS, PAD, EOS, self.mask_id}
+
+    @classmethod
+    def from_xlmr_folder(cls, folder: Path) -> Tokenizer:
+        path = folder / "sentencepiece.bpe.model"
+        if not path.is_file():
+            raise UserError(f"--xlmr {folder}: no sentencepiece.bpe.model; point it at a local XLM-R folder")
+        return cls(path.read_bytes(), "xlmr", lowercase=False)
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int) -> Tokenizer:
+        """Train a unigram SentencePiece model on captions (English and target language together)."""
+        sentences = [t.lower().strip() for t in texts if t.strip()]
+        if not sentences:
+            raise UserError("no captions to train a tokenizer on; ingest a dataset first")
+        out = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), model_writer=out, vocab_size=vocab_size, model_type="unigram",
+            bos_id=BOS, pad_id=PAD, eos_id=EOS, unk_id=UNK, user_defined_symbols=["<mask>"],
+            hard_vocab_limit=False, character_coverage=0.9995, num_threads=2,
+            minloglevel=2, input_sentence_size=200000, shuffle_input_sentence=True,
+        )
+        return cls(out.getvalue(), "trained", lowercase=True)
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "lowercase": self.lowercase, "model_proto": self.model_proto}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> Tokenizer:
+        return cls(spec["model_proto"], spec["kind"], spec["lowercase"])
+
+    def ids(self, text: str, max_len: int) -> list[int]:
+        """<s> pieces </s>, truncated to max_len."""
+        pieces = self.sp.encode(text.lower() if self.lowercase else text)
+        if self.kind == "xlmr":
+            pieces = [p + 1 if p > 0 else UNK for p in pieces]
+        return [BOS, *pieces[: max_len - 2], EOS]
+
+    def pad(self, rows: Sequence[Sequence[int] | torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-pad to the longest row: (ids [B, L], attention mask [B, L])."""
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        att = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+            att[i, : len(row)] = 1
+        return ids, att
+
+    def encode(self, texts: Sequence[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pad([self.ids(t, max_len) for t in texts])
