@@ -12,9 +12,11 @@ import yaml
 from tests.support.release_workspace import SECRET, SLUG, build_workspace
 from tipr_bench.benchmark.adapters import load_dataset
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.release import export_release, verify_release
 from tipr_bench.benchmark.release.collect import COLUMNS
 from tipr_bench.benchmark.release.manifest import sha256_file
+from tipr_bench.benchmark.store import DatasetInfo
 
 ALL = ["parquet", "jsonl", "irra", "bi-irra"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,3 +231,15 @@ def test_the_project_adapters_read_the_irra_and_bi_irra_files(ws, tmp_path):
 def test_english_always_anchors_a_release(ws, tmp_path):
     with pytest.raises(UserError, match="lacks en.*use --langs en,zh"):
         export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["zh"])
+
+
+def test_a_release_holds_one_dataset_and_its_own_languages(ws, tmp_path):
+    other = [Caption("rstpreid", "test", 1, "x/1.jpg", 0, "en", "A woman in a white dress.")]
+    ws.ingest(DatasetInfo("rstpreid", "/r", "/r/imgs", "data_captions.json", "2026-01-01T00:00:00+00:00"), other)
+    ws.put_translations([Translation(other[0].key, "ja", "白いドレスの女性。", "openai", "m", "ldat", "")])
+    with pytest.raises(UserError, match="several datasets .*cuhk-pedes, rstpreid.*--dataset"):
+        export_release(ws, "m", "1.0.0", tmp_path / "out")
+    result = export_release(ws, "m", "1.0.0", tmp_path / "out", dataset=SLUG)
+    assert result.languages == ["en", "de", "fr", "zh"]  # no ja: that is the other dataset's
+    only = export_release(ws, "r", "1.0.0", tmp_path / "out", dataset="rstpreid")
+    assert only.languages == ["en", "ja"] and only.counts == {"en": {"test": 1}, "ja": {"test": 1}}

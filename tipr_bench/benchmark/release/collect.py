@@ -94,12 +94,19 @@ def pick_dataset(ws: Workspace, dataset: str | None) -> str:
     return dataset
 
 
+def languages_of(ws: Workspace, slug: str) -> list[str]:
+    """English and every language with at least one translation of this dataset's captions."""
+    return ["en", *(r[0] for r in ws.conn.execute(
+        "SELECT DISTINCT t.lang FROM translations t JOIN captions c ON c.key = t.key WHERE c.dataset = ? "
+        "ORDER BY t.lang", (slug,)))]
+
+
 def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include_flagged: bool,
             advance: Callable[[int], None] = lambda n: None) -> ReleaseData:
     """The release's rows and statistics; `advance(n)` reports n captions looked at (progress)."""
     slug = pick_dataset(ws, dataset)
     splits = sorted((s for _, s in ws.splits(slug)), key=lambda s: (SPLIT_ORDER.get(s, len(SPLIT_ORDER)), s))
-    present = ws.languages()
+    present = languages_of(ws, slug)
     wanted = langs if langs else present
     if "en" not in wanted:
         given = ",".join(wanted)
@@ -107,16 +114,17 @@ def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include
                         f"image paths), so a release always holds them; use --langs en,{given}")
     unknown = [lang for lang in wanted if lang not in present]
     if unknown:
-        raise UserError(f"no {', '.join(unknown)} captions in workspace {ws.root}; languages present: "
+        raise UserError(f"no {', '.join(unknown)} captions for {slug} in workspace {ws.root}; languages present: "
                         f"{', '.join(present)} (translate first or drop them from --langs)")
     allowed = {"ok", "flagged"} if include_flagged else {"ok"}
+    english_by_split = {split: ws.captions(slug, split, "en") for split in splits}
     rows: dict[str, dict[str, list[dict]]] = {}
     stats: dict[str, LangStats] = {}
     for lang in wanted:
         st = stats[lang] = LangStats()
         rows[lang] = {}
         for split in splits:
-            english = ws.captions(slug, split, "en")
+            english = english_by_split[split]
             st.source_captions += len(english)
             st.source_per_split[split] = len(english)
             if lang == "en":

@@ -22,7 +22,7 @@ from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.release.card import KNOWN_PROMPTS, render_card
-from tipr_bench.benchmark.release.collect import ReleaseData, collect, pick_dataset
+from tipr_bench.benchmark.release.collect import ReleaseData, collect, languages_of, pick_dataset
 from tipr_bench.benchmark.release.croissant import croissant
 from tipr_bench.benchmark.release.formats import (
     FORMATS,
@@ -127,7 +127,7 @@ def export_release(
             Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
         for stale in final.parent.glob(f".{version}.*.building"):  # left by a killed export of this version
             shutil.rmtree(stale, ignore_errors=True)
-        task = bar.add_task(f"{name}@{version}: reading", total=n_captions * len(langs or ws.languages()))
+        task = bar.add_task(f"{name}@{version}: reading", total=n_captions * len(langs or languages_of(ws, slug)))
         data = collect(ws, slug, langs, include_flagged, lambda n: bar.advance(task, n))
         bar.update(task, description=f"{name}@{version}: writing", completed=0,
                    total=sum(st.exported for st in data.stats.values()))
