@@ -90,7 +90,6 @@ def croissant(name: str, version: str, dataset: str, languages: list[str], files
         "inLanguage": list(languages),
         "isBasedOn": source.name,
         "keywords": ["text-to-image retrieval", "person retrieval", "multilingual", "machine translation"],
-        "url": "README.md",
         "distribution": distribution,
         "recordSet": record_sets,
     }
