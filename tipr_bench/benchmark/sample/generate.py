@@ -154,9 +154,9 @@ def _workers() -> int:
         return os.cpu_count() or 1
 
 
-def _draw_all(root: Path, todo: list[_Image], total: int, progress: bool) -> None:
+def _progress(enabled: bool) -> Progress:
     columns = (
-        TextColumn("[bold]drawing sample"),
+        TextColumn("[bold]{task.description:<8}"),
         BarColumn(),
         MofNCompleteColumn(),
         _RateColumn(),
@@ -164,30 +164,68 @@ def _draw_all(root: Path, todo: list[_Image], total: int, progress: bool) -> Non
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
-        resumed = total - len(todo)
-        task = bar.add_task("draw", total=total, completed=resumed, resumed=resumed)
-        workers = min(_workers(), 8)
-        if len(todo) < PARALLEL_FROM or workers < 2:
-            for image in todo:
-                bar.advance(task, _render_chunk(str(root), [image]))
-            return
-        chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
-        # spawn, not fork: the progress bar runs a thread, and forking a threaded process can deadlock.
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=get_context("spawn"),
-            initializer=_exit_with_parent,
-            initargs=(os.getpid(),),
+    return Progress(*columns, console=Console(stderr=True), disable=not enabled)
+
+
+def _draw_all(bar: Progress, root: Path, todo: list[_Image], total: int) -> None:
+    resumed = total - len(todo)
+    task = bar.add_task("drawing", total=total, completed=resumed, resumed=resumed)
+    workers = min(_workers(), 8)
+    if len(todo) < PARALLEL_FROM or workers < 2:
+        for image in todo:
+            bar.advance(task, _render_chunk(str(root), [image]))
+        return
+    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+    # spawn, not fork: the progress bar runs a thread, and forking a threaded process can deadlock.
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+    try:
+        futures = [pool.submit(_render_chunk, str(root), chunk) for chunk in chunks]
+        for future in futures:
+            bar.advance(task, future.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C stops now, not after every queued image
+        raise
+    pool.shutdown()
+
+
+def _describe(
+    bar: Progress, images: list[_Image], split_of: dict[int, str], seed: int
+) -> tuple[list[dict], dict[str, dict], dict[str, dict[str, int]]]:
+    """reid_raw.json records, attributes.json entries and per-split counts."""
+    task = bar.add_task("captions", total=len(images))
+    records, attributes = [], {}
+    counts = {split: {"persons": 0, "images": 0, "captions": 0} for split in SPLITS}
+    for n, image in enumerate(images, 1):
+        pid = image.person.pid
+        split = split_of[pid]
+        captions = write_captions(image.person, seed, image.index)
+        records.append(
+            {
+                "split": split,
+                "captions": captions,
+                "file_path": image.file_path,
+                "processed_tokens": [tokens(c) for c in captions],
+                "id": pid,
+            }
         )
-        try:
-            futures = [pool.submit(_render_chunk, str(root), chunk) for chunk in chunks]
-            for future in futures:
-                bar.advance(task, future.result())
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C stops now, not after every queued image
-            raise
-        pool.shutdown()
+        attributes[image.file_path] = {
+            "id": pid,
+            "split": split,
+            "person": image.person.to_json(),
+            "shot": image.shot.to_json(),
+            "regions": sample_regions(image.person, image.shot),
+        }
+        counts[split]["images"] += 1
+        counts[split]["captions"] += len(captions)
+        counts[split]["persons"] += image.index == 0
+        if n % 256 == 0 or n == len(images):
+            bar.update(task, completed=n)
+    return records, attributes, counts
 
 
 def generate_sample(out: Path, persons: int = 200, seed: int = 0, progress: bool = True) -> SampleSummary:
@@ -213,35 +251,14 @@ def generate_sample(out: Path, persons: int = 200, seed: int = 0, progress: bool
 
     image_root = out / "imgs"
     todo = [image for image in images if not (image_root / image.file_path).is_file()]
-    _draw_all(image_root, todo, len(images), progress)
-
-    records, attributes = [], {}
-    counts = {split: {"persons": 0, "images": 0, "captions": 0} for split in SPLITS}
-    for image in images:
-        pid = image.person.pid
-        split = split_of[pid]
-        captions = write_captions(image.person, seed, image.index)
-        records.append(
-            {
-                "split": split,
-                "captions": captions,
-                "file_path": image.file_path,
-                "processed_tokens": [tokens(c) for c in captions],
-                "id": pid,
-            }
-        )
-        attributes[image.file_path] = {
-            "id": pid,
-            "split": split,
-            "person": image.person.to_json(),
-            "shot": image.shot.to_json(),
-            "regions": sample_regions(image.person, image.shot),
-        }
-        counts[split]["images"] += 1
-        counts[split]["captions"] += len(captions)
-        counts[split]["persons"] += image.index == 0
+    with _progress(progress) as bar:
+        _draw_all(bar, image_root, todo, len(images))
+        records, attributes, counts = _describe(bar, images, split_of, seed)
     write_json(out / "attributes.json", attributes, indent=None)
     write_json(out / "reid_raw.json", records, indent=None)
     return SampleSummary(
-        persons=persons, images=len(images), captions=sum(len(r["captions"]) for r in records), splits=counts
+        persons=persons,
+        images=len(images),
+        captions=sum(len(r["captions"]) for r in records),
+        splits=counts,
     )
