@@ -144,3 +144,15 @@ def test_out_is_a_file_is_a_user_error(tmp_path):
 def test_negative_seed_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="--seed"):
         generate_sample(tmp_path / "s", persons=3, seed=-1, progress=False)
+
+
+def test_unwritable_target_is_a_user_error_naming_the_path(tmp_path):
+    out = tmp_path / "s"
+    generate_sample(out, persons=3, progress=False)
+    (out / "reid_raw.json").unlink()
+    for png in (out / "imgs/synth").iterdir():
+        png.unlink()
+    (out / "imgs/synth").rmdir()
+    (out / "imgs/synth").write_text("in the way", encoding="utf-8")  # a file where the image folder goes
+    with pytest.raises(UserError, match="could not write the sample at .*synth"):
+        generate_sample(out, persons=3, progress=False)

@@ -38,7 +38,7 @@ def _shade(rgb: RGB, factor: float) -> RGB:
     """A darker (or, for very dark colours, lighter) variant for seams and outlines."""
     if sum(rgb) < 150:
         return tuple(min(255, int(c + 55)) for c in rgb)  # type: ignore[return-value]
-    return tuple(int(c * factor) for c in rgb)  # type: ignore[return-value]
+    return tuple(min(255, int(c * factor)) for c in rgb)  # type: ignore[return-value]
 
 
 def _side_sign(side: str) -> int:

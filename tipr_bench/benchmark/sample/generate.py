@@ -232,6 +232,17 @@ def generate_sample(out: Path, persons: int = 200, seed: int = 0, progress: bool
     """Write a deterministic synthetic CUHK-PEDES-style dataset into `out` and summarise it."""
     _check_args(persons, seed)
     out = Path(out)
+    try:
+        return _generate(out, persons, seed, progress)
+    except OSError as exc:  # disk full, read-only folder, ...: rerunning resumes once fixed
+        where = exc.filename or out
+        raise UserError(
+            f"could not write the sample at {where}: {exc.strerror or exc}; "
+            "free space or choose a writable --out, then rerun (finished images are kept)"
+        ) from exc
+
+
+def _generate(out: Path, persons: int, seed: int, progress: bool) -> SampleSummary:
     params = {
         "generator": "tipr-bench sample",
         "persons": persons,
