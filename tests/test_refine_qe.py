@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,19 @@ def test_comet_without_unbabel_comet_is_one_clear_error(tmp_path):
         scorer.score(["a man"], ["一个男人"])
     with pytest.raises(UserError, match="--comet-python"):
         CometKiwiScorer(model, python=str(tmp_path / "no-python")).score(["a"], ["b"])
+
+
+def test_comet_worker_protocol_with_a_stand_in_package(tmp_path, monkeypatch):
+    standin = Path(__file__).parent / "support" / "refine_comet_standin"
+    monkeypatch.setenv("PYTHONPATH", str(standin))
+    model = tmp_path / "wmt22-cometkiwi-da"
+    (model / "checkpoints").mkdir(parents=True)
+    (model / "checkpoints" / "model.ckpt").write_bytes(b"weights")
+    scorer = make_scorer("comet", comet_model=model, comet_python=sys.executable)
+    ticks = []
+    scores = scorer.score(["a red jacket", "two black shoes"], ["a red jacket", "zwei Schuhe"], ticks.append)
+    assert scores == [1.0, 0.0] and ticks == [2]
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    with pytest.raises(UserError, match="no CometKiwi checkpoint"):
+        make_scorer("comet", comet_model=empty, comet_python=sys.executable).score(["a"], ["b"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 import pytest
@@ -68,6 +69,8 @@ def test_report_has_every_section_and_histograms(refined):
     assert "<h2>Worst examples</h2>" in html and "refine-zh-test-qe.png" in html
     for name in ("chrf", "qe", "noise"):
         assert (tmp / "report" / f"refine-zh-test-{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run = json.loads((tmp / "report" / "refine-zh-summary.json").read_text(encoding="utf-8"))
+    assert run["signatures"]["BLEU"].startswith("nrefs:1|case:lc") and run["verdicts"]["flagged"] == 1
     # rebuilt from the workspace alone, the page is the same
     write_report(ws, "zh", tmp / "again", splits=["test"], run_info={}, term_targets={"grey": "灰色"})
     assert "| grey | 灰色 | 1 |" in (tmp / "again" / "refine-zh-test.md").read_text(encoding="utf-8")

@@ -30,6 +30,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from tipr_bench.benchmark.atomic import write_json
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.records import Translation
@@ -315,6 +316,9 @@ def refine_language(
         summary.report = [str(p) for p in write_report(ws, lang, Path(report_dir), dataset=dataset, splits=splits,
                                                        run_info=run_info, term_targets=targets_by_term)]
     summary.wall_s = round(time.perf_counter() - started, 2)
+    if report_dir is not None:  # the run summary (with the metric signatures) next to the pages
+        stem = "-".join(p for p in ("refine", dataset, lang, split) if p)
+        write_json(Path(report_dir) / f"{stem}-summary.json", summary.to_json())
     return summary
 
 
