@@ -130,11 +130,11 @@ def plot_r1(results: Iterable[EvalResult], path: str | Path) -> int:
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3.2 * len(panels)), squeeze=False)
     for ax, table in zip(axes[:, 0], panels, strict=True):
         n = len(table.rows)
-        width = 0.8 / max(n, 1)
+        width = min(0.8 / max(n, 1), 0.3)
         for i, (model, train, cells) in enumerate(table.rows):
-            xs = [j - 0.4 + width * (i + 0.5) for j in range(len(table.datasets))]
+            xs = [j + width * (i - (n - 1) / 2) for j in range(len(table.datasets))]
             heights = [cells.get(d, {}).get("R1", 0.0) or 0.0 for d in table.datasets]
-            label = f"{model} ({train})" if train else model
+            label = f"{model} (trained on {train})" if train else model
             bars = ax.bar(xs, heights, width=width, label=label)
             ax.bar_label(bars, fmt="%.1f", fontsize=7)
         ax.set_xticks(range(len(table.datasets)), [dataset_title(d) for d in table.datasets])

@@ -165,7 +165,7 @@ def _metrics(
     inp = np.empty(n_queries, dtype=np.float64)
     scratch = _Scratch()
     bounds = [(a, min(a + chunk_size, n_queries)) for a in range(0, n_queries, chunk_size)]
-    for a, b in _progress(bounds, progress, "ranking"):
+    for a, b in _progress(bounds, progress, "ranking queries"):
         scores = chunk(a, b, scratch)
         if scores.device.type == "cpu":
             ranks = positive_ranks_cpu(scores, table[a:b], n_pos[a:b], scratch)
@@ -363,16 +363,18 @@ def _as_numpy(x) -> np.ndarray:
     return np.asarray(x).reshape(-1)
 
 
-def _progress(items: list, enabled: bool, label: str):
-    if not enabled or len(items) < 2:
-        yield from items
+def _progress(bounds: list[tuple[int, int]], enabled: bool, label: str):
+    """Yield the chunk bounds; with `enabled`, behind a rich bar counting queries, with rate and ETA."""
+    if not enabled or len(bounds) < 2:
+        yield from bounds
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
     with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(label, total=len(items))
-        for item in items:
-            yield item
-            bar.advance(task)
-
+        task = bar.add_task(label, total=bounds[-1][1], rate="")
+        for a, b in bounds:
+            yield a, b
+            speed = bar.tasks[0].speed
+            bar.update(task, advance=b - a, rate=f"{speed:,.0f} queries/s" if speed else "")
