@@ -222,3 +222,16 @@ def test_similarity_refusals(split, tmp_path):
     np.savez(tmp_path / "sim.npy", a=sim)
     with pytest.raises(UserError, match="npz"):
         run_similarity(split[0], (tmp_path / "sim.npy.npz", files[1], files[2]))
+
+
+def test_untranslated_captions_are_not_queries(tmp_path):
+    ws_root = build_split(tmp_path)
+    keys, cap_pids, paths, img_pids = split_items(ws_root)
+    with Workspace.open(ws_root) as ws:
+        ws.conn.execute("DELETE FROM translations WHERE key = ?", (keys[0],))
+        data = load_split(ws, DATASET, "test", "zh")
+        assert data.untranslated == 1 and keys[0] not in data.query_keys and len(data.gallery_paths) == 8
+        path = write_submission(tmp_path / "s.npz", perfect_features(cap_pids[1:]), keys[1:],
+                                perfect_features(img_pids), paths)
+        outcome = evaluate_embeddings(ws, path, dataset=DATASET, split="test", lang="zh")
+    assert outcome.untranslated == 1 and outcome.n_queries == 15

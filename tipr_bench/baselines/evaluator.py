@@ -69,6 +69,7 @@ class Outcome:
     n_queries: int
     n_gallery: int
     created_at: str
+    untranslated: int = 0  # captions of the split left out of the queries for want of a translation
 
 
 def load_split(ws: Workspace, dataset: str, split: str, lang: str) -> SplitData:
@@ -340,6 +341,7 @@ def record(
         metrics=metrics, checkpoint_sha256=checkpoint_sha256,
         n_queries=len(data.query_keys) if n_queries is None else n_queries,
         n_gallery=len(data.gallery_paths) if n_gallery is None else n_gallery, created_at=created_at,
+        untranslated=data.untranslated,
     )
 
 

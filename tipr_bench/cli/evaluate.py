@@ -94,6 +94,9 @@ def evaluate(
             outcome = evaluator.evaluate_bi_irra(
                 ws, checkpoint=checkpoint, device=device, directions=directions, progress=progress, **common)
 
+    if outcome.untranslated:
+        err_console.print(f"[yellow]note:[/] {outcome.untranslated:,} {dataset}/{split} captions have no {lang} "
+                          "translation yet and are not among the queries")
     if json_out:
         print_json(outcome.metrics[directions[0]] if len(directions) == 1 else outcome.metrics)
         return
