@@ -511,9 +511,9 @@ def _draw_head(img: Image.Image, person: Person, b: Body) -> None:
             for s in (-1, 1):
                 draw.rectangle(
                     (
-                        hx + s * rx * 0.78 - 0.012 * h,
+                        hx + s * rx * 0.93 - 0.009 * h,
                         hy - ry * 0.2,
-                        hx + s * rx * 0.78 + 0.012 * h,
+                        hx + s * rx * 0.93 + 0.009 * h,
                         hy + ry * 1.05,
                     ),
                     fill=hair,
