@@ -49,7 +49,8 @@ def main() -> None:
     t0 = time.perf_counter()
     backend = TransformersBackend(None, device="cpu", batch_size=16)
     second_load = time.perf_counter() - t0
-    print(f"model id: {backend.model}  torch threads: {__import__('torch').get_num_threads()}")
+    print(f"model id: {backend.model}  torch threads: {__import__('torch').get_num_threads()}  "
+          f"cores: {len(os.sched_getaffinity(0))}  load average: {os.getloadavg()[0]:.1f}")
     print(f"load, first (assemble + dequantize + write cache): {first_load:6.1f} s")
     print(f"load, second (converted cache):                    {second_load:6.1f} s"
           f"   ratio {first_load / second_load:.1f}x faster")
@@ -61,19 +62,19 @@ def main() -> None:
     print(f"converted cache gives the same translations as the fresh conversion: {same}")
     del first
 
-    rates = {}
+    rates, outputs = {}, {}
     for batch_size in (16, 1):
         backend.batch_size = batch_size
         n = len(conversations) if batch_size > 1 else min(len(conversations), 8)
         t0 = time.perf_counter()
-        out = backend.complete_batch(conversations[:n], params)
+        out = outputs[batch_size] = backend.complete_batch(conversations[:n], params)
         elapsed = time.perf_counter() - t0
         rates[batch_size] = n / elapsed
         tokens = sum(c.tokens_out for c in out)
         print(f"batch {batch_size:2d}: {n} captions in {elapsed:6.1f} s = {rates[batch_size]:5.2f} captions/s "
               f"({elapsed / n:.2f} s/caption, {tokens / elapsed:5.1f} tokens/s out)")
     print(f"batch 16 vs batch 1: {rates[16] / rates[1]:.1f}x")
-    for text, completion in list(zip(texts, out, strict=True))[:4]:
+    for text, completion in list(zip(texts, outputs[16], strict=True))[:4]:
         print(f"  {text}\n    -> {completion.text!r} ({completion.finish_reason}, {completion.tokens_out} tok)")
 
 

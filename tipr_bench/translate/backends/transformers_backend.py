@@ -11,7 +11,9 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from transformers import (
     StoppingCriteria,
     StoppingCriteriaList,
 )
+from transformers.utils import logging as hf_logging
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
@@ -55,7 +58,8 @@ class TransformersBackend:
         self.dtype = dtype_for(self.device)
         if self.device.type == "cpu":
             torch.set_num_threads(cpu_threads())
-        loaded = load_model(model, self.dtype)
+        with quiet_loading():
+            loaded = load_model(model, self.dtype)
         self.model: str = loaded.model_id
         self.is_seq2seq = loaded.is_seq2seq
         self.uses_chat_template = bool(getattr(loaded.tokenizer, "chat_template", None))
@@ -267,6 +271,8 @@ def load_gguf(gguf: Path, dtype: torch.dtype) -> LoadedModel:
     converted = model_cache_dir() / CONVERTED_SUBDIR / model_id.replace("@", "-")
     if (converted / "model.safetensors").is_file():
         return load_folder(converted, dtype, model_id)
+    print(f"tipr-bench: converting {gguf.name} for transformers, once (about a minute on 2 CPU cores); "
+          f"later runs load {converted}", file=sys.stderr, flush=True)
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
         net = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32,
@@ -302,6 +308,18 @@ def save_converted(net: PreTrainedModel, tokenizer, target: Path) -> None:
         pass  # cache not writable, or another process renamed its copy in first: loading still works
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No per-load "Loading weights" bar from transformers: the CLI draws its own progress."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _eos_ids(net: PreTrainedModel, tokenizer) -> set[int]:
