@@ -7,8 +7,6 @@ subprocesses.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import signal
@@ -23,35 +21,8 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.support.openai_server import OpenAIServer, fake_translate
-from tests.support.translate_data import make_workspace
+from tests.support.translate_data import ENV, make_workspace, run_main
 from tipr_bench.benchmark.store import Workspace
-from tipr_bench.cli import main
-
-ENV = {"OPENAI_API_KEY": ""}
-
-
-def run_main(*args, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The CLI entry point in this process: exit code, stdout and stderr as a subprocess would give."""
-    env = {**ENV, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
-    saved_env = {k: os.environ.get(k) for k in env}
-    saved_argv = sys.argv
-    out, err = io.StringIO(), io.StringIO()
-    os.environ.update(env)
-    sys.argv = ["tipr-bench", *map(str, args)]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = saved_argv
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def translate(ws: Path, server: OpenAIServer, *extra: str, env: dict | None = None):

@@ -75,8 +75,8 @@ def translate(
         raise UserError("--lang en: English is the source language; pass a target such as zh, fr or de")
     if batch_in and batch_out:
         raise UserError("--batch-in and --batch-out are two steps: export with --batch-out, import with --batch-in")
-    for name, value in (("--concurrency", concurrency), ("--max-tokens", max_tokens), ("--limit", limit or 1)):
-        if value < 1:
+    for name, value in (("--concurrency", concurrency), ("--max-tokens", max_tokens), ("--limit", limit)):
+        if value is not None and value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
     base_urls = tuple(base_url or ())
     backend_name = backend or default_backend_name(base_urls, api_key_env)

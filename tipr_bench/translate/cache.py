@@ -44,14 +44,25 @@ def image_digest(path: Path | None) -> str:
         return f"unreadable:{path}"
 
 
+def request_prefix(backend: str, model: str, prompt_sha: str, params: dict) -> str:
+    """The part of a cache key shared by every request of one attempt (computed once per run)."""
+    return json.dumps([backend, model, prompt_sha, params], sort_keys=True, separators=(",", ":"))
+
+
+def key_from_prefix(prefix: str, messages: Sequence[dict], lang: str, image: str = "") -> str:
+    if all(type(m.get("content")) is str for m in messages):  # the usual case, without json's cost
+        body = "\x1d".join(f"{m['role']}\x1f{m['content']}" for m in messages)
+    else:
+        body = json.dumps(messages, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{prefix}\x1e{body}\x1e{lang}\x1e{image}".encode()).hexdigest()
+
+
 def cache_key(
     backend: str, model: str, prompt_sha: str, params: dict, messages: Sequence[dict], lang: str, image: str = ""
 ) -> str:
-    blob = json.dumps(
-        [backend, model, prompt_sha, params, messages, lang, image],
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
+    """sha256 of everything that decides the answer: backend, model, prompt, decoding params, the
+    rendered messages (text; an image by its digest) and the target language."""
+    return key_from_prefix(request_prefix(backend, model, prompt_sha, params), messages, lang, image)
 
 
 class TranslationCache:

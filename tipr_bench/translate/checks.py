@@ -45,6 +45,7 @@ _CHATTER = re.compile(
 _NOTE = re.compile(r"\n\s*\(?\s*(?:note|notes|explanation|注|注意|说明)\s*[:：].*$", re.IGNORECASE | re.DOTALL)
 _QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("\u300c", "\u300d"),
            ("\u300e", "\u300f"), ("\u00ab", "\u00bb"), ("\u201e", "\u201c"), ("`", "`"))
+_OPENERS = frozenset(left for left, _ in _QUOTES)
 _NORMALIZE = re.compile(r"[\W_]+")
 
 
@@ -56,6 +57,8 @@ class CheckResult:
 
 
 def _unquote(text: str, source: str) -> str:
+    if not text or text[0] not in _OPENERS:
+        return text
     for left, right in _QUOTES:
         if len(text) >= 2 and text.startswith(left) and text.endswith(right) and not source.startswith(left):
             inner = text[len(left):-len(right)]
@@ -78,14 +81,15 @@ def check_output(source: str, text: str, lang: str, finish_reason: str = "stop")
     out = text.strip()
     if finish_reason == "length":
         return CheckResult(out, "flagged", "truncated (finish_reason length)")
-    stripped = _CHATTER.sub("", out, count=1).strip()
-    if stripped != out and stripped:
-        out = stripped
+    chatter = _CHATTER.match(out)
+    if chatter and chatter.end() and out[chatter.end():].strip():
+        out = out[chatter.end():].strip()
         cleaned.append("chatter")
-    noted = _NOTE.sub("", out).strip()
-    if noted != out and noted:
-        out = noted
-        cleaned.append("note")
+    if "\n" in out:
+        noted = _NOTE.sub("", out).strip()
+        if noted != out and noted:
+            out = noted
+            cleaned.append("note")
     unquoted = _unquote(out, source.strip())
     if unquoted != out:
         out = unquoted
@@ -93,7 +97,9 @@ def check_output(source: str, text: str, lang: str, finish_reason: str = "stop")
     reason_prefix = f"cleaned: {', '.join(cleaned)}; " if cleaned else ""
     if not out:
         return CheckResult(out, "flagged", reason_prefix + "empty output")
-    if _NORMALIZE.sub("", out).lower() == _NORMALIZE.sub("", source).lower():
+    # an echo has about the source's length; only then is the normalised comparison worth its cost
+    if 2 * len(out) > len(source) > len(out) // 2 and \
+            _NORMALIZE.sub("", out).lower() == _NORMALIZE.sub("", source).lower():
         return CheckResult(out, "flagged", reason_prefix + "echo of the source")
     if "\n" in out and "\n" not in source.strip():
         return CheckResult(out, "flagged", reason_prefix + "several lines (chatter?)")

@@ -17,6 +17,7 @@ any extras a job carries.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import string
 from dataclasses import dataclass
@@ -53,8 +54,7 @@ class Prompt:
 
     @property
     def sha256(self) -> str:
-        blob = "\x1f".join((self.id, self.system or "", self.template))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return _prompt_sha(self.id, self.system or "", self.template)
 
     def fields(self) -> set[str]:
         names = {f for _, f, _, _ in string.Formatter().parse(self.template) if f}
@@ -83,6 +83,11 @@ class Prompt:
         else:
             messages.append({"role": "user", "content": text})
         return messages
+
+
+@functools.lru_cache(maxsize=64)
+def _prompt_sha(prompt_id: str, system: str, template: str) -> str:
+    return hashlib.sha256("\x1f".join((prompt_id, system, template)).encode()).hexdigest()
 
 
 class _Values(dict):

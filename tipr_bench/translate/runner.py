@@ -25,7 +25,7 @@ from pathlib import Path
 from tipr_bench.benchmark.records import Translation, utc_now
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, Completion, DecodingParams
-from tipr_bench.translate.cache import CachedAnswer, TranslationCache, cache_key, image_digest
+from tipr_bench.translate.cache import CachedAnswer, TranslationCache, image_digest, key_from_prefix, request_prefix
 from tipr_bench.translate.checks import CheckResult, check_output
 from tipr_bench.translate.cost import cost as money
 from tipr_bench.translate.progress import RunProgress
@@ -116,6 +116,7 @@ class Plan:
         self.model = model
         self.max_flag_retries = max_flag_retries
         self._specs: list[tuple[Prompt, DecodingParams, dict]] = []
+        self._prefixes: list[str] = []
         for attempt in range(max_flag_retries + 1):
             p = prompt if attempt == 0 else retry_prompt
             eff = replace(params, stop=tuple(dict.fromkeys(params.stop + p.stop)))
@@ -124,6 +125,7 @@ class Plan:
                 eff = replace(eff, temperature=max(eff.temperature, round(0.3 * bump, 2)),
                               seed=None if eff.seed is None else eff.seed + attempt)
             self._specs.append((p, eff, eff.as_dict()))
+            self._prefixes.append(request_prefix(backend_name, model, p.sha256, eff.as_dict()))
 
     def spec(self, attempt: int) -> tuple[Prompt, DecodingParams, dict]:
         return self._specs[attempt]
@@ -133,9 +135,9 @@ class Plan:
         return prompt.render(job.source, job.lang, job.image_path if with_image else None, **job.extras)
 
     def key(self, job: TranslationJob, attempt: int, image: str) -> str:
-        prompt, _, params = self._specs[attempt]
+        """The cache key (see cache.cache_key) of a job's request at an attempt."""
         messages = self.messages(job, attempt, with_image=False)
-        return cache_key(self.backend_name, self.model, prompt.sha256, params, messages, job.lang, image)
+        return key_from_prefix(self._prefixes[attempt], messages, job.lang, image)
 
 
 class _Run:
@@ -470,9 +472,20 @@ def workspace_jobs(
 ) -> tuple[list[TranslationJob], int]:
     """One job per English caption in the selection, leaving out captions that already have a human
     or source (published) translation in `lang`; returns (jobs, number left out)."""
-    captions = ws.captions(dataset=dataset, split=split, lang="en", limit=limit)
+    clauses, args = [], []
+    for column, value in (("dataset", dataset), ("split", split)):
+        if value:
+            clauses.append(f"c.{column} = ?")
+            args.append(value)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    tail = f" LIMIT {int(limit)}" if limit else ""
+    # The same selection and order as Workspace.captions, reading only the two columns a job needs.
+    rows = ws.conn.execute(
+        f"SELECT c.key, c.text FROM captions c{where} "
+        f"ORDER BY c.dataset, c.split, c.person_id, c.image_path, c.caption_index{tail}", args,
+    ).fetchall()
     marks = ",".join("?" * len(PROTECTED_PROVENANCE))
     protected = {row[0] for row in ws.conn.execute(
         f"SELECT key FROM translations WHERE lang = ? AND provenance IN ({marks})", (lang, *PROTECTED_PROVENANCE))}
-    jobs = [TranslationJob(c.key, c.text, lang) for c in captions if c.key not in protected]
-    return jobs, len(captions) - len(jobs)
+    jobs = [TranslationJob(key, text, lang) for key, text in rows if key not in protected]
+    return jobs, len(rows) - len(jobs)
