@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.eval_split import DATASET, build_split, perfect_features, split_items, write_submission
 from tipr_bench.baselines import leaderboard as board
+from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import EvalResult, Workspace
 
 METRIC_KEYS = ["R1", "R5", "R10", "mAP", "mINP"]
@@ -116,3 +117,10 @@ def test_cli_refusals_are_one_line(cli, submission, tmp_path):
 
     empty = cli("leaderboard", "-w", ws_root)
     assert empty.returncode == 2 and "no results" in empty.stderr
+
+
+def test_plot_to_an_unwritable_path_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(UserError, match="cannot write the plot"):
+        board.plot_r1([result("a")], blocker / "r1.png")

@@ -146,7 +146,10 @@ def plot_r1(results: Iterable[EvalResult], path: str | Path) -> int:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    try:
+        write_bytes(path, buffer.getvalue())
+    except OSError as exc:
+        raise UserError(f"cannot write the plot to {path} ({exc.strerror or exc}); pick a writable path") from None
     return len(panels)
 
 

@@ -36,7 +36,7 @@ def evaluate(
     embeddings: Annotated[Path | None, typer.Option(
         "--embeddings", "-e", help="Submission .npz: text_feats, text_keys, image_feats, image_paths.")] = None,
     similarity: Annotated[Path | None, typer.Option(
-        "--similarity", help="Submission .npy: [captions x images] text-to-image similarity.")] = None,
+        "--similarity", help="Submission .npy: text-to-image similarity, rows = captions, columns = images.")] = None,
     query_keys: Annotated[Path | None, typer.Option(
         "--query-keys", help="With --similarity: the caption key of each row, one per line.")] = None,
     gallery_paths: Annotated[Path | None, typer.Option(
@@ -53,7 +53,7 @@ def evaluate(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     json_out: JsonOption = False,
 ) -> None:
-    """Score a split (R@1, R@5, R@10, mAP, mINP in percent) and store the result for the leaderboard.
+    """Score a split (R@1, R@5, R@10, mAP, mINP in percent; --split defaults to test) and store the result.
 
     Example: tipr-bench evaluate --embeddings run1.npz --dataset cuhk-pedes --lang zh --split test --json
     Example: tipr-bench evaluate --model bi-irra --dataset cuhk-pedes --lang zh
