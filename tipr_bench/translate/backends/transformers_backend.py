@@ -105,16 +105,29 @@ class TransformersBackend:
         results: list[Completion | None] = [None] * len(encoded)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
-            outputs = self._generate([encoded[i] for i in chunk], params)
+            outputs = self._generate_fitting([encoded[i] for i in chunk], params)
             for index, completion in zip(chunk, outputs, strict=True):
                 results[index] = completion
         return [r for r in results if r is not None]
+
+    def _generate_fitting(self, prompts: list[list[int]], params: DecodingParams) -> list[Completion]:
+        """Generate, halving the pass when the GPU runs out of memory (long prompts, a big model), so a
+        batch size that fits most batches does not fail the few that do not."""
+        try:
+            return self._generate(prompts, params)
+        except torch.OutOfMemoryError as exc:
+            torch.cuda.empty_cache()
+            if len(prompts) == 1:
+                raise UserError(f"out of {self.device} memory generating one prompt of {len(prompts[0])} "
+                                "tokens: use a smaller model or --device cpu") from exc
+            half = len(prompts) // 2
+            return self._generate_fitting(prompts[:half], params) + self._generate_fitting(prompts[half:], params)
 
     @torch.inference_mode()
     def _generate(self, prompts: list[list[int]], params: DecodingParams) -> list[Completion]:
         batch = self._tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(self.device)
         start = 1 if self.is_seq2seq else batch["input_ids"].shape[1]  # seq2seq output opens with a start token
-        stopper = StopOnStrings(self._tokenizer, params.stop, start) if params.stop else None
+        stopper = StopOnStrings(self._tokenizer, params.stop, start) if any(params.stop) else None
         if params.temperature > 0 and params.seed is not None:
             torch.manual_seed(params.seed)
         output = self._net.generate(
