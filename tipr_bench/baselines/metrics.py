@@ -7,9 +7,10 @@ positive is in the top k; AP averages the precision at the rank of each positive
 
 Why not a full argsort like the reference code: every metric depends only on the ranks of the
 positives, and a positive's rank is the number of gallery items that beat it. So each chunk of
-rows is turned into order-preserving integer keys, sorted by value only (AVX-512 integer sort on
-CPU, torch.sort on an accelerator), and each positive's rank is read off with a binary search.
-No permutation, no [Q x G] match matrix, no per-query Python loop; memory is one chunk.
+rows is turned into order-preserving integer keys, sorted by value only (NumPy's vectorised
+integer sort on CPU, several times faster than its float argsort; torch.sort on an accelerator),
+and each positive's rank is read off with a binary search. No permutation, no [Q x G] match
+matrix, no per-query metric loop; memory is one chunk (bench/eval_speed.py measures it).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def retrieval_metrics(
     """Metrics of a [Q x G] similarity matrix (numpy or torch, any device), in percent.
 
     Returns {"R1", "R5", "R10", "mAP", "mINP"} (one "R{k}" per k in `ks`). For image-to-text,
-    pass `similarity.T` with the pids swapped (`transpose_similarity` avoids a full copy).
+    use `transposed_retrieval_metrics` (no transposed copy of the matrix).
     """
     sim = _as_tensor(similarity)
     if sim.ndim != 2:
@@ -122,11 +123,6 @@ def l2_normalise(feats: torch.Tensor) -> torch.Tensor:
     if not feats.is_floating_point() or feats.dtype in (torch.float16, torch.bfloat16):
         feats = feats.float()
     return torch.nn.functional.normalize(feats, p=2, dim=1)
-
-
-def cosine_similarity(query_feats: Scores, gallery_feats: Scores) -> torch.Tensor:
-    """The full [Q x G] cosine-similarity matrix (use feature_retrieval_metrics for big galleries)."""
-    return l2_normalise(_as_tensor(query_feats)) @ l2_normalise(_as_tensor(gallery_feats)).T
 
 
 # -- core ---------------------------------------------------------------------------------------
