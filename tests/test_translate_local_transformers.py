@@ -102,6 +102,15 @@ def test_chat_template_is_applied_for_chat_models_and_raw_text_for_base(tmp_path
     assert out.tokens_in == len(chat.encode([conversation])[0]) and out.tokens_out == 6
 
 
+def test_content_parts_are_read_and_images_refused(causal):
+    parts = [{"role": "user", "content": [{"type": "text", "text": "a red "}, {"type": "text", "text": "coat"}]}]
+    assert causal.render(parts) == "a red coat"
+    image = [{"role": "user", "content": [{"type": "text", "text": "a red coat"},
+                                          {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]
+    with pytest.raises(UserError, match="reads text only.*image_url.*--backend vllm or openai"):
+        causal.complete_batch([image], GREEDY)
+
+
 def test_seq2seq_folder_uses_the_encoder_decoder(seq2seq):
     assert seq2seq.is_seq2seq and type(seq2seq._net).__name__ == "T5ForConditionalGeneration"
     conversations = [user(c) for c in CAPTIONS]

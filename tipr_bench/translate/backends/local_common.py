@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.base import Message
 
 
@@ -21,10 +22,17 @@ def model_cache_dir() -> Path:
 
 
 def message_text(message: Message) -> str:
-    """The text of one chat message; content may be a string or a list of OpenAI-style content parts."""
+    """The text of one chat message; content may be a string or a list of OpenAI-style text parts.
+
+    A text-only model must not silently drop an image part (the refine step sends the person's image to a
+    multimodal model): that is a user error naming the backends that can see images."""
     content = message.get("content", "")
     if isinstance(content, str):
         return content
+    kinds = {part.get("type", "text") for part in content if isinstance(part, dict)}
+    if kinds - {"text"}:
+        raise UserError(f"this local model reads text only, but a prompt holds {', '.join(sorted(kinds - {'text'}))} "
+                        "parts: use a multimodal model through --backend vllm or openai for image prompts")
     return "".join(part.get("text", "") for part in content if isinstance(part, dict))
 
 

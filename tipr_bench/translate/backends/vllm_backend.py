@@ -11,7 +11,7 @@ from typing import Any
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
-from tipr_bench.translate.backends.local_common import folder_model_id, gguf_model_id, message_text, raw_prompt
+from tipr_bench.translate.backends.local_common import folder_model_id, gguf_model_id, raw_prompt
 
 
 class VllmBackend:
@@ -45,8 +45,8 @@ class VllmBackend:
             return []
         sampling = self._vllm.SamplingParams(**sampling_kwargs(params))
         if self.uses_chat_template:
-            messages = [[{"role": m.get("role", "user"), "content": message_text(m)} for m in conversation]
-                        for conversation in conversations]
+            # messages go as they are: vLLM renders OpenAI-style parts, images included, for multimodal models
+            messages = [[dict(m) for m in conversation] for conversation in conversations]
             outputs = self._llm.chat(messages, sampling_params=sampling, use_tqdm=False,
                                      add_generation_prompt=True)
         else:
