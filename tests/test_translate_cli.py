@@ -133,6 +133,10 @@ def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path):
             (translate(ws, server, "--prompt", "nonesuch"), "unknown prompt 'nonesuch'"),
             (translate(ws, server, "--dataset", "other"), "nothing to translate"),
             (run_main("translate", "--lang", "en", "-w", ws), "English is the source language"),
+            (translate(ws, server, "--rpm", "0"), "--rpm must be at least 1"),
+            (translate(ws, server, "--timeout", "0"), "--timeout must be positive"),
+            (run_main("translate", "--lang", "zh", "-w", ws, "--batch-out", tmp_path / "b.jsonl"),
+             "Batch-API files are for OpenAI-compatible servers"),
         ]
     for result, message in cases:
         assert result.returncode == 2, (message, result.stderr)

@@ -75,11 +75,20 @@ def translate(
         raise UserError("--lang en: English is the source language; pass a target such as zh, fr or de")
     if batch_in and batch_out:
         raise UserError("--batch-in and --batch-out are two steps: export with --batch-out, import with --batch-in")
-    for name, value in (("--concurrency", concurrency), ("--max-tokens", max_tokens), ("--limit", limit)):
+    for name, value in (("--concurrency", concurrency), ("--max-tokens", max_tokens), ("--limit", limit),
+                        ("--rpm", rpm), ("--tpm", tpm)):
         if value is not None and value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
+    for name, value in (("--timeout", timeout), ("--max-retries", max_retries), ("--max-flag-retries",
+                        max_flag_retries), ("--price-in", price_in), ("--price-out", price_out),
+                        ("--temperature", temperature)):
+        if value < 0 or (name == "--timeout" and value == 0):
+            raise UserError(f"{name} must be {'positive' if name == '--timeout' else 'zero or more'}, got {value}")
     base_urls = tuple(base_url or ())
     backend_name = backend or default_backend_name(base_urls, api_key_env)
+    if (batch_in or batch_out) and backend_name == "transformers":
+        raise UserError("Batch-API files are for OpenAI-compatible servers and `vllm run-batch`: pass "
+                        "--backend openai (or vllm) and --model NAME with --batch-out/--batch-in")
     chosen_prompt = get_prompt(prompt or ("fewshot" if backend_name == "transformers" else "ldat"))
     params = DecodingParams(temperature=temperature, max_tokens=max_tokens)
     ws = Workspace.open(workspace, create=False)
