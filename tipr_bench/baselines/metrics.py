@@ -150,7 +150,7 @@ def _metrics(
             f"pids do not match the similarity matrix: {n_queries} x {n_gallery} scores, "
             f"{q_pids.size} query pids, {g_pids.size} gallery pids"
         )
-    table, n_pos = positive_table(q_pids, g_pids)
+    positives = positive_table(q_pids, g_pids)
     if chunk_size is None:
         chunk_size = max(1, CHUNK_ELEMENTS // n_gallery)
     if chunk_size < 1:
@@ -163,11 +163,11 @@ def _metrics(
     bounds = [(a, min(a + chunk_size, n_queries)) for a in range(0, n_queries, chunk_size)]
     for a, b in _progress(bounds, progress, "ranking queries"):
         scores = chunk(a, b, scratch)
+        pos_idx, counts = positives.rows(a, b)
         if scores.device.type == "cpu":
-            ranks = positive_ranks_cpu(scores, table[a:b], n_pos[a:b], scratch)
+            ranks = positive_ranks_cpu(scores, pos_idx, counts, scratch)
         else:
-            ranks = positive_ranks_torch(scores, table[a:b], n_pos[a:b])
-        counts = n_pos[a:b]
+            ranks = positive_ranks_torch(scores, pos_idx, counts)
         first = ranks[:, 0]
         for k in ks:
             hits[k] += int(np.count_nonzero(first <= k))
@@ -319,9 +319,23 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return _POOLS[workers]
 
 
-def positive_table(query_pids: np.ndarray, gallery_pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per query: the gallery indices of its positives, ascending, padded with 0 to the widest
-    row ([Q x n_max] int64), and how many there are ([Q] int64)."""
+class Positives:
+    """Which gallery items are each query's positives, built once per evaluation.
+
+    Stored per person id ([ids x n_max] gallery indices, ascending, padded with 0), so a chunk of
+    queries gathers only its own rows and memory stays bounded even when one id has many images."""
+
+    def __init__(self, by_id: np.ndarray, per_id: np.ndarray, query_id: np.ndarray):
+        self.by_id, self.per_id, self.query_id = by_id, per_id, query_id
+
+    def rows(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positive gallery indices [b-a x n_max], how many [b-a]) for queries a..b-1."""
+        ids = self.query_id[a:b]
+        return self.by_id[ids], self.per_id[ids]
+
+
+def positive_table(query_pids: np.ndarray, gallery_pids: np.ndarray) -> Positives:
+    """Group the gallery by person id and find each query's id; a query without positives is an error."""
     ids, g_code = np.unique(gallery_pids, return_inverse=True)
     g_code = g_code.ravel()
     per_id = np.bincount(g_code, minlength=ids.size)
@@ -339,7 +353,7 @@ def positive_table(query_pids: np.ndarray, gallery_pids: np.ndarray) -> tuple[np
             f"(first: query {missing[0]}, person id {query_pids[missing[0]]!r}); "
             "every query's person id must appear in the gallery"
         )
-    return table[q_code], per_id[q_code].astype(np.int64)
+    return Positives(table, per_id.astype(np.int64), q_code)
 
 
 def _as_tensor(x: Scores) -> torch.Tensor:
