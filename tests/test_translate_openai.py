@@ -13,6 +13,7 @@ from tipr_bench.translate.backends import make_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.openai_backend import BackendError, OpenAIBackend
 from tipr_bench.translate.prompts import get_prompt
+from tipr_bench.translate.throttle import RateLimiter
 
 MESSAGES = get_prompt("ldat").render("A woman wearing a red jacket.", "zh")
 PARAMS = DecodingParams()
@@ -157,3 +158,32 @@ def test_missing_key_or_model_is_a_user_error(monkeypatch):
         make_backend("openai", None, base_urls=["http://127.0.0.1:9/v1"])
     with pytest.raises(UserError, match="unknown backend"):
         make_backend("nope", "m")
+
+
+def test_tpm_limit_waits_for_tokens_and_settles_real_usage():
+    limiter = RateLimiter(tpm=6000)  # 100 tokens per second
+    limiter.tokens.level = 0.0
+
+    async def take():
+        await limiter.acquire(50)
+
+    started = time.monotonic()
+    asyncio.run(take())
+    assert time.monotonic() - started >= 0.45
+    level = limiter.tokens.level
+    limiter.settle(estimated=50, actual=80)  # the answer used more than estimated: pay the difference
+    assert limiter.tokens.level == pytest.approx(level - 30, abs=1.0)
+
+
+def test_runner_works_from_inside_a_running_event_loop(tmp_path):
+    from tipr_bench.benchmark.store import Workspace
+    from tipr_bench.translate.runner import TranslationJob, translate_jobs
+
+    jobs = [TranslationJob("k#0", "A woman wearing a red jacket.", "zh")]
+    with OpenAIServer() as server, Workspace.open(tmp_path / "ws") as ws:
+        async def notebook_cell():
+            return translate_jobs(ws, jobs, backend(server.base_url), get_prompt("ldat"), store=False,
+                                  progress=False)
+
+        report = asyncio.run(notebook_cell())
+    assert report.results["k#0"].text == "一个女人穿着一个红色夹克。"

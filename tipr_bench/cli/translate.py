@@ -135,9 +135,14 @@ def translate(
             tpm=tpm, timeout=timeout, max_retries=max_retries, device=device,
             batch_size=batch_size if batch_size is not None else (0 if backend_name == "vllm" else 16),
         )
-        report = translate_jobs(ws, jobs, engine, chosen_prompt, params, force=force,
-                                max_flag_retries=max_flag_retries, price_in=price_in, price_out=price_out,
-                                progress=not json_output)
+        try:
+            report = translate_jobs(ws, jobs, engine, chosen_prompt, params, force=force,
+                                    max_flag_retries=max_flag_retries, price_in=price_in, price_out=price_out,
+                                    progress=not json_output)
+        except KeyboardInterrupt:
+            err_console.print("interrupted: every finished translation is saved; run the same command again "
+                              "to resume")
+            raise typer.Exit(130) from None
         out = {**head, "model": engine.model, **report.summary()}
         _finish(out, json_output, "translated", failed=report.failed)
     finally:

@@ -81,6 +81,8 @@ def check_output(source: str, text: str, lang: str, finish_reason: str = "stop")
     out = text.strip()
     if finish_reason == "length":
         return CheckResult(out, "flagged", "truncated (finish_reason length)")
+    if finish_reason == "content_filter":
+        return CheckResult(out, "flagged", "stopped by the provider's content filter")
     chatter = _CHATTER.match(out)
     if chatter and chatter.end() and out[chatter.end():].strip():
         out = out[chatter.end():].strip()

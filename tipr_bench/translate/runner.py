@@ -17,6 +17,7 @@ per request is what limits throughput.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -339,6 +340,29 @@ async def _run_async(run: _Run, waiting: list[_Unit], backend: AsyncBackend) -> 
         await backend.aclose()
 
 
+def _run_coroutine(run: _Run, coroutine) -> None:
+    """asyncio.run, also from code that already runs an event loop (a notebook): then in a thread with
+    its own connection to the workspace (SQLite connections belong to their thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+
+    def in_thread() -> None:
+        own, own_cache = run.ws, run.cache
+        with Workspace.open(own.root) as ws:
+            run.ws, run.cache = ws, TranslationCache(ws.conn)
+            try:
+                asyncio.run(coroutine)
+            finally:
+                run.flush()
+                run.ws, run.cache = own, own_cache
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(in_thread).result()
+
+
 def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None:
     size = int(getattr(backend, "batch_size", 16) or 0)
     # A batch size of 0 means "everything at once" (vLLM); chunk anyway so a kill loses one chunk only.
@@ -448,7 +472,7 @@ def translate_jobs(
             elif hasattr(backend, "complete_batch"):
                 _run_batches(run, waiting, backend)
             else:
-                asyncio.run(_run_async(run, waiting, backend))
+                _run_coroutine(run, _run_async(run, waiting, backend))
     finally:
         run.flush()
         if bar is not None:
