@@ -9,6 +9,7 @@ numbers measured on them only show the pipeline learns, never translation qualit
 from __future__ import annotations
 
 import random
+import zlib
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -28,9 +29,23 @@ ZH = {
 }
 
 
+def _cipher(word: str) -> str:
+    """A fixed one- or two-character CJK code for a word outside the small dictionary."""
+    code = zlib.crc32(word.encode())
+    return chr(0x4E00 + code % 20000) + (chr(0x4E00 + (code >> 15) % 20000) if len(word) > 4 else "")
+
+
 def stand_in_zh(text: str) -> str:
-    """Word-by-word substitution into Chinese: a TEST stand-in for a translation, nothing more."""
-    return "".join(ZH.get(w, w) for w in text.lower().replace(",", "").replace(".", "").split())
+    """Word-by-word substitution into CJK characters: a TEST stand-in for a translation, nothing more."""
+    words = text.lower().replace(",", " ").replace(".", " ").replace("'", " ").split()
+    return "".join(ZH.get(w) or _cipher(w) for w in words)
+
+
+def add_stand_in_translations(ws: Workspace, dataset: str, lang: str = "zh") -> int:
+    """Put stand-in target-language captions (backend="test") for every English caption of a dataset."""
+    rows = [Translation(c.key, lang, stand_in_zh(c.text), backend="test", model="test", prompt_id="test",
+                        prompt_sha256="0" * 64) for c in ws.captions(dataset)]
+    return ws.put_translations(rows)
 
 
 def _person(rng: random.Random) -> dict:

@@ -71,7 +71,8 @@ def train(
         parts = " ".join(f"{k} {v:.3f}" for k, v in log.parts.items())
         console.print(
             f"epoch {log.epoch}: loss {log.loss:.3f} ({parts})  val R@1 {log.val['R1']:.1f} "
-            f"(chance {log.val['chance_R1']:.1f})  {log.seconds:.0f}s {log.images_per_s:.0f} img/s"
+            f"(chance {log.val['chance_R1']:.1f})  {log.seconds:.0f}s {log.images_per_s:.0f} img/s",
+            soft_wrap=True,
         )
 
     with Workspace.open(workspace, create=False) as ws:
@@ -84,12 +85,13 @@ def train(
         })
         return
     for note in result.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", soft_wrap=True)
     for query_lang, m in result.test.items():
         console.print(
             f"test {query_lang} queries: R@1 {m['R1']:.1f} (ITC only {m['R1_itc']:.1f}, "
             f"chance {m['chance_R1']:.1f})  R@5 {m['R5']:.1f}  R@10 {m['R10']:.1f}  mAP {m['mAP']:.1f}  "
-            f"[{m['queries']} queries, {m['gallery']} images]"
+            f"[{m['queries']} queries, {m['gallery']} images]",
+            soft_wrap=True,
         )
     console.print(f"trained in {result.seconds:.0f}s")
     typer.echo(str(result.best))

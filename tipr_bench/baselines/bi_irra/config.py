@@ -24,6 +24,7 @@ class BiIrraConfig:
     vision_layers: int = 12
     vision_heads: int = 12
     vision_mlp_ratio: float = 4.0
+    vision_abs_pos: bool = False  # BEiT-v2 uses relative position bias only; tiny adds absolute too
     layer_scale_init: float = 0.1
     drop_path: float = 0.1
     # text tower (XLM-R layout) and fusion layers
@@ -103,6 +104,7 @@ TINY = BiIrraConfig(
     vision_layers=2,
     vision_heads=4,
     vision_mlp_ratio=2.0,
+    vision_abs_pos=True,
     drop_path=0.0,
     vocab_size=2000,
     text_width=96,

@@ -1,9 +1,12 @@
 """Score a split with a trained Bi-IRRA: global ITC similarity, then ITM re-ranking of each query's
 top-k gallery images (k = 256 as published).
 
-How scores combine: the top-k images of a query get 2 + p_match, where p_match is the ITM head's
-softmax probability of "match"; every other image keeps its ITC cosine (in [-1, 1]). So the ranking
-is the ITM order inside the top-k, then the ITC order below it; rerank_k=0 gives pure ITC.
+How scores combine: each of a query's top-k images gets 3 + cos + p_match, where cos is its ITC
+cosine and p_match the ITM head's softmax probability of "match"; every other image keeps its cosine
+(in [-1, 1]). So the top-k stay above the rest, ordered by cos + p_match. The public
+code ranks the top-k by the ITM logit alone; adding the cosine keeps the ITC order where the ITM head
+is unsure (near-equal p_match), which matters for small models trained from scratch. rerank_k=0 gives
+pure ITC.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
 
-RERANK_OFFSET = 2.0
+RERANK_OFFSET = 3.0
 
 
 @dataclass
@@ -72,6 +75,11 @@ def _autocast(device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+def rerank_scores(cosine: torch.Tensor, match_prob: torch.Tensor) -> torch.Tensor:
+    """Scores of re-ranked candidates: above every plain cosine, ordered by cosine + ITM match probability."""
+    return RERANK_OFFSET + cosine + match_prob
+
+
 @torch.no_grad()
 def encode_gallery(lm: LoadedModel, paths: list[str], device: torch.device, progress: Progress | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +126,7 @@ def score_texts(lm: LoadedModel, texts: list[str], target_lang: bool, image_toke
                         logits = model.itm_logits(text_tokens[q:q + 1].expand(n, -1, -1), att[q:q + 1].expand(n, -1),
                                                   image_tokens[cand])
                     probs.append(logits.float().softmax(dim=-1)[:, 1])
-                sim[q, top[q]] = RERANK_OFFSET + torch.cat(probs)
+                sim[q, top[q]] = rerank_scores(sim[q, top[q]], torch.cat(probs))
         rows.append(sim.cpu())
         if progress:
             progress.advance(task, sim.shape[0])

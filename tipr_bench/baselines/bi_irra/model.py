@@ -91,7 +91,7 @@ class BiIRRA(nn.Module):
         self.vision = VisionTransformer(
             config.image_size, config.patch_size, config.vision_width, config.vision_layers, config.vision_heads,
             layer_scale=config.layer_scale_init, drop_path=config.drop_path,
-            mlp_ratio=config.vision_mlp_ratio,
+            mlp_ratio=config.vision_mlp_ratio, abs_pos=config.vision_abs_pos,
         )
         self.text = build_text_encoder(config, xlmr_folder)
         self.fusion = FusionEncoder(config)

@@ -39,7 +39,7 @@ from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
 
-NO_DECAY_NAMES = ("cls_token", "mask_token", "temp", "relative_position_bias_table")
+NO_DECAY_NAMES = ("cls_token", "mask_token", "pos_embed", "temp", "relative_position_bias_table")
 
 
 @dataclass
@@ -192,7 +192,8 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
         raise UserError(f"--resume: no {last_path} yet; start without --resume")
     train_pairs = load_pairs(ws, dataset, "train", opts.lang)
     if resume_state is not None:
-        config = BiIrraConfig.from_dict(resume_state["config"])
+        # the stored config wins; only --epochs may change (the cosine then stretches to the new end)
+        config = BiIrraConfig.from_dict(resume_state["config"]).with_overrides(epochs=opts.epochs)
         tokenizer = Tokenizer.from_spec(resume_state["tokenizer"])
     else:
         config = get_config(opts.config).with_overrides(epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr)

@@ -102,13 +102,16 @@ class VisionTransformer(nn.Module):
 
     def __init__(
         self, image_size: tuple[int, int], patch_size: int, width: int, layers: int, heads: int,
-        layer_scale: float = 0.1, drop_path: float = 0.0, mlp_ratio: float = 4.0,
+        layer_scale: float = 0.1, drop_path: float = 0.0, mlp_ratio: float = 4.0, abs_pos: bool = False,
     ):
         super().__init__()
         self.grid = (image_size[0] // patch_size, image_size[1] // patch_size)
         self.patch_embed = PatchEmbed(patch_size, width)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, width))
+        # Optional absolute position embedding (BEiT's use_abs_pos_emb): from random init, mean pooling
+        # over tokens that only see relative positions cannot tell a red top from red trousers.
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.num_patches, width)) if abs_pos else None
         rates = torch.linspace(0, drop_path, layers).tolist() if layers > 1 else [drop_path]
         self.blocks = nn.ModuleList(
             Block(width, heads, self.grid, layer_scale, rate, mlp_ratio) for rate in rates
@@ -119,6 +122,8 @@ class VisionTransformer(nn.Module):
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
+        if self.pos_embed is not None:
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.trunc_normal_(module.weight, std=0.02)
@@ -142,6 +147,8 @@ class VisionTransformer(nn.Module):
             w = patch_mask.unsqueeze(-1).to(x.dtype)
             x = x * (1 - w) + self.mask_token.to(x.dtype) * w
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
+        if self.pos_embed is not None:
+            x = x + self.pos_embed.to(x.dtype)
         for block in self.blocks:
             x = block(x)
         patches = self.fc_norm(x[:, 1:])

@@ -1,0 +1,88 @@
+"""ITM re-ranking of the ITC top-k, and the score_split contract, on a real workspace and images."""
+
+import torch
+
+from tests.support.bi_irra_micro import MICRO
+from tests.support.bi_irra_sample import build_workspace
+from tipr_bench.baselines.bi_irra import checkpoint as ckpt
+from tipr_bench.baselines.bi_irra.inference import (RERANK_OFFSET, LoadedModel, encode_gallery, gallery_of,
+                                                    rerank_scores, score_split, score_texts)
+from tipr_bench.baselines.bi_irra.model import BiIRRA
+from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
+
+
+def _model(ws) -> LoadedModel:
+    torch.manual_seed(0)
+    texts = [c.text for c in ws.captions("synth", None, "en")] + [c.text for c in ws.captions("synth", None, "zh")]
+    tokenizer = Tokenizer.train(texts, 120)
+    config = MICRO.with_overrides(vocab_size=tokenizer.vocab_size)
+    model = BiIRRA(config).eval()
+    with torch.no_grad():  # make the image count in the fused state, so ITM scores differ between images
+        for layer in model.fusion.layer:
+            layer.cross_attn.out.weight.mul_(50)
+    return LoadedModel(model, tokenizer, config, "zh", ws.root / "none.pt", "0" * 64)
+
+
+def test_rerank_scores_sit_above_every_cosine_and_follow_the_sum():
+    cos = torch.tensor([0.9, 0.5, -1.0])
+    prob = torch.tensor([0.0, 0.6, 1.0])
+    scores = rerank_scores(cos, prob)
+    assert (scores > 1.0).all()
+    assert scores.argsort(descending=True).tolist() == [1, 0, 2]
+
+
+def test_itm_reorders_the_top_k_and_leaves_the_rest_in_itc_order(tmp_path):
+    ws = build_workspace(tmp_path, persons=10)
+    lm = _model(ws)
+    _, paths, _ = gallery_of(ws, "synth", "test")
+    texts = [c.text for c in ws.captions("synth", "test", "zh")]
+    cpu = torch.device("cpu")
+    tokens, feats = encode_gallery(lm, paths, cpu)
+    itc = score_texts(lm, texts, True, tokens, feats, cpu, rerank_k=0)
+    k = 3
+    reranked = score_texts(lm, texts, True, tokens, feats, cpu, rerank_k=k)
+    for q, text in enumerate(texts):
+        top = itc[q].topk(k).indices
+        assert set(reranked[q].topk(k).indices.tolist()) == set(top.tolist())
+        ids, att = lm.tokenizer.encode([text], lm.config.max_text_len)
+        with torch.no_grad():
+            text_tokens = lm.model.encode_text(ids, att)
+            prob = lm.model.itm_logits(text_tokens.expand(k, -1, -1), att.expand(k, -1), tokens[top]).softmax(-1)[:, 1]
+        assert torch.allclose(reranked[q, top], RERANK_OFFSET + itc[q, top] + prob, atol=1e-5)
+        rest = torch.ones(itc.shape[1], dtype=torch.bool)
+        rest[top] = False
+        assert torch.equal(reranked[q, rest], itc[q, rest])
+
+
+def test_when_itc_ties_the_itm_head_decides_the_order(tmp_path):
+    ws = build_workspace(tmp_path, persons=10)
+    lm = _model(ws)
+    with torch.no_grad():  # every image gets the same ITC feature: only ITM can separate them
+        lm.model.vision_proj.weight.zero_()
+        lm.model.vision_proj.bias.fill_(1.0)
+    _, paths, _ = gallery_of(ws, "synth", "test")
+    texts = [c.text for c in ws.captions("synth", "test", "en")]
+    cpu = torch.device("cpu")
+    tokens, feats = encode_gallery(lm, paths, cpu)
+    reranked = score_texts(lm, texts, False, tokens, feats, cpu, rerank_k=len(paths))
+    for q, text in enumerate(texts):
+        ids, att = lm.tokenizer.encode([text], lm.config.max_text_len)
+        with torch.no_grad():
+            text_tokens = lm.model.encode_text(ids, att)
+            n = len(paths)
+            prob = lm.model.itm_logits(text_tokens.expand(n, -1, -1), att.expand(n, -1), tokens).softmax(-1)[:, 1]
+        assert prob.max() - prob.min() > 1e-3
+        assert reranked[q].argsort(descending=True).tolist() == prob.argsort(descending=True).tolist()
+
+
+def test_score_split_returns_the_contract_with_the_workspace_checkpoint(tmp_path):
+    ws = build_workspace(tmp_path, persons=10)
+    lm = _model(ws)
+    path = ckpt.run_dir(ws.root, "zh", "synth", "micro") / "best.pt"
+    ckpt.save(path, {"model_name": ckpt.MODEL, "lang": "zh", "config": lm.config.to_dict(),
+                     "tokenizer": lm.tokenizer.spec(), "model": lm.model.state_dict()})
+    scored = score_split(ws, dataset="synth", split="test", lang="en", device="cpu", rerank_k=4, progress=False)
+    assert scored.checkpoint == path and scored.train_lang == "zh" and scored.checkpoint_sha256 == ckpt.sha256(path)
+    assert scored.similarity.shape == (len(scored.query_keys), len(scored.gallery_paths)) == (8, 4)
+    assert len(scored.query_pids) == 8 and sorted(set(scored.gallery_pids)) == sorted(set(scored.query_pids))
+    assert all(key.startswith("synth/") for key in scored.query_keys)

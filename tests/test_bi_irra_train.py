@@ -1,0 +1,72 @@
+"""Training end to end on CPU: two optimizer steps, checkpoints, resume, and the `train` command.
+
+The target-language captions are the test's word-substitution STAND-IN (backend="test"), not real
+translations; these tests check the machinery, not retrieval quality.
+"""
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from tests.support.bi_irra_micro import MICRO
+from tests.support.bi_irra_sample import build_workspace
+from tipr_bench.baselines.bi_irra import checkpoint as ckpt
+from tipr_bench.baselines.bi_irra import config as configs
+from tipr_bench.baselines.bi_irra.train import TrainOptions, train
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.cli import app
+
+
+@pytest.fixture()
+def micro_config(monkeypatch):
+    monkeypatch.setitem(configs.CONFIGS, "micro", MICRO.with_overrides(sp_vocab_size=120, epochs=2))
+    torch.set_num_threads(1)
+
+
+@pytest.mark.slow
+def test_two_training_steps_write_checkpoints_and_resume(tmp_path, micro_config):
+    ws = build_workspace(tmp_path, persons=10)
+    before = ckpt.run_dir(ws.root, "zh", "synth", "micro")
+    opts = TrainOptions(lang="zh", config="micro", device="cpu", progress=False, test=False, max_steps=2,
+                        epochs=1, batch_size=6)
+    result = train(ws, opts)
+    assert result.best == before / "best.pt" and result.best.is_file() and result.last.is_file()
+    state = ckpt.load(result.last)
+    assert state["schedule"]["step_count"] == 2 and state["epoch"] == 0
+    log = result.epochs[0]
+    assert set(log.parts) == {"itc", "itm", "mlm", "mim"} and all(v == v for v in log.parts.values())
+    assert 0.0 <= log.val["R1"] <= 100.0 and log.val["chance_R1"] > 0
+
+    resumed = train(ws, TrainOptions(lang="zh", config="micro", device="cpu", progress=False, test=False,
+                                     resume=True, epochs=2))
+    assert [e.epoch for e in resumed.epochs] == [1, 2]
+    assert any("resumed" in note for note in resumed.notes)
+    assert ckpt.load(resumed.last)["epoch"] == 1
+
+
+def test_bad_requests_are_one_line_user_errors(tmp_path, micro_config):
+    ws = build_workspace(tmp_path, persons=5)
+    with pytest.raises(UserError, match="--lang en"):
+        train(ws, TrainOptions(lang="en", config="micro"))
+    with pytest.raises(UserError, match="has fr translations"):
+        train(ws, TrainOptions(lang="fr", config="micro"))
+    with pytest.raises(UserError, match="no fr translations for synth/train"):
+        train(ws, TrainOptions(lang="fr", config="micro", dataset="synth"))
+    with pytest.raises(UserError, match="no .* yet"):
+        train(ws, TrainOptions(lang="zh", config="micro", resume=True, device="cpu"))
+    with pytest.raises(UserError, match="unknown bi-irra config"):
+        train(ws, TrainOptions(lang="zh", config="huge", device="cpu"))
+
+
+@pytest.mark.slow
+def test_train_command_prints_epochs_test_scores_and_the_best_path_last(tmp_path, micro_config):
+    ws = build_workspace(tmp_path, persons=10)
+    ws.close()
+    result = CliRunner().invoke(app, ["train", "--model", "bi-irra", "--lang", "zh", "--config", "micro",
+                                      "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--threads", "1",
+                                      "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert any(line.startswith("epoch 1:") and "chance" in line for line in lines)
+    assert any(line.startswith("test zh queries: R@1") for line in lines)
+    assert lines[-1].endswith("best.pt") and (tmp_path / "ws" / "checkpoints" / "bi-irra" / "zh").is_dir()
