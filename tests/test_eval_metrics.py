@@ -159,3 +159,8 @@ def test_accelerator_path_agrees_with_the_cpu_path(dtype):
     scores = torch.from_numpy(sim)
     np.testing.assert_array_equal(positive_ranks_torch(scores, table, counts),
                                   positive_ranks_cpu(scores, table, counts))
+
+
+def test_progress_bar_changes_nothing():
+    sim, q, g = random_case(5)
+    assert retrieval_metrics(sim, q, g, chunk_size=5, progress=True) == retrieval_metrics(sim, q, g)
