@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 
@@ -37,8 +38,17 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--keep-cache", action="store_true", help="use ~/.cache/tipr-bench, not a temp dir")
     args = parser.parse_args()
-    if not args.keep_cache:
-        os.environ["TIPR_BENCH_CACHE"] = tempfile.mkdtemp(prefix="tipr-bench-cache-")
+    if args.keep_cache:
+        return measure(args)
+    scratch = tempfile.mkdtemp(prefix="tipr-bench-cache-")
+    os.environ["TIPR_BENCH_CACHE"] = scratch
+    try:
+        measure(args)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # 1.3 GB of assembled and converted model
+
+
+def measure(args: argparse.Namespace) -> None:
 
     from tipr_bench.translate.backends.base import DecodingParams
     from tipr_bench.translate.backends.transformers_backend import TransformersBackend
