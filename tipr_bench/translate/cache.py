@@ -15,8 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.records import utc_now
-
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS translation_cache (
     key TEXT PRIMARY KEY, text TEXT NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,
@@ -87,12 +85,9 @@ class TranslationCache:
                 found[key] = CachedAnswer(text, tokens_in, tokens_out, finish)
         return found
 
-    def rows(self, entries: Iterable[tuple[str, CachedAnswer]], backend: str, model: str) -> list[tuple]:
-        now = utc_now()
-        return [(k, a.text, a.tokens_in, a.tokens_out, a.finish_reason, backend, model, now) for k, a in entries]
-
     def put_rows(self, rows: Sequence[tuple]) -> None:
-        """Upsert rows made by `rows` (call inside the caller's transaction to batch writes)."""
+        """Upsert (key, text, tokens_in, tokens_out, finish_reason, backend, model, created_at) rows; call
+        inside the caller's transaction to batch writes."""
         self.conn.executemany(
             "INSERT OR REPLACE INTO translation_cache "
             "(key, text, tokens_in, tokens_out, finish_reason, backend, model, created_at) "

@@ -115,7 +115,7 @@ class Plan:
                  retry_prompt: Prompt, max_flag_retries: int):
         self.backend_name = backend_name
         self.model = model
-        self.max_flag_retries = max_flag_retries
+        self.max_flag_retries = max_flag_retries = max(0, max_flag_retries)
         self._specs: list[tuple[Prompt, DecodingParams, dict]] = []
         self._prefixes: list[str] = []
         for attempt in range(max_flag_retries + 1):
@@ -144,10 +144,9 @@ class Plan:
 class _Run:
     """State of one translate_jobs call."""
 
-    def __init__(self, ws: Workspace, backend, plan: Plan, *, store: bool, force: bool, round: int,
+    def __init__(self, ws: Workspace, plan: Plan, *, store: bool, force: bool, round: int,
                  price_in: float, price_out: float, progress: RunProgress | None):
         self.ws = ws
-        self.backend = backend
         self.plan = plan
         self.cache = TranslationCache(ws.conn)
         self.store = store
@@ -425,7 +424,7 @@ def plan_requests(
     """The requests a run would send, without sending any (for --dry-run and --batch-out)."""
     plan = Plan(backend_name, model, prompt, params, retry_prompt or get_prompt("strict"), max_flag_retries)
     units = _units(jobs, plan)
-    run = _Run(ws, CacheOnly(backend_name, model), plan, store=False, force=force, round=0, price_in=0.0,
+    run = _Run(ws, plan, store=False, force=force, round=0, price_in=0.0,
                price_out=0.0, progress=None)
     waiting = run.resolve_cached(units)
     return PendingPlan(plan, len(units), len(jobs) - sum(len(u.members) for u in waiting), waiting)
@@ -456,7 +455,7 @@ def translate_jobs(
     units = _units(jobs, plan)
     bar = RunProgress(len(jobs), description=f"translate → {','.join(sorted({j.lang for j in jobs}))}") \
         if progress and jobs else None
-    run = _Run(ws, backend, plan, store=store, force=force, round=round, price_in=price_in,
+    run = _Run(ws, plan, store=store, force=force, round=round, price_in=price_in,
                price_out=price_out, progress=bar)
     run.load_existing({(j.lang, j.key) for j in jobs} if store else set())
     try:
