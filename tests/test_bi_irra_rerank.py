@@ -5,8 +5,15 @@ import torch
 from tests.support.bi_irra_micro import MICRO
 from tests.support.bi_irra_sample import build_workspace
 from tipr_bench.baselines.bi_irra import checkpoint as ckpt
-from tipr_bench.baselines.bi_irra.inference import (RERANK_OFFSET, LoadedModel, encode_gallery, gallery_of,
-                                                    rerank_scores, score_split, score_texts)
+from tipr_bench.baselines.bi_irra.inference import (
+    RERANK_OFFSET,
+    LoadedModel,
+    encode_gallery,
+    gallery_of,
+    rerank_scores,
+    score_split,
+    score_texts,
+)
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 

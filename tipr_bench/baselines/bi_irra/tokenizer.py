@@ -10,6 +10,7 @@ nothing but the checkpoint file.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -20,12 +21,16 @@ from tipr_bench.benchmark.errors import UserError
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
 
+# CJK ideographs and kana (the ranges multilingual BERT isolates); see `_normalise`.
+_CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
+
 
 class Tokenizer:
-    def __init__(self, model_proto: bytes, kind: str, lowercase: bool):
+    def __init__(self, model_proto: bytes, kind: str, lowercase: bool, split_cjk: bool = False):
         self.model_proto = model_proto
         self.kind = kind  # "xlmr" (fairseq offset) or "trained" (ids used as they are)
         self.lowercase = lowercase
+        self.split_cjk = split_cjk
         self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
         size = self.sp.get_piece_size()
         if kind == "xlmr":
@@ -44,29 +49,30 @@ class Tokenizer:
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> Tokenizer:
-        """Train a unigram SentencePiece model on captions (English and target language together)."""
-        sentences = [t.lower().strip() for t in texts if t.strip()]
+        """Train a BPE SentencePiece model on captions (English and target language together)."""
+        sentences = [_normalise(t, lowercase=True, split_cjk=True) for t in texts if t.strip()]
         if not sentences:
             raise UserError("no captions to train a tokenizer on; ingest a dataset first")
         out = io.BytesIO()
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_writer=out, vocab_size=vocab_size, model_type="unigram",
+            sentence_iterator=iter(sentences), model_writer=out, vocab_size=vocab_size, model_type="bpe",
             bos_id=BOS, pad_id=PAD, eos_id=EOS, unk_id=UNK, user_defined_symbols=["<mask>"],
             hard_vocab_limit=False, character_coverage=0.9995, num_threads=2,
             minloglevel=2, input_sentence_size=200000, shuffle_input_sentence=True,
         )
-        return cls(out.getvalue(), "trained", lowercase=True)
+        return cls(out.getvalue(), "trained", lowercase=True, split_cjk=True)
 
     def spec(self) -> dict:
-        return {"kind": self.kind, "lowercase": self.lowercase, "model_proto": self.model_proto}
+        return {"kind": self.kind, "lowercase": self.lowercase, "split_cjk": self.split_cjk,
+                "model_proto": self.model_proto}
 
     @classmethod
     def from_spec(cls, spec: dict) -> Tokenizer:
-        return cls(spec["model_proto"], spec["kind"], spec["lowercase"])
+        return cls(spec["model_proto"], spec["kind"], spec["lowercase"], spec.get("split_cjk", False))
 
     def ids(self, text: str, max_len: int) -> list[int]:
         """<s> pieces </s>, truncated to max_len."""
-        pieces = self.sp.encode(text.lower() if self.lowercase else text)
+        pieces = self.sp.encode(_normalise(text, self.lowercase, self.split_cjk))
         if self.kind == "xlmr":
             pieces = [p + 1 if p > 0 else UNK for p in pieces]
         return [BOS, *pieces[: max_len - 2], EOS]
@@ -83,3 +89,16 @@ class Tokenizer:
 
     def encode(self, texts: Sequence[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.pad([self.ids(t, max_len) for t in texts])
+
+
+def _normalise(text: str, lowercase: bool, split_cjk: bool) -> str:
+    """Lower-case, and put spaces around CJK characters so each is its own word (as multilingual BERT
+    does). Without it, a small SentencePiece model trained on unsegmented Chinese learns whole
+    phrases as single pieces, which a small model memorises instead of composing, and those phrases
+    eat the vocabulary that English words need."""
+    text = text.strip()
+    if lowercase:
+        text = text.lower()
+    if split_cjk:
+        text = _CJK.sub(r" \1 ", text)
+    return text
