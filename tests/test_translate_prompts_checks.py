@@ -95,6 +95,7 @@ def test_safe_cleaning(raw, text, reason):
     (ZH * 6, "zh", "stop", "length ratio"),
     (ZH[:10], "zh", "length", "truncated"),
     (f"{ZH}\n{ZH}", "zh", "stop", "several lines"),
+    (EXAMPLES["zh"], "zh", "stop", "copy of the few-shot example"),
 ])
 def test_flagged_outputs(raw, lang, finish, reason):
     result = check_output(SOURCE, raw, lang, finish)
@@ -118,3 +119,14 @@ def test_token_estimates_are_plausible():
     est = estimate([(messages, SOURCE, 2)] * 3, price_in=1.0, price_out=2.0)
     assert est.requests == 3 and est.jobs == 6
     assert est.cost == pytest.approx(est.tokens_in / 1e6 + 2 * est.tokens_out / 1e6)
+
+
+def test_fewshot_retries_use_the_two_example_form_and_chat_prompts_the_strict_one():
+    from tipr_bench.translate.prompts import EXAMPLES2, retry_prompt_for
+
+    retry = retry_prompt_for(get_prompt("fewshot"))
+    text = retry.render(SOURCE, "de")[0]["content"]
+    assert retry.id == "fewshot-strict" and retry.stop == ("\n",)
+    assert EXAMPLES["de"] in text and EXAMPLES2["de"] in text and text.endswith("\nGerman:")
+    assert retry_prompt_for(get_prompt("ldat")).id == "strict"
+    assert check_output(SOURCE, EXAMPLES2["zh"], "zh").reason == "copy of the few-shot example"

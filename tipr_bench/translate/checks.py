@@ -2,8 +2,8 @@
 
 Safe to clean: wrapping quotes, a chatter prefix ("Sure! Here is the translation:"), a trailing
 note paragraph, surrounding whitespace. Flagged (the runner retries with the strict prompt):
-empty, an echo of the source, the wrong script for the target language, leftover multi-line
-chatter, a length-ratio outlier, truncation (finish_reason "length").
+empty, an echo of the source, a copy of the few-shot example, the wrong script for the target
+language, leftover multi-line chatter, a length-ratio outlier, truncation (finish_reason "length").
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from tipr_bench.benchmark.languages import get_language
+from tipr_bench.translate.prompts import EXAMPLES, EXAMPLES2
 
 _SCRIPT_CHARS = {
     "han": re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"),
@@ -46,6 +47,8 @@ _NOTE = re.compile(r"\n\s*\(?\s*(?:note|notes|explanation|注|注意|说明)\s*[
 _QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("\u300c", "\u300d"),
            ("\u300e", "\u300f"), ("\u00ab", "\u00bb"), ("\u201e", "\u201c"), ("`", "`"))
 _OPENERS = frozenset(left for left, _ in _QUOTES)
+# Small base models often repeat the few-shot example's translation instead of translating.
+_EXAMPLE_KEYS = frozenset(re.sub(r"[\W_]+", "", text).lower() for text in (*EXAMPLES.values(), *EXAMPLES2.values()))
 _NORMALIZE = re.compile(r"[\W_]+")
 
 
@@ -103,6 +106,8 @@ def check_output(source: str, text: str, lang: str, finish_reason: str = "stop")
     if 2 * len(out) > len(source) > len(out) // 2 and \
             _NORMALIZE.sub("", out).lower() == _NORMALIZE.sub("", source).lower():
         return CheckResult(out, "flagged", reason_prefix + "echo of the source")
+    if _NORMALIZE.sub("", out).lower() in _EXAMPLE_KEYS and _NORMALIZE.sub("", source).lower() not in _EXAMPLE_KEYS:
+        return CheckResult(out, "flagged", reason_prefix + "copy of the few-shot example")
     if "\n" in out and "\n" not in source.strip():
         return CheckResult(out, "flagged", reason_prefix + "several lines (chatter?)")
     script = get_language(lang).script

@@ -5,13 +5,14 @@ Presets:
 - `ldat`: the published LDAT prompt, verbatim.
 - `glossary`: ldat plus the glossary terms found in the caption (refine's targeted re-translation).
 - `fewshot`: one completion-style example for base models (the offline Gemma-3-270M default).
-- `strict`: the stricter prompt used to retry flagged outputs.
+- `fewshot-strict`: two examples; retries a flagged few-shot answer (base models ignore instructions).
+- `strict`: the stricter instruction used to retry flagged outputs of chat models.
 A user template is a text file with `{source}` and `{language}` fields (and optionally `{terms}`,
 `{source_language}`, `{lang}`); its id is the file name and its sha256 covers its text.
 
 Placeholders a template may use: source, language (English name of the target), lang (its code),
-source_language / source_lang (default English / en), terms, example_source, example_target, and
-any extras a job carries.
+source_language / source_lang (default English / en), terms, example_source, example_target,
+example2_source, example2_target, and any extras a job carries.
 """
 
 from __future__ import annotations
@@ -42,6 +43,23 @@ EXAMPLES: dict[str, str] = {
     "it": "Una donna con lunghi capelli neri, che indossa una giacca rossa, jeans blu e scarpe bianche.",
     "pt": "Uma mulher de cabelos longos e pretos, vestindo uma jaqueta vermelha, calça jeans azul e sapatos brancos.",
     "ar": "امرأة ذات شعر أسود طويل، ترتدي سترة حمراء وبنطال جينز أزرق وحذاءً أبيض.",
+}
+
+# A second, different example: the retry prompt for base models shows both, so that a model that
+# copied the first example is shown that examples are not answers.
+EXAMPLE2_EN = "A man in a grey T-shirt and black shorts, carrying a blue backpack."
+EXAMPLES2: dict[str, str] = {
+    "en": EXAMPLE2_EN,
+    "zh": "一名男子，穿着灰色T恤和黑色短裤，背着一个蓝色背包。",
+    "fr": "Un homme en t-shirt gris et short noir, portant un sac à dos bleu.",
+    "de": "Ein Mann in grauem T-Shirt und schwarzen Shorts, der einen blauen Rucksack trägt.",
+    "ja": "灰色のTシャツに黒いショートパンツの男性で、青いリュックを背負っている。",
+    "ko": "회색 티셔츠와 검은 반바지를 입고 파란 배낭을 멘 남자.",
+    "es": "Un hombre con camiseta gris y pantalones cortos negros, que lleva una mochila azul.",
+    "ru": "Мужчина в серой футболке и чёрных шортах, с синим рюкзаком.",
+    "it": "Un uomo con una maglietta grigia e pantaloncini neri, che porta uno zaino blu.",
+    "pt": "Um homem de camiseta cinza e bermuda preta, carregando uma mochila azul.",
+    "ar": "رجل يرتدي قميصًا رماديًا وسروالًا قصيرًا أسود، ويحمل حقيبة ظهر زرقاء.",
 }
 
 
@@ -111,11 +129,12 @@ def _values(source: str, language: str, extras: dict) -> _Values:
     name, code = _name_and_code(language)
     source_name, source_code = _name_and_code(str(extras.get("source_lang", "en")))
     # Every known language has an example; an unknown one borrows the French example (generic fallback).
-    example_source = EXAMPLES.get(source_code, EXAMPLE_EN)
-    example_target = EXAMPLES.get(code, EXAMPLES["fr"])
     values = _Values(
         source=source, language=name, lang=code, source_language=source_name, source_lang=source_code,
-        terms="", example_source=example_source, example_target=example_target,
+        terms="", example_source=EXAMPLES.get(source_code, EXAMPLE_EN),
+        example_target=EXAMPLES.get(code, EXAMPLES["fr"]),
+        example2_source=EXAMPLES2.get(source_code, EXAMPLE2_EN),
+        example2_target=EXAMPLES2.get(code, EXAMPLES2["fr"]),
     )
     values.update({k: v for k, v in extras.items() if k not in ("source_lang",)})
     return values
@@ -148,6 +167,14 @@ PRESETS: dict[str, Prompt] = {
             stop=("\n",),
         ),
         Prompt(
+            "fewshot-strict",
+            "Translate {source_language} to {language}.\n"
+            "{source_language}: {example_source}\n{language}: {example_target}\n"
+            "{source_language}: {example2_source}\n{language}: {example2_target}\n"
+            "{source_language}: {source}\n{language}:",
+            stop=("\n",),
+        ),
+        Prompt(
             "strict",
             "Translate the following {source_language} text into {language}. Output only the translation, "
             "in {language}, as one line: no quotes, no notes, no explanations.\n\n{source}",
@@ -155,6 +182,12 @@ PRESETS: dict[str, Prompt] = {
         ),
     )
 }
+
+
+def retry_prompt_for(prompt: Prompt) -> Prompt:
+    """The stricter prompt that retries a flagged answer: for completion-style few-shot prompts (base
+    models, which ignore instructions) the two-example few-shot form, else the `strict` instruction."""
+    return PRESETS["fewshot-strict"] if prompt.id.startswith("fewshot") else PRESETS["strict"]
 
 
 def get_prompt(name_or_path: str | Path) -> Prompt:

@@ -30,7 +30,7 @@ from tipr_bench.translate.cache import CachedAnswer, TranslationCache, image_dig
 from tipr_bench.translate.checks import CheckResult, check_output
 from tipr_bench.translate.cost import cost as money
 from tipr_bench.translate.progress import RunProgress
-from tipr_bench.translate.prompts import Prompt, get_prompt
+from tipr_bench.translate.prompts import Prompt, retry_prompt_for
 
 FLUSH_ITEMS = 256
 FLUSH_SECONDS = 0.2
@@ -107,9 +107,10 @@ class _Unit:
 
 
 class Plan:
-    """How each attempt is made: attempt 0 with the chosen prompt, later ones with the strict prompt
-    (and, from the second retry on or when the prompts are the same, a raised temperature and a new
-    seed, so that a retry can differ from the answer it replaces)."""
+    """How each attempt is made: attempt 0 with the chosen prompt, later ones with the retry prompt
+    (prompts.retry_prompt_for: `strict`, or `fewshot-strict` for few-shot prompts) and, from the second
+    retry on (or at once when both prompts are the same), a raised temperature and a new seed, so that
+    a retry can differ from the answer it replaces."""
 
     def __init__(self, backend_name: str, model: str, prompt: Prompt, params: DecodingParams,
                  retry_prompt: Prompt, max_flag_retries: int):
@@ -422,7 +423,7 @@ def plan_requests(
     retry_prompt: Prompt | None = None,
 ) -> PendingPlan:
     """The requests a run would send, without sending any (for --dry-run and --batch-out)."""
-    plan = Plan(backend_name, model, prompt, params, retry_prompt or get_prompt("strict"), max_flag_retries)
+    plan = Plan(backend_name, model, prompt, params, retry_prompt or retry_prompt_for(prompt), max_flag_retries)
     units = _units(jobs, plan)
     run = _Run(ws, plan, store=False, force=force, round=0, price_in=0.0,
                price_out=0.0, progress=None)
@@ -451,7 +452,7 @@ def translate_jobs(
     written as its Translation (status ok, flagged or failed); without, results are only cached and
     returned. `force` ignores the cache (answers are still written to it)."""
     started = time.perf_counter()
-    plan = Plan(backend.name, backend.model, prompt, params, retry_prompt or get_prompt("strict"), max_flag_retries)
+    plan = Plan(backend.name, backend.model, prompt, params, retry_prompt or retry_prompt_for(prompt), max_flag_retries)
     units = _units(jobs, plan)
     bar = RunProgress(len(jobs), description=f"translate → {','.join(sorted({j.lang for j in jobs}))}") \
         if progress and jobs else None
