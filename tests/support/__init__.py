@@ -1,1 +1,1 @@
-"""Helpers shared by tests: a loopback OpenAI-compatible server."""
+"""Helpers shared by tests: a loopback OpenAI-compatible server, sample workspaces, tiny models."""
