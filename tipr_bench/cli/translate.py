@@ -125,7 +125,7 @@ def translate(
             report = translate_jobs(ws, jobs, CacheOnly(name, model_id), chosen_prompt, params,
                                     max_flag_retries=max_flag_retries, progress=False)
             out = {**head, "batch_in": str(batch_in), "imported": imported.imported, "errors": imported.errors,
-                   "unmatched": imported.unmatched, **report.summary()}
+                   "unmatched": imported.unmatched, **_summary(report, head)}
             if imported.first_error:
                 out["first_error"] = imported.first_error
             return _finish(out, json_output, "imported batch results", failed=report.failed)
@@ -143,10 +143,18 @@ def translate(
             err_console.print("interrupted: every finished translation is saved; run the same command again "
                               "to resume")
             raise typer.Exit(130) from None
-        out = {**head, "model": engine.model, **report.summary()}
+        out = {**head, "model": engine.model, **_summary(report, head)}
         _finish(out, json_output, "translated", failed=report.failed)
     finally:
         ws.close()
+
+
+def _summary(report, head: dict) -> dict:
+    """The run's figures; `captions` and `kept_human` in `head` already say what `total`/`kept` would."""
+    summary = report.summary()
+    head["kept_human"] += summary.pop("kept")
+    summary.pop("total")
+    return summary
 
 
 _COUNTS = ("done", "cached", "requests", "flagged", "failed", "pending", "kept_human", "imported", "errors",

@@ -23,6 +23,9 @@ from rich.text import Text
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        done = task.completed - task.fields.get("base", 0)
+        if speed is None and task.elapsed and done > 0:
+            speed = done / task.elapsed  # too few samples yet: the average so far
         return Text("-- items/s" if speed is None else f"{speed:,.0f} items/s", style="progress.data.speed")
 
 
@@ -42,6 +45,13 @@ class RunProgress:
 
     def start(self) -> None:
         self._progress.start()
+
+    def restart_clock(self) -> None:
+        """Keep the count but restart rate and ETA: items answered from the cache at the start took no
+        time and would make the ETA of the real work absurdly optimistic."""
+        task = self._progress.tasks[0]
+        self._progress.reset(self._task, completed=task.completed, cost=task.fields.get("cost", 0.0),
+                             base=task.completed)
 
     def advance(self, items: int, cost: float) -> None:
         self._progress.update(self._task, advance=items, cost=cost)

@@ -464,6 +464,8 @@ def translate_jobs(
             bar.start()
         waiting = run.resolve_cached(units)
         run.flush()
+        if bar is not None:
+            bar.restart_clock()
         if on_plan is not None:
             on_plan(len(units), len(waiting))
         if waiting:
