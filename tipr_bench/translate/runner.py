@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -446,7 +446,6 @@ def translate_jobs(
     price_out: float = 0.0,
     progress: bool = True,
     retry_prompt: Prompt | None = None,
-    on_plan: Callable[[int, int], None] | None = None,
 ) -> RunReport:
     """Translate `jobs` with `backend`, reusing cached answers. With `store`, each job's result is
     written as its Translation (status ok, flagged or failed); without, results are only cached and
@@ -466,8 +465,6 @@ def translate_jobs(
         run.flush()
         if bar is not None:
             bar.restart_clock()
-        if on_plan is not None:
-            on_plan(len(units), len(waiting))
         if waiting:
             if isinstance(backend, CacheOnly):
                 run.report.pending = sum(len(u.members) for u in waiting)
