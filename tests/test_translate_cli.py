@@ -149,7 +149,9 @@ def test_failures_exit_1_and_a_rerun_retries_them(tmp_path):
     with OpenAIServer() as server:
         server.set_fault("500", count=100)
         failed = translate(ws, server, "--max-retries", "0")
-        assert failed.returncode == 1 and json.loads(failed.stdout)["failed"] == 4
+        summary = json.loads(failed.stdout)
+        assert failed.returncode == 1 and summary["failed"] == 4
+        assert summary["top_failure"] == "request failed: HTTP 500; gave up after 1 attempt (4x)"
         assert "run the same command again" in failed.stderr
         server.faults.clear()
         assert translate(ws, server).returncode == 0

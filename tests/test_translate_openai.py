@@ -89,7 +89,7 @@ def test_client_errors_are_not_retried_and_never_show_the_key(monkeypatch):
     with OpenAIServer() as server:
         b = OpenAIBackend("test-model", base_urls=[server.base_url.replace("/v1", "/nope")],
                           api_key_env="TIPR_TEST_KEY", backoff_base=0.01)
-        with pytest.raises(BackendError, match="HTTP 404") as info:
+        with pytest.raises(BackendError, match=r"HTTP 404 from the server \(check --base-url") as info:
             complete(b)
     assert "sk-secret" not in str(info.value) and "sk-secret" not in repr(b)
     assert server.request_count == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -144,6 +145,10 @@ def translate(
                               "to resume")
             raise typer.Exit(130) from None
         out = {**head, "model": engine.model, **_summary(report, head)}
+        if report.failed:
+            reasons = Counter(r.reason for r in report.results.values() if r.status == "failed")
+            reason, count = reasons.most_common(1)[0]
+            out["top_failure"] = f"{reason} ({count}x)"
         _finish(out, json_output, "translated", failed=report.failed)
     finally:
         ws.close()
@@ -172,7 +177,7 @@ def _finish(out: dict, json_output: bool, title: str, failed: int = 0) -> None:
             parts = [_fmt(k, out[k]) for k in keys if k in out]
             if parts:
                 console.print("  " + " · ".join(parts), highlight=False, soft_wrap=True)
-        for key in ("batch_out", "first_error", "estimator"):
+        for key in ("batch_out", "first_error", "top_failure", "estimator"):
             if key in out:
                 console.print(f"  {key.replace('_', ' ')}: {out[key]}", highlight=False, soft_wrap=True)
     if failed:

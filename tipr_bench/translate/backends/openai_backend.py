@@ -32,6 +32,11 @@ try:  # the SDK's HTTP layer (httpx2 in openai 3.x, httpx before)
 except ImportError:  # pragma: no cover - older openai
     import httpx as _httpx
 
+_HINTS = {
+    401: " (check the API key in ${env})",
+    403: " (check the API key in ${env} and its access to the model)",
+    404: " (check --base-url, which usually ends in /v1, and --model)",
+}
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 MAX_RETRY_AFTER = 120.0
 
@@ -93,6 +98,7 @@ class OpenAIBackend:
         if concurrency < 1:
             raise UserError(f"--concurrency must be at least 1, got {concurrency}")
         self.model = model
+        self.api_key_env = api_key_env
         self.base_urls: tuple[str | None, ...] = tuple(u.rstrip("/") for u in base_urls) or (None,)
         self.concurrency = concurrency
         self.timeout = timeout
@@ -152,8 +158,9 @@ class OpenAIBackend:
                     return completion
                 except openai.APIStatusError as exc:
                     if exc.status_code not in RETRY_STATUSES:
+                        hint = _HINTS.get(exc.status_code, "").format(env=self.api_key_env)
                         raise BackendError(
-                            f"HTTP {exc.status_code} from the server: {self._redact(exc.message)}") from None
+                            f"HTTP {exc.status_code} from the server{hint}: {self._redact(exc.message)}") from None
                     problem, wait = f"HTTP {exc.status_code}", _retry_after(exc.response)
                 except openai.APITimeoutError:
                     problem, wait = f"timeout after {self.timeout:g}s", None
@@ -162,7 +169,8 @@ class OpenAIBackend:
                 except (ValueError, KeyError, IndexError, TypeError):
                     problem, wait = "malformed response body", None
                 if attempt >= self.max_retries:
-                    raise BackendError(f"{problem}; gave up after {attempt + 1} attempts") from None
+                    tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
+                    raise BackendError(f"{problem}; gave up after {tries}") from None
                 self.retries += 1
                 await asyncio.sleep(self._backoff(attempt) if wait is None else wait)
                 attempt += 1
