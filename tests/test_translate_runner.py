@@ -14,7 +14,14 @@ from tipr_bench.translate.backends.base import Completion, DecodingParams
 from tipr_bench.translate.backends.openai_backend import OpenAIBackend
 from tipr_bench.translate.cache import TranslationCache
 from tipr_bench.translate.prompts import get_prompt
-from tipr_bench.translate.runner import CacheOnly, TranslationJob, plan_requests, translate_jobs, workspace_jobs
+from tipr_bench.translate.runner import (
+    CacheOnly,
+    RunAborted,
+    TranslationJob,
+    plan_requests,
+    translate_jobs,
+    workspace_jobs,
+)
 
 LDAT = get_prompt("ldat")
 
@@ -208,3 +215,16 @@ def test_plan_and_cache_only_replay(ws):
     report = translate_jobs(ws, jobs, CacheOnly("openai", "test-model"), LDAT, progress=False)
     assert report.pending == 30 - answered and report.done == answered
     assert len(ws.translations("zh")) == answered
+
+
+def test_a_run_whose_requests_all_fail_stops_early(tmp_path):
+    make_workspace(tmp_path / "big", n=60)
+    with Workspace.open(tmp_path / "big") as ws, OpenAIServer() as server:
+        jobs, _ = workspace_jobs(ws, "zh")
+        server.set_fault("500", count=1000)
+        with pytest.raises(RunAborted, match=r"the first \d+ requests all failed \(request failed: HTTP 500"):
+            translate_jobs(ws, jobs, openai(server, max_retries=0, concurrency=4), LDAT, progress=False)
+        assert 16 <= server.request_count < 24  # not all 60
+        server.faults.clear()
+        report = translate_jobs(ws, jobs, openai(server, concurrency=4), LDAT, progress=False)
+    assert report.done == 60 and report.failed == 0

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Translation, utc_now
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, Completion, DecodingParams
@@ -33,6 +34,7 @@ from tipr_bench.translate.progress import RunProgress
 from tipr_bench.translate.prompts import Prompt, retry_prompt_for
 
 FLUSH_ITEMS = 256
+ABORT_AFTER = 16  # requests that all failed, with none succeeding, before a run stops
 FLUSH_SECONDS = 0.2
 DEFAULT_PARAMS = DecodingParams()
 PROTECTED_PROVENANCE = ("human", "source")  # never overwritten by a machine translation unless forced
@@ -303,19 +305,21 @@ def _units(jobs: Sequence[TranslationJob], plan: Plan) -> list[_Unit]:
 
 async def _run_async(run: _Run, waiting: list[_Unit], backend: AsyncBackend) -> None:
     queue: Iterator[_Unit] = iter(waiting)
-    failures = 0
+    breaker = _Breaker()
 
     async def work() -> None:
-        nonlocal failures
         for unit in queue:  # a shared iterator: each worker takes the next unit
+            if breaker.open:
+                return
             while True:
                 _, params, _ = run.plan.spec(unit.attempt)
                 try:
                     completion = await backend.complete(run.plan.messages(unit.job, unit.attempt), params)
                 except Exception as exc:  # noqa: BLE001 - one item's failure must not stop the run
-                    failures += 1
                     run.finish(unit, None, f"request failed: {exc}")
+                    breaker.failed(f"request failed: {exc}")
                     break
+                breaker.succeeded()
                 if run.answer(unit, completion, fresh=True):
                     break
                 cached = run.lookup_one(unit.key)
@@ -338,6 +342,38 @@ async def _run_async(run: _Run, waiting: list[_Unit], backend: AsyncBackend) -> 
         tick.cancel()
         run.flush()
         await backend.aclose()
+    breaker.raise_if_open()
+
+
+class RunAborted(UserError):
+    """Every request so far failed: the server, key or model is wrong, so the run stops early."""
+
+
+class _Breaker:
+    """Stops a run whose first ABORT_AFTER requests all failed (a wrong URL, key or model, or a server
+    that is down) instead of failing every remaining caption one by one."""
+
+    def __init__(self):
+        self.successes = 0
+        self.failures = 0
+        self.reason = ""
+        self.open = False
+
+    def succeeded(self) -> None:
+        self.successes += 1
+
+    def failed(self, reason: str) -> None:
+        self.failures += 1
+        self.reason = self.reason or reason
+        if not self.successes and self.failures >= ABORT_AFTER:
+            self.open = True
+
+    def raise_if_open(self) -> None:
+        if self.open:
+            raise RunAborted(
+                f"stopped: the first {self.failures} requests all failed ({self.reason}); finished work is "
+                "saved; fix the server, key or model and run the same command again"
+            )
 
 
 def _run_coroutine(run: _Run, coroutine) -> None:
@@ -370,6 +406,7 @@ def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None
     levels: dict[int, list[_Unit]] = {}
     for unit in waiting:
         levels.setdefault(unit.attempt, []).append(unit)
+    breaker = _Breaker()
     try:
         while levels:
             attempt = min(levels)
@@ -383,8 +420,12 @@ def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None
             except Exception as exc:  # noqa: BLE001 - report and go on with the next batch
                 for unit in chunk:
                     run.finish(unit, None, f"batch failed: {exc}")
+                    breaker.failed(f"batch failed: {exc}")
                 run.flush()
+                if breaker.open:
+                    breaker.raise_if_open()
                 continue
+            breaker.succeeded()
             moved = [u for u, c in zip(chunk, completions, strict=True) if not run.answer(u, c, fresh=True)]
             for unit in run.resolve_cached(moved):
                 levels.setdefault(unit.attempt, []).append(unit)
