@@ -34,6 +34,9 @@ from tipr_bench.translate.progress import RunProgress
 from tipr_bench.translate.prompts import Prompt, retry_prompt_for
 
 FLUSH_ITEMS = 256
+# A batch size of 0 means "everything at once" (vLLM schedules it with continuous batching); the runner
+# still hands over chunks this large, so a kill loses one chunk of work, not the whole run.
+ALL_AT_ONCE_CHUNK = 4096
 ABORT_AFTER = 16  # requests that all failed, with none succeeding, before a run stops
 FLUSH_SECONDS = 0.2
 DEFAULT_PARAMS = DecodingParams()
@@ -401,8 +404,7 @@ def _run_coroutine(run: _Run, coroutine) -> None:
 
 def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None:
     size = int(getattr(backend, "batch_size", 16) or 0)
-    # A batch size of 0 means "everything at once" (vLLM); chunk anyway so a kill loses one chunk only.
-    size = size if size > 0 else 4096
+    size = size if size > 0 else ALL_AT_ONCE_CHUNK
     levels: dict[int, list[_Unit]] = {}
     for unit in waiting:
         levels.setdefault(unit.attempt, []).append(unit)
