@@ -5,6 +5,7 @@ Prints figures and ratios (nothing here is a timed test):
    server answering at 0 ms and at 100 ms, next to two references measured in the same run:
    - the bare client: the same AsyncOpenAI + aiohttp client posting the same requests, 64 in flight,
      with no runner (no cache, checks or storage): the tool/bare ratio is what the tool costs;
+   - plain aiohttp posting the same bodies without the SDK: the floor the loopback and machine allow;
    - the ideal at 100 ms: concurrency / latency captions/s;
    and the tool's own overhead: the runner with an in-process backend that answers instantly.
 2. resume: a run whose 80k captions are all cached, timed in-process and as a fresh `tipr-bench
@@ -113,16 +114,41 @@ def bare_client(url: str, messages: list[list[dict]], concurrency: int = CONCURR
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def raw_aiohttp(url: str, messages: list[list[dict]], concurrency: int = CONCURRENCY) -> tuple[float, float]:
+    """The floor: the same requests over plain aiohttp, without the OpenAI SDK (no retries, no errors
+    mapping): what the loopback and the machine allow."""
+    import aiohttp
+
+    bodies = [json.dumps({"model": MODEL, "messages": m}).encode() for m in messages]
+
+    async def go() -> None:
+        queue = iter(bodies)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency + 8)) as session:
+            async def worker() -> None:
+                for body in queue:
+                    async with session.post(f"{url}/chat/completions", data=body,
+                                            headers={"Content-Type": "application/json"}) as response:
+                        json.loads(await response.read())
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def throughput(n: int, latency: float, concurrency: int = CONCURRENCY) -> dict:
     with Server(latency) as server:
         ws, jobs = fresh_workspace(n)
         messages = [LDAT.render(j.source, j.lang) for j in jobs]
+        raw_wall, raw_cpu = raw_aiohttp(server.url, messages, concurrency)
         bare_wall, bare_cpu = bare_client(server.url, messages, concurrency)
         wall, cpu, report = timed_run(ws, jobs, OpenAIBackend(MODEL, base_urls=[server.url], concurrency=concurrency))
         assert report.requests == n and report.failed == 0, report.summary()
         ws.close()
     return {"latency_ms": latency * 1000, "tool_per_s": n / wall, "bare_per_s": n / bare_wall,
-            "tool_cpu_ms": cpu / n * 1000, "bare_cpu_ms": bare_cpu / n * 1000}
+            "tool_cpu_ms": cpu / n * 1000, "bare_cpu_ms": bare_cpu / n * 1000, "raw_per_s": n / raw_wall,
+            "raw_cpu_ms": raw_cpu / n * 1000}
 
 
 def resume(n: int) -> dict:
@@ -211,11 +237,12 @@ def report_throughput(n: int, latency: float, concurrency: int = CONCURRENCY) ->
     line = (f"loopback server at {r['latency_ms']:.0f} ms, {n:,} captions, {concurrency} in flight: tool "
             f"{r['tool_per_s']:,.0f}/s ({r['tool_cpu_ms']:.2f} ms CPU each, so {1000 / r['tool_cpu_ms']:,.0f}/s "
             f"on one free core), bare client {r['bare_per_s']:,.0f}/s ({r['bare_cpu_ms']:.2f} ms CPU each), "
-            f"tool/bare {r['tool_per_s'] / r['bare_per_s']:.2f}")
+            f"tool/bare {r['tool_per_s'] / r['bare_per_s']:.2f}; plain aiohttp without the SDK "
+            f"{r['raw_per_s']:,.0f}/s ({r['raw_cpu_ms']:.2f} ms CPU each)")
     if latency:
         ideal = concurrency / latency
         line += (f"; ideal {ideal:,.0f}/s: tool {r['tool_per_s'] / ideal:.0%} of ideal, bare "
-                 f"{r['bare_per_s'] / ideal:.0%} (target >= 90%)")
+                 f"{r['bare_per_s'] / ideal:.0%}, plain aiohttp {r['raw_per_s'] / ideal:.0%} (target >= 90%)")
     print(line)
 
 
