@@ -96,3 +96,19 @@ def test_bad_input_is_one_clear_error(tmp_path):
         refine_language(ws, "zh", backend, rewrite="magic", progress=False)
     with pytest.raises(UserError, match="--comet-model"):
         refine_language(ws, "zh", backend, qe="comet", progress=False)
+
+
+def test_an_unusable_back_translation_is_a_signal_not_invented_attribute_errors(tmp_path):
+    ws = make_workspace(tmp_path)
+    base = responder({})
+
+    def respond(body):  # the back-translator answers in Chinese, even to the strict retry
+        text = str(body["messages"][-1]["content"])
+        return "他穿着红色的衣服。" if GOOD["p/1.png"] in text and "English" in text else base(body)
+
+    with OpenAIServer(responder=respond) as server:
+        _refine(ws, server, rewrite="none")
+    qa = ws.qa("zh")[key("p/1.png")]
+    assert qa.verdict == "noisy" and qa.chrf is None
+    assert qa.reasons == ("back-translation failed: wrong script: 0% latin",)
+    assert qa.back_translation == "他穿着红色的衣服。"  # kept for the reviewer to see

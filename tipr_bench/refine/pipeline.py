@@ -156,7 +156,7 @@ class Judge:
         out: dict[str, Assessment] = {}
         for item in items:
             bt = bts.get(item.key)
-            bt_text = bt.text if bt else ""
+            bt_text = bt.text if bt and not bt.error else ""
             chrf, bleu = sentence_scores(bt_text, item.source)
             src_attrs = self._source_attrs.get(item.key)
             if src_attrs is None:
@@ -168,7 +168,7 @@ class Judge:
                 expected, met = check.expected, check.met
                 term_reasons = self._term_reasons(check, self.term_targets(item.source))
             out[item.key] = assess(
-                item.key, item.source, item.text, back_translation=bt_text,
+                item.key, item.source, item.text, back_translation=bt.text if bt else "",
                 back_translation_error=(bt.error if bt and item.text.strip() else ""),
                 chrf=chrf, bleu=bleu, qe=qe.get(item.key), theta=self.theta, terms_expected=expected,
                 terms_met=met, term_reasons=term_reasons, attribute_issues=issues, status=item.status,
