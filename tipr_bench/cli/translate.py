@@ -26,7 +26,7 @@ from tipr_bench.cli.common import (
 from tipr_bench.translate.backends import backend_identity, default_backend_name, make_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.cost import estimate
-from tipr_bench.translate.prompts import get_prompt
+from tipr_bench.translate.prompts import default_prompt, get_prompt
 from tipr_bench.translate.runner import CacheOnly, plan_requests, translate_jobs, workspace_jobs
 
 _Opt = typer.Option
@@ -48,7 +48,8 @@ def translate(
     timeout: Annotated[float, _Opt(help="Seconds per request before it is retried.")] = 60.0,
     max_retries: Annotated[int, _Opt(help="Retries per request on 429/5xx/timeouts.")] = 5,
     prompt: Annotated[str | None, _Opt("--prompt", "-p", help="ldat | glossary | fewshot | strict | a template "
-                                       "file. Default: fewshot for transformers, else ldat.")] = None,
+                                       "file. Default: fewshot for base models (no chat template, like the bundled "
+                                       "Gemma), else ldat.")] = None,
     dataset: DatasetOption = None,
     split: SplitOption = None,
     limit: Annotated[int | None, _Opt(help="Translate at most N captions (in stable order).")] = None,
@@ -136,6 +137,9 @@ def translate(
             tpm=tpm, timeout=timeout, max_retries=max_retries, device=device,
             batch_size=batch_size if batch_size is not None else (0 if backend_name == "vllm" else 16),
         )
+        if prompt is None:  # the engine knows whether it is a base model (few-shot) or a chat model
+            chosen_prompt = default_prompt(engine)
+            head["prompt"] = chosen_prompt.id
         try:
             report = translate_jobs(ws, jobs, engine, chosen_prompt, params, force=force,
                                     max_flag_retries=max_flag_retries, price_in=price_in, price_out=price_out,

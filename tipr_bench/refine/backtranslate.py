@@ -15,7 +15,7 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.translate.backends.base import DecodingParams
-from tipr_bench.translate.prompts import Prompt
+from tipr_bench.translate.prompts import PRESETS, Prompt, completion_style
 from tipr_bench.translate.runner import RunReport, TranslationJob, translate_jobs
 
 BACK_TRANSLATION_PROMPT = Prompt(
@@ -76,7 +76,8 @@ def back_translate(
            if not text.strip()}
     if not jobs:
         return out
-    report = translate_jobs(ws, jobs, backend, BACK_TRANSLATION_PROMPT, params or DecodingParams(), store=False,
+    prompt = PRESETS["fewshot"] if completion_style(backend) else BACK_TRANSLATION_PROMPT
+    report = translate_jobs(ws, jobs, backend, prompt, params or DecodingParams(), store=False,
                             progress=progress)
     if usage is not None:
         usage.add(report)

@@ -22,7 +22,7 @@ from tipr_bench.refine.backtranslate import Usage
 from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.verdict import Assessment
 from tipr_bench.translate.backends.base import DecodingParams
-from tipr_bench.translate.prompts import Prompt
+from tipr_bench.translate.prompts import PRESETS, Prompt, completion_style
 from tipr_bench.translate.runner import JobResult, TranslationJob, translate_jobs
 
 REWRITE_MODES = ("glossary", "mllm", "none")
@@ -75,6 +75,12 @@ def glossary_notes(best: Assessment, glossary: Glossary | None, last_try: Assess
     return "\n".join(lines)
 
 
+def glossary_terms(glossary: Glossary | None, source: str) -> str:
+    """The caption's approved terms as "red -> 红色; jacket -> 夹克" ("none" without a glossary or terms)."""
+    terms = glossary.render_terms(glossary.find_terms(source)) if glossary is not None else ""
+    return terms or "none"
+
+
 def image_paths(ws: Workspace, keys: list[str]) -> dict[str, Path]:
     """Each caption's image file, from its dataset's image_root; a missing one is a UserError."""
     roots: dict[str, Path] = {}
@@ -122,6 +128,11 @@ def rewrite_candidates(
         prompt = MLLM_REWRITE_PROMPT
         images = image_paths(ws, list(targets))
         jobs = [TranslationJob(key, a.source, lang, image_path=images[key]) for key, a in targets.items()]
+    elif completion_style(backend):
+        # A base model cannot act on notes; it gets the approved terms as a glossary line over two examples.
+        prompt = PRESETS["fewshot-glossary"]
+        jobs = [TranslationJob(key, a.source, lang, extras={"terms": glossary_terms(glossary, a.source)})
+                for key, a in targets.items()]
     else:
         prompt = GLOSSARY_REWRITE_PROMPT
         jobs = [TranslationJob(key, a.source, lang, extras={"notes": glossary_notes(a, glossary, last_tries.get(key))})

@@ -6,6 +6,7 @@ Presets:
 - `glossary`: ldat plus the glossary terms found in the caption (refine's targeted re-translation).
 - `fewshot`: one completion-style example for base models (the offline Gemma-3-270M default).
 - `fewshot-strict`: two examples; retries a flagged few-shot answer (base models ignore instructions).
+- `fewshot-glossary`: `fewshot-strict` with the approved glossary terms, for refine's rewrites on base models.
 - `strict`: the stricter instruction used to retry flagged outputs of chat models.
 A user template is a text file with `{source}` and `{language}` fields (and optionally `{terms}`,
 `{source_language}`, `{lang}`); its id is the file name and its sha256 covers its text.
@@ -175,6 +176,14 @@ PRESETS: dict[str, Prompt] = {
             stop=("\n",),
         ),
         Prompt(
+            "fewshot-glossary",
+            "Translate {source_language} to {language}. Glossary: {terms}.\n"
+            "{source_language}: {example_source}\n{language}: {example_target}\n"
+            "{source_language}: {example2_source}\n{language}: {example2_target}\n"
+            "{source_language}: {source}\n{language}:",
+            stop=("\n",),
+        ),
+        Prompt(
             "strict",
             "Translate the following {source_language} text into {language}. Output only the translation, "
             "in {language}, as one line: no quotes, no notes, no explanations.\n\n{source}",
@@ -182,6 +191,17 @@ PRESETS: dict[str, Prompt] = {
         ),
     )
 }
+
+
+def completion_style(backend) -> bool:
+    """True for base models (no chat template): they continue text rather than follow instructions,
+    so every instruction prompt has to become a few-shot completion prompt for them."""
+    return getattr(backend, "uses_chat_template", True) is False
+
+
+def default_prompt(backend) -> Prompt:
+    """`fewshot` for base models, the published `ldat` prompt for chat models and servers."""
+    return PRESETS["fewshot"] if completion_style(backend) else PRESETS["ldat"]
 
 
 def retry_prompt_for(prompt: Prompt) -> Prompt:
