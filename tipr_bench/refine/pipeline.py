@@ -177,6 +177,18 @@ class Judge:
         return out
 
 
+def recorded_settings(s: RefineSummary) -> dict[str, str]:
+    """What a dataset card cites about this language's QA (the export reads `qa.*` and `glossary.*`)."""
+    where = ".".join(p for p in (s.dataset, s.split) if p)
+    scope = f"qa.{s.lang}" + (f"[{where}]" if where else "")
+    return {
+        f"{scope}.qe": s.qe, f"{scope}.qe_threshold": f"{s.qe_threshold:.2f}",
+        f"{scope}.threshold_from": s.threshold_from, f"{scope}.chrf_min": f"{s.chrf_min:g}",
+        f"{scope}.rewrite": f"{s.rewrite} x{s.rounds}", f"glossary.{s.lang}.version": s.glossary_version,
+        **{f"{scope}.signature.{name}": sig for name, sig in s.signatures.items()},
+    }
+
+
 def _next_round(ws: Workspace, lang: str) -> int:
     row = ws.conn.execute(
         "SELECT MAX(r) FROM (SELECT MAX(round) AS r FROM qa WHERE lang = ? "
@@ -300,6 +312,7 @@ def refine_language(
         backend=backend.name, model=backend.model, requests=judge.usage.requests,
         tokens_in=judge.usage.tokens_in, tokens_out=judge.usage.tokens_out,
     )
+    ws.set_meta(recorded_settings(summary))
     if report_dir is not None:
         run_info = {
             "backend": f"{backend.name} {backend.model}", "qe": scorer.name,

@@ -84,8 +84,7 @@ def check_formats(formats: list[str] | None) -> list[str]:
 def recorded_settings(ws: Workspace) -> dict[str, str]:
     """QA thresholds and glossary versions other stages recorded in the workspace's meta table
     (keys such as `qa.zh.qe_threshold` or `glossary.zh.version`)."""
-    rows = ws.conn.execute("SELECT k, v FROM meta ORDER BY k").fetchall()
-    return {r["k"]: r["v"] for r in rows if r["k"].lower().startswith(SETTING_PREFIXES)}
+    return ws.meta(SETTING_PREFIXES)
 
 
 def export_release(
