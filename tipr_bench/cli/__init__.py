@@ -5,24 +5,20 @@ Exit codes: 0 ok, 1 failure, 2 bad input (one line saying what, where and how to
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from tipr_bench.benchmark.errors import UserError
-from tipr_bench.cli import (  # noqa: F401  (each module registers its commands)
-    data,
-    demo,
-    evaluate,
-    glossary,
-    refine,
-    release,
-    train,
-    translate,
-)
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import err_console
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+
+# Each module registers its commands on `app`; this order is the order `--help` lists them: the pipeline's.
+COMMAND_MODULES = ("data", "translate", "refine", "glossary", "release", "train", "evaluate", "demo")
+for _module in COMMAND_MODULES:
+    importlib.import_module(f"tipr_bench.cli.{_module}")
 
 
 def main() -> None:
@@ -31,6 +27,3 @@ def main() -> None:
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        err_console.print("interrupted: finished work is saved; run the same command again to resume")
-        sys.exit(130)
