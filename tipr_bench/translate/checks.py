@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from tipr_bench.benchmark.languages import get_language
-from tipr_bench.translate.prompts import EXAMPLES, EXAMPLES2
+from tipr_bench.translate.prompts import EXAMPLES, EXAMPLES2, EXAMPLES3
 
 _SCRIPT_CHARS = {
     "han": re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"),
@@ -48,7 +48,10 @@ _QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), (
            ("\u300e", "\u300f"), ("\u00ab", "\u00bb"), ("\u201e", "\u201c"), ("`", "`"))
 _OPENERS = frozenset(left for left, _ in _QUOTES)
 # Small base models often repeat the few-shot example's translation instead of translating.
-_EXAMPLE_KEYS = frozenset(re.sub(r"[\W_]+", "", text).lower() for text in (*EXAMPLES.values(), *EXAMPLES2.values()))
+_EXAMPLE_KEYS = frozenset(
+    re.sub(r"[\W_]+", "", text).lower()
+    for examples in (EXAMPLES, EXAMPLES2, EXAMPLES3) for text in examples.values()
+)
 _NORMALIZE = re.compile(r"[\W_]+")
 
 

@@ -4,16 +4,16 @@ result can always be traced to the exact words that produced it.
 Presets:
 - `ldat`: the published LDAT prompt, verbatim.
 - `glossary`: ldat plus the glossary terms found in the caption (refine's targeted re-translation).
-- `fewshot`: one completion-style example for base models (the offline Gemma-3-270M default).
-- `fewshot-strict`: two examples; retries a flagged few-shot answer (base models ignore instructions).
-- `fewshot-glossary`: `fewshot-strict` with the approved glossary terms, for refine's rewrites on base models.
+- `fewshot`: two short completion-style examples for base models (the offline Gemma-3-270M default).
+- `fewshot-strict`: three examples; retries a flagged few-shot answer (base models ignore instructions).
+- `fewshot-glossary`: the two examples under a line of approved glossary terms (refine's rewrites on base models).
 - `strict`: the stricter instruction used to retry flagged outputs of chat models.
 A user template is a text file with `{source}` and `{language}` fields (and optionally `{terms}`,
 `{source_language}`, `{lang}`); its id is the file name and its sha256 covers its text.
 
 Placeholders a template may use: source, language (English name of the target), lang (its code),
 source_language / source_lang (default English / en), terms, example_source, example_target,
-example2_source, example2_target, and any extras a job carries.
+example2_source, example2_target, example3_source, example3_target, and any extras a job carries.
 """
 
 from __future__ import annotations
@@ -30,37 +30,51 @@ from tipr_bench.benchmark.languages import LANGUAGES
 
 LDAT_TEMPLATE = "Please translate the English sentence '{source}' into {language}."
 
-# One example per language pair for the few-shot prompt: a typical person description.
-EXAMPLE_EN = "A woman with long black hair, wearing a red jacket, blue jeans and white shoes."
+# Few-shot examples, one sentence per language. They are short and unlike real captions on purpose:
+# with one long caption-like example, Gemma-3-270M copied the example's translation for most
+# captions; with these two it copied none (bench/local_backend_speed.py).
+EXAMPLE_EN = "A man in a grey coat carrying a black bag."
 EXAMPLES: dict[str, str] = {
     "en": EXAMPLE_EN,
-    "zh": "一位留着黑色长发的女士，穿着红色夹克、蓝色牛仔裤和白色鞋子。",
-    "fr": "Une femme aux longs cheveux noirs, portant une veste rouge, un jean bleu et des chaussures blanches.",
-    "de": "Eine Frau mit langen schwarzen Haaren, die eine rote Jacke, blaue Jeans und weiße Schuhe trägt.",
-    "ja": "長い黒髪の女性で、赤いジャケット、青いジーンズ、白い靴を身に着けている。",
-    "ko": "긴 검은 머리의 여성으로, 빨간 재킷, 파란 청바지, 흰 신발을 착용하고 있다.",
-    "es": "Una mujer de pelo largo y negro, que lleva una chaqueta roja, vaqueros azules y zapatos blancos.",
-    "ru": "Женщина с длинными чёрными волосами, в красной куртке, синих джинсах и белой обуви.",
-    "it": "Una donna con lunghi capelli neri, che indossa una giacca rossa, jeans blu e scarpe bianche.",
-    "pt": "Uma mulher de cabelos longos e pretos, vestindo uma jaqueta vermelha, calça jeans azul e sapatos brancos.",
-    "ar": "امرأة ذات شعر أسود طويل، ترتدي سترة حمراء وبنطال جينز أزرق وحذاءً أبيض.",
+    "zh": "一个穿着灰色外套、拿着黑色包的男人。",
+    "fr": "Un homme en manteau gris portant un sac noir.",
+    "de": "Ein Mann in einem grauen Mantel, der eine schwarze Tasche trägt.",
+    "ja": "黒いバッグを持った灰色のコートの男性。",
+    "ko": "검은 가방을 든 회색 코트의 남자.",
+    "es": "Un hombre con un abrigo gris que lleva una bolsa negra.",
+    "ru": "Мужчина в сером пальто с чёрной сумкой.",
+    "it": "Un uomo con un cappotto grigio che porta una borsa nera.",
+    "pt": "Um homem de casaco cinza carregando uma bolsa preta.",
+    "ar": "رجل يرتدي معطفًا رماديًا ويحمل حقيبة سوداء.",
 }
-
-# A second, different example: the retry prompt for base models shows both, so that a model that
-# copied the first example is shown that examples are not answers.
-EXAMPLE2_EN = "A man in a grey T-shirt and black shorts, carrying a blue backpack."
+EXAMPLE2_EN = "The boy wears a green t-shirt and brown shorts."
 EXAMPLES2: dict[str, str] = {
     "en": EXAMPLE2_EN,
-    "zh": "一名男子，穿着灰色T恤和黑色短裤，背着一个蓝色背包。",
-    "fr": "Un homme en t-shirt gris et short noir, portant un sac à dos bleu.",
-    "de": "Ein Mann in grauem T-Shirt und schwarzen Shorts, der einen blauen Rucksack trägt.",
-    "ja": "灰色のTシャツに黒いショートパンツの男性で、青いリュックを背負っている。",
-    "ko": "회색 티셔츠와 검은 반바지를 입고 파란 배낭을 멘 남자.",
-    "es": "Un hombre con camiseta gris y pantalones cortos negros, que lleva una mochila azul.",
-    "ru": "Мужчина в серой футболке и чёрных шортах, с синим рюкзаком.",
-    "it": "Un uomo con una maglietta grigia e pantaloncini neri, che porta uno zaino blu.",
-    "pt": "Um homem de camiseta cinza e bermuda preta, carregando uma mochila azul.",
-    "ar": "رجل يرتدي قميصًا رماديًا وسروالًا قصيرًا أسود، ويحمل حقيبة ظهر زرقاء.",
+    "zh": "这个男孩穿着绿色T恤和棕色短裤。",
+    "fr": "Le garçon porte un t-shirt vert et un short marron.",
+    "de": "Der Junge trägt ein grünes T-Shirt und braune Shorts.",
+    "ja": "その男の子は緑のTシャツと茶色の短パンを着ている。",
+    "ko": "소년은 초록색 티셔츠와 갈색 반바지를 입고 있다.",
+    "es": "El niño lleva una camiseta verde y pantalones cortos marrones.",
+    "ru": "Мальчик одет в зелёную футболку и коричневые шорты.",
+    "it": "Il ragazzo indossa una maglietta verde e pantaloncini marroni.",
+    "pt": "O menino veste uma camiseta verde e bermuda marrom.",
+    "ar": "يرتدي الصبي قميصًا أخضر وسروالًا قصيرًا بنيًا.",
+}
+# A third example for the retry prompt, so a retried caption sees a different prompt.
+EXAMPLE3_EN = "A woman with long hair, wearing a white blouse and blue jeans."
+EXAMPLES3: dict[str, str] = {
+    "en": EXAMPLE3_EN,
+    "zh": "一位长发女士，穿着白色衬衫和蓝色牛仔裤。",
+    "fr": "Une femme aux cheveux longs, portant un chemisier blanc et un jean bleu.",
+    "de": "Eine Frau mit langen Haaren, die eine weiße Bluse und blaue Jeans trägt.",
+    "ja": "白いブラウスと青いジーンズを着た長い髪の女性。",
+    "ko": "흰 블라우스와 파란 청바지를 입은 긴 머리의 여성.",
+    "es": "Una mujer de pelo largo, que lleva una blusa blanca y vaqueros azules.",
+    "ru": "Женщина с длинными волосами, в белой блузке и синих джинсах.",
+    "it": "Una donna con i capelli lunghi, che indossa una camicetta bianca e jeans blu.",
+    "pt": "Uma mulher de cabelos longos, vestindo uma blusa branca e calça jeans azul.",
+    "ar": "امرأة ذات شعر طويل، ترتدي بلوزة بيضاء وبنطال جينز أزرق.",
 }
 
 
@@ -136,6 +150,8 @@ def _values(source: str, language: str, extras: dict) -> _Values:
         example_target=EXAMPLES.get(code, EXAMPLES["fr"]),
         example2_source=EXAMPLES2.get(source_code, EXAMPLE2_EN),
         example2_target=EXAMPLES2.get(code, EXAMPLES2["fr"]),
+        example3_source=EXAMPLES3.get(source_code, EXAMPLE3_EN),
+        example3_target=EXAMPLES3.get(code, EXAMPLES3["fr"]),
     )
     values.update({k: v for k, v in extras.items() if k not in ("source_lang",)})
     return values
@@ -164,12 +180,14 @@ PRESETS: dict[str, Prompt] = {
             "fewshot",
             "Translate {source_language} to {language}.\n"
             "{source_language}: {example_source}\n{language}: {example_target}\n"
+            "{source_language}: {example2_source}\n{language}: {example2_target}\n"
             "{source_language}: {source}\n{language}:",
             stop=("\n",),
         ),
         Prompt(
             "fewshot-strict",
-            "Translate {source_language} to {language}.\n"
+            "Translate {source_language} to {language}, every word.\n"
+            "{source_language}: {example3_source}\n{language}: {example3_target}\n"
             "{source_language}: {example_source}\n{language}: {example_target}\n"
             "{source_language}: {example2_source}\n{language}: {example2_target}\n"
             "{source_language}: {source}\n{language}:",
