@@ -21,8 +21,10 @@ import time
 import torch
 
 
-def measure(config_name: str, device: str, batch_size: int, steps: int, warmup: int, amp: bool, text_len: int) -> dict:
+def measure(config_name: str, device: str, batch_size: int, steps: int, warmup: int, amp: bool, text_len: int,
+            threads: int | None) -> dict:
     from tipr_bench.baselines.bi_irra.config import get_config
+    from tipr_bench.baselines.bi_irra.inference import limit_threads_when_busy
     from tipr_bench.baselines.bi_irra.masking import blockwise_mask, mask_tokens
     from tipr_bench.baselines.bi_irra.model import BiIRRA, TrainBatch
     from tipr_bench.baselines.bi_irra.train import param_groups
@@ -30,6 +32,10 @@ def measure(config_name: str, device: str, batch_size: int, steps: int, warmup: 
     torch.manual_seed(0)
     cfg = get_config(config_name)
     dev = torch.device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    else:  # as training does: one thread on a CPU that other processes already saturate
+        limit_threads_when_busy(dev)
     model = BiIRRA(cfg).to(dev).train()
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
     rng = random.Random(0)
@@ -74,13 +80,14 @@ def measure(config_name: str, device: str, batch_size: int, steps: int, warmup: 
     return {"config": config_name, "device": str(dev), "amp": amp, "batch_size": batch_size, "steps": steps,
             "images_per_s": steps * batch_size / seconds, "peak_memory_gib": peak / 2**30,
             "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None}
+            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+            "threads": torch.get_num_threads()}
 
 
 def run_child(args: argparse.Namespace, config: str, batch_size: int, amp: bool) -> dict:
     cmd = [sys.executable, __file__, "--one", config, "--device", args.device, "--batch-size", str(batch_size),
            "--steps", str(args.steps), "--warmup", str(args.warmup), "--text-len", str(args.text_len),
-           "--amp" if amp else "--no-amp"]
+           "--amp" if amp else "--no-amp", *(["--threads", str(args.threads)] if args.threads else [])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -93,6 +100,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="base config batch (default 32 GPU, 2 CPU)")
     parser.add_argument("--tiny-batch-size", type=int, default=32)
     parser.add_argument("--text-len", type=int, default=48, help="caption length in tokens")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: as training decides)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
@@ -101,16 +109,17 @@ def main() -> None:
     if args.one:
         batch = args.batch_size or (32 if gpu else 2)
         print(json.dumps(measure(args.one, args.device, batch, args.steps, args.warmup, args.amp and gpu,
-                                 args.text_len)))
+                                 args.text_len, args.threads)))
         return
     base_batch = args.batch_size or (32 if gpu else 2)
     rows = [run_child(args, "tiny", args.tiny_batch_size, gpu), run_child(args, "base", base_batch, gpu)]
     if gpu:
         rows.append(run_child(args, "base", base_batch, False))
-    print(f"{'config':<6} {'device':<8} {'amp':<5} {'batch':>5} {'params M':>9} {'images/s':>10} {'peak GiB':>9}")
+    print(f"{'config':<6} {'device':<8} {'amp':<5} {'threads':>7} {'batch':>5} {'params M':>9} {'images/s':>10} "
+          f"{'peak GiB':>9}")
     for r in rows:
-        print(f"{r['config']:<6} {r['device']:<8} {str(r['amp']):<5} {r['batch_size']:>5} {r['params_m']:>9.1f} "
-              f"{r['images_per_s']:>10.2f} {r['peak_memory_gib']:>9.2f}")
+        print(f"{r['config']:<6} {r['device']:<8} {str(r['amp']):<5} {r['threads']:>7} {r['batch_size']:>5} "
+              f"{r['params_m']:>9.1f} {r['images_per_s']:>10.2f} {r['peak_memory_gib']:>9.2f}")
     tiny, base = rows[0], rows[1]
     print(f"base/tiny images/s ratio: {base['images_per_s'] / tiny['images_per_s']:.4f}")
     if gpu:

@@ -98,7 +98,7 @@ BASE = BiIrraConfig()
 
 TINY = BiIrraConfig(
     name="tiny",
-    image_size=(64, 32),
+    image_size=(96, 32),
     patch_size=8,
     vision_width=96,
     vision_layers=2,

@@ -11,6 +11,7 @@ pure ITC.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,17 @@ def resolve_device(device: str) -> torch.device:
     if device not in ("cpu",) and not device.startswith("cuda"):
         raise UserError(f"--device {device}: use auto, cpu or cuda[:N]")
     return torch.device(device)
+
+
+def limit_threads_when_busy(device: torch.device) -> bool:
+    """On a CPU that other processes already saturate, use one torch thread: OpenMP threads spinning
+    against other processes made a CPU training step 20x slower in our measurements. True if it did."""
+    if device.type != "cpu" or not hasattr(os, "getloadavg") or torch.get_num_threads() <= 1:
+        return False
+    if os.getloadavg()[0] < (os.cpu_count() or 1):
+        return False
+    torch.set_num_threads(1)
+    return True
 
 
 def load_model(path: Path, device: torch.device) -> LoadedModel:
@@ -167,6 +179,7 @@ def score_split(ws: Workspace, *, dataset: str, split: str, lang: str, checkpoin
     if path is None:
         raise UserError(f"no bi-irra checkpoint in {ws.root}; run `tipr-bench train --model bi-irra --lang {lang}`")
     dev = resolve_device(device)
+    limit_threads_when_busy(dev)
     return score_loaded(ws, load_model(path, dev), dataset=dataset, split=split, lang=lang, device=dev,
                         rerank_k=rerank_k, progress=progress)
 

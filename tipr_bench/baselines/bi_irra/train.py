@@ -27,6 +27,8 @@ from tipr_bench.baselines.bi_irra.data import PairDataset, collate, epoch_batche
 from tipr_bench.baselines.bi_irra.inference import (
     LoadedModel,
     chance_r1,
+    limit_threads_when_busy,
+    load_model,
     metrics,
     resolve_device,
     score_loaded,
@@ -127,14 +129,10 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 def _set_threads(threads: int | None, device: torch.device, notes: list[str]) -> None:
-    """Honour --threads; otherwise drop to one thread when the CPU is already saturated, where OpenMP
-    threads spinning against other processes made a CPU step 20x slower in our measurements."""
     if threads:
         torch.set_num_threads(threads)
-    elif device.type == "cpu" and hasattr(os, "getloadavg"):
-        if os.getloadavg()[0] >= (os.cpu_count() or 1) and torch.get_num_threads() > 1:
-            torch.set_num_threads(1)
-            notes.append("CPU already busy (load >= cores): training with 1 thread; set --threads to override")
+    elif limit_threads_when_busy(device):
+        notes.append("CPU already busy (load >= cores): training with 1 thread; set --threads to override")
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -324,8 +322,6 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
 def evaluate_best(ws: Workspace, best: Path, dataset: str, lang: str, device: torch.device, rerank_k: int,
                   progress: bool) -> dict[str, dict[str, float]]:
     """Test-split metrics of the best checkpoint for English and target-language queries, with chance."""
-    from tipr_bench.baselines.bi_irra.inference import load_model
-
     lm = load_model(best, device)
     out = {}
     for query_lang in ("en", lang):
