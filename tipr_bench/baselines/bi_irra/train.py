@@ -182,6 +182,10 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
         raise UserError("--lang en: Bi-IRRA pairs English with a target language; pass --lang zh (or fr, de, ...)")
     if opts.accum < 1:
         raise UserError(f"--accum {opts.accum}: must be 1 or more")
+    if opts.init is not None and not Path(opts.init).is_file():
+        raise UserError(f"--init {opts.init} does not exist; pass a CCLM-X2VLM checkpoint file")
+    if opts.xlmr is not None and not Path(opts.xlmr).is_dir():
+        raise UserError(f"--xlmr {opts.xlmr} is not a folder; pass a local XLM-R Hugging Face folder")
     rank, local_rank, world = _distributed()
     device = resolve_device(opts.device)
     notes: list[str] = []
