@@ -5,9 +5,22 @@ from __future__ import annotations
 import pytest
 
 from tests.support.openai_server import OpenAIServer
-from tests.support.refine_fixtures import BAD_3, GOOD, SOURCES, WORSE_3, glossary, key, make_workspace, responder
+from tests.support.refine_fixtures import (
+    BAD_3,
+    DATASET,
+    GLOSSARY_TSV,
+    GOOD,
+    SOURCES,
+    WORSE_3,
+    glossary,
+    key,
+    make_workspace,
+    responder,
+)
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.release import export_release
+from tipr_bench.refine.glossary import Glossary, parse_glossary_tsv
 from tipr_bench.refine.pipeline import refine_language
 from tipr_bench.translate.backends import make_backend
 
@@ -122,3 +135,23 @@ def test_an_unusable_back_translation_is_a_signal_not_invented_attribute_errors(
     assert qa.verdict == "noisy" and qa.chrf is None
     assert qa.reasons == ("back-translation failed: wrong script: 0% latin",)
     assert qa.back_translation == "他穿着红色的衣服。"  # kept for the reviewer to see
+
+
+def test_a_left_out_action_or_quantity_word_is_no_reason_to_flag(tmp_path):
+    """"walks" and "a pair of" lower the term-match rate but do not flag a caption that renders every
+    attribute; a missed colour does."""
+    gloss = Glossary("zh", parse_glossary_tsv(GLOSSARY_TSV + "walk\t走\t\taction\t\npair\t双\t\tquantity\t\n",
+                                              "test glossary", "user"))
+    ws = make_workspace(tmp_path)
+    source = "A man walks in a red jacket and a pair of blue jeans."
+    faithful = "一个穿着红色夹克和蓝色牛仔裤的男人。"
+    ws.ingest(ws.dataset(DATASET), [*ws.captions(), Caption(DATASET, "test", 4, "p/4.png", 0, "en", source)])
+    ws.put_translations([Translation(key("p/4.png"), "zh", faithful, "openai", "test-model", "ldat", "0" * 64)])
+    back = {faithful: "A man wearing a red jacket and blue jeans."}
+    with OpenAIServer(responder=responder({}, back=back)) as server:
+        summary = _refine(ws, server, glossary=gloss, rewrite="none")
+    qa = ws.qa("zh")
+    assert {"walk", "pair"} <= set(qa[key("p/4.png")].terms_expected) - set(qa[key("p/4.png")].terms_met)
+    assert not [r for r in qa[key("p/4.png")].reasons if r.startswith("missed term")]
+    assert "missed term: 灰色 (grey)" in qa[key("p/3.png")].reasons  # the wrong colour still flags
+    assert summary.term_match_rate < 1.0

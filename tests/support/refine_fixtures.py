@@ -81,14 +81,16 @@ def user_text(body: dict) -> str:
     return content if isinstance(content, str) else "".join(p.get("text", "") for p in content if p["type"] == "text")
 
 
-def responder(rewrite_to: dict[str, str]):
-    """Back-translates known Chinese texts; answers a rewrite prompt with rewrite_to[English source]."""
+def responder(rewrite_to: dict[str, str], back: dict[str, str] | None = None):
+    """Back-translates known Chinese texts (BACK, plus `back`); answers a rewrite prompt with
+    rewrite_to[English source]."""
+    back_translations = {**BACK, **(back or {})}
 
     def respond(body: dict) -> str:
         text = user_text(body)
         bt = _BT.search(text)
         if bt:
-            return BACK.get(bt["src"], "Something else entirely.")
+            return back_translations.get(bt["src"], "Something else entirely.")
         src = _SRC.search(text)
         if src and src["src"] in rewrite_to:
             return rewrite_to[src["src"]]

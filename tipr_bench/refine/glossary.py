@@ -35,6 +35,13 @@ SHIPPED_LANGUAGES = ("zh", "fr", "de")
 MIN_UNCOVERED_LENGTH = 3
 
 
+# Categories whose terms a correct translation often leaves out or paraphrases ("walks", "a pair of",
+# "on her shoulder"): a missed one lowers the term-match rate but is no reason to flag a caption.
+# Every other category (garments, colours, carried items, hair, gender, a user's own...) describes how
+# the person looks, and a missed term of it is an error worth a flag.
+INCIDENTAL_CATEGORIES = frozenset({"action", "posture", "position", "bodypart", "scene", "quantity"})
+
+
 @dataclass(frozen=True, slots=True)
 class GlossaryEntry:
     term: str  # canonical English term (first `en` value, lower case)

@@ -37,7 +37,13 @@ from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.refine.attributes import Attributes, compare, extract
 from tipr_bench.refine.backtranslate import Usage, back_translate, metric_signatures, sentence_scores
-from tipr_bench.refine.glossary import Glossary, TermCheck, load_glossary, shipped_glossary_path
+from tipr_bench.refine.glossary import (
+    INCIDENTAL_CATEGORIES,
+    Glossary,
+    TermCheck,
+    load_glossary,
+    shipped_glossary_path,
+)
 from tipr_bench.refine.qe import make_scorer, qe_threshold
 from tipr_bench.refine.report import write_report
 from tipr_bench.refine.rewrite import REWRITE_MODES, Candidate, rewrite_candidates
@@ -121,6 +127,8 @@ class Judge:
         self.theta: float | None = thresholds.qe_theta
         self.usage = Usage()
         self._source_attrs: dict[str, Attributes] = {}
+        self._incidental = {e.term for e in glossary.entries if e.category in INCIDENTAL_CATEGORIES} \
+            if glossary is not None else set()
 
     def term_targets(self, source: str) -> dict[str, str]:
         if self.glossary is None:
@@ -128,7 +136,8 @@ class Judge:
         return {m.term: m.targets[0] for m in self.glossary.find_terms(source)}
 
     def _term_reasons(self, check: TermCheck, targets: dict[str, str]) -> list[str]:
-        reasons = [f"missed term: {targets.get(t, t)} ({t})" for t in check.missed]
+        """Reasons for the verdict: missed terms that describe the person, and known wrong renderings."""
+        reasons = [f"missed term: {targets.get(t, t)} ({t})" for t in check.missed if t not in self._incidental]
         reasons += [f"wrong term: {variant} for {term} (use {targets.get(term, term)})"
                     for term, variant in check.wrong_used]
         return reasons
