@@ -1,0 +1,35 @@
+"""The demo end to end: every stage on a tiny sample, against a loopback OpenAI-compatible server
+(the offline Gemma run is what `make demo` does; here the server stands in so the test is quick)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.openai_server import OpenAIServer
+from tipr_bench.demo import RELEASE_NAME, RELEASE_VERSION, DemoOptions, run_demo
+
+STAGES = ["sample", "ingest", "translate", "refine", "export", "download", "train", "evaluate"]
+
+
+@pytest.mark.slow
+def test_demo_runs_every_stage_then_reuses_everything(tmp_path):
+    with OpenAIServer() as server:
+        opts = DemoOptions(work=tmp_path / "demo", persons=10, backend="openai", model="test-model",
+                           base_urls=(server.base_url,), epochs=1, progress=False)
+        first = run_demo(opts)
+        requests_after_first = server.request_count
+        second = run_demo(opts)
+        assert server.request_count == requests_after_first  # nothing paid twice
+
+    assert [s.name for s in first.stages] == STAGES
+    release = tmp_path / "demo" / "downloads" / RELEASE_NAME / RELEASE_VERSION
+    assert (release / "MANIFEST.json").is_file() and "verified" in first.stages[5].summary
+    assert "Queries in English (en)" in first.leaderboard and "Queries in Chinese (zh)" in first.leaderboard
+    assert first.report.endswith(".md") and (tmp_path / "demo" / "report").is_dir()
+    assert 0 < first.chance_r1 < 100
+
+    by_name = {s.name: s.summary for s in second.stages}
+    assert "already exported" in by_name["export"] and "already present" in by_name["download"]
+    assert by_name["train"].startswith("reused")
+    captions = int(first.stages[0].summary.split(" English captions")[0].rsplit(" ", 1)[1])
+    assert f"{captions} captions" in by_name["translate"] and f"({captions} cached" in by_name["translate"]

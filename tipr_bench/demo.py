@@ -1,0 +1,225 @@
+"""The whole pipeline on the bundled synthetic sample, offline, as one function.
+
+sample -> ingest -> translate -> refine -> export -> serve + download + verify -> train the tiny
+Bi-IRRA -> evaluate English and target-language queries -> leaderboard. Every stage reuses what a
+previous run finished (the translation cache, the release, the checkpoint), so a second run is fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tipr_bench.benchmark.atomic import write_json
+from tipr_bench.benchmark.ingest import ingest_dataset
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.translate.backends.base import DecodingParams
+
+RELEASE_NAME = "tipr-sample-m"
+# The sample's captions are 20-40 words (at most ~75 tokens in Chinese). A base model that rambles
+# instead of stopping holds its whole batch until max_tokens, so the cap is kept near that length;
+# a row that reaches it is flagged as truncated and retried.
+DEMO_PARAMS = DecodingParams(max_tokens=128)
+RELEASE_VERSION = "0.1.0"
+
+
+@dataclass
+class DemoOptions:
+    work: Path = Path("demo-work")
+    persons: int = 40
+    refine_split: str | None = "test"  # the split people review and publish; None refines every split
+    seed: int = 0
+    lang: str = "zh"
+    backend: str = "transformers"
+    model: str | None = None
+    base_urls: tuple[str, ...] = ()
+    api_key_env: str = "OPENAI_API_KEY"
+    epochs: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class Stage:
+    name: str
+    summary: str
+    output: str
+    seconds: float
+
+
+@dataclass
+class DemoResult:
+    stages: list[Stage] = field(default_factory=list)
+    leaderboard: str = ""
+    report: str = ""
+    chance_r1: float = 0.0
+
+
+def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: None) -> DemoResult:
+    result = DemoResult()
+    work = opts.work
+    work.mkdir(parents=True, exist_ok=True)
+
+    def stage(name: str):
+        def wrap(fn):
+            started = time.perf_counter()
+            summary, output = fn()
+            done = Stage(name, summary, str(output), time.perf_counter() - started)
+            result.stages.append(done)
+            on_stage(done)
+        return wrap
+
+    sample_dir, ws_dir = work / "sample", work / "workspace"
+    releases, downloads, report_dir = work / "releases", work / "downloads", work / "report"
+
+    @stage("sample")
+    def _():
+        from tipr_bench.benchmark.sample import generate_sample
+
+        s = generate_sample(sample_dir, persons=opts.persons, seed=opts.seed, progress=opts.progress)
+        return f"{s.persons} persons, {s.images} images, {s.captions} English captions", sample_dir
+
+    ws = Workspace.open(ws_dir)
+    try:
+        @stage("ingest")
+        def _():
+            r = ingest_dataset(ws, sample_dir, "cuhk-pedes")
+            splits = ", ".join(f"{s.split} {s.captions}" for s in r.splits)
+            c = r.captions
+            return f"{c.added} added, {c.unchanged} unchanged ({splits})", ws_dir
+
+        backend = _backend(opts)
+
+        @stage("translate")
+        def _():
+            from tipr_bench.translate.prompts import get_prompt
+            from tipr_bench.translate.runner import translate_jobs, workspace_jobs
+
+            jobs, _kept = workspace_jobs(ws, opts.lang)
+            prompt = get_prompt("fewshot" if opts.backend == "transformers" else "ldat")
+            r = translate_jobs(ws, jobs, backend, prompt, DEMO_PARAMS, progress=opts.progress)
+            return (f"{r.done} captions -> {opts.lang} with {backend.name} {backend.model.split('@')[0]} "
+                    f"({r.cached} cached, {r.flagged} flagged, {r.failed} failed)"), ws_dir
+
+        @stage("refine")
+        def _():
+            from tipr_bench.refine.pipeline import refine_language
+
+            s = refine_language(ws, opts.lang, backend, split=opts.refine_split, rewrite="glossary", rounds=1,
+                                report_dir=report_dir, progress=opts.progress)
+            result.report = s.report[0] if s.report else str(report_dir)
+            verdicts = ", ".join(f"{k} {v}" for k, v in s.verdicts.items() if v)
+            terms = f"{s.term_match_rate:.0%}" if s.term_match_rate is not None else "n/a"
+            scope = f"{opts.refine_split} split" if opts.refine_split else "all splits"
+            return (f"{scope}: {verdicts}; term match {terms}; QE threshold {s.qe_threshold:.2f}; "
+                    f"{s.improved} rewritten for the better"), result.report
+
+        @stage("export")
+        def _():
+            from tipr_bench.benchmark.release import export_release
+
+            target = releases / RELEASE_NAME / RELEASE_VERSION
+            if (target / "MANIFEST.json").is_file():
+                return f"{RELEASE_NAME}@{RELEASE_VERSION} already exported (versions are immutable)", target
+            r = export_release(ws, RELEASE_NAME, RELEASE_VERSION, releases, langs=["en", opts.lang])
+            return f"{RELEASE_NAME}@{RELEASE_VERSION}: {len(r.files)} files, manifest {r.manifest_sha256[:12]}", r.path
+
+        @stage("download")
+        def _():
+            from tipr_bench.benchmark.release import download_release, verify_release
+
+            with serve(releases) as url:
+                d = download_release(f"{RELEASE_NAME}@latest", index=f"{url}/index.json", out=downloads,
+                                     progress=opts.progress)
+            v = verify_release(d.path)
+            state = "verified" if v.ok else "NOT intact: " + "; ".join(v.problems)
+            how = "already present" if d.already_present else f"{d.files} files over HTTP from {url}"
+            return f"{d.name}@{d.version} {how}; {state}", d.path
+
+        best: dict[str, Path] = {}
+
+        @stage("train")
+        def _():
+            path, summary = _train(ws, opts)
+            best["path"] = path
+            return summary, path
+
+        @stage("evaluate")
+        def _():
+            from tipr_bench.baselines.bi_irra.inference import chance_r1
+            from tipr_bench.baselines.evaluator import evaluate_bi_irra
+
+            scores = []
+            for lang in ("en", opts.lang):
+                out = evaluate_bi_irra(ws, dataset="cuhk-pedes", split="test", lang=lang,
+                                       checkpoint=best["path"], progress=opts.progress)
+                scores.append(f"{lang} R@1 {out.metrics['t2i']['R1']:.1f}")
+            from tipr_bench.baselines.evaluator import load_split
+
+            split = load_split(ws, "cuhk-pedes", "test", "en")
+            result.chance_r1 = chance_r1(split.query_pids, split.gallery_pids)
+            return f"test {', '.join(scores)} (chance {result.chance_r1:.1f})", ws_dir
+
+        from tipr_bench.baselines.leaderboard import to_markdown
+
+        result.leaderboard = to_markdown(ws.results())
+    finally:
+        ws.close()
+    return result
+
+
+def _backend(opts: DemoOptions):
+    from tipr_bench.translate.backends import make_backend
+
+    return make_backend(opts.backend, opts.model, base_urls=opts.base_urls, api_key_env=opts.api_key_env)
+
+
+def _train(ws: Workspace, opts: DemoOptions) -> tuple[Path, str]:
+    """Train the tiny Bi-IRRA, or reuse the checkpoint a previous run trained on the same data."""
+    from tipr_bench.baselines.bi_irra.train import TrainOptions, train
+
+    fingerprint = _training_fingerprint(ws, opts)
+    marker = opts.work / "train.json"
+    if marker.is_file():
+        previous = json.loads(marker.read_text(encoding="utf-8"))
+        if previous.get("fingerprint") == fingerprint and Path(previous["best"]).is_file():
+            return Path(previous["best"]), f"reused {previous['best']} (same data and settings)"
+    r = train(ws, TrainOptions(lang=opts.lang, dataset="cuhk-pedes", config="tiny", epochs=opts.epochs,
+                               progress=opts.progress, test=False, seed=opts.seed))
+    write_json(marker, {"fingerprint": fingerprint, "best": str(r.best)})
+    tail = f", last epoch loss {r.epochs[-1].loss:.3f}" if r.epochs else ""
+    return r.best, f"tiny config, {len(r.epochs)} epochs in {r.seconds:.0f} s{tail}"
+
+
+def _training_fingerprint(ws: Workspace, opts: DemoOptions) -> str:
+    digest = hashlib.sha256(json.dumps([opts.lang, opts.epochs, opts.seed]).encode())
+    for lang in ("en", opts.lang):
+        for c in ws.captions("cuhk-pedes", lang=lang):
+            digest.update(f"{c.key}\x1f{c.text}\x1e".encode())
+    return digest.hexdigest()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # the demo prints its own summary
+        pass
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve `folder` over HTTP on 127.0.0.1 (a free port) for as long as the block runs."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
