@@ -17,7 +17,7 @@ def demo(
     work: Annotated[Path, typer.Option("--work", help="Folder for the sample, workspace, release and report.")] = Path(
         "demo-work"
     ),
-    persons: Annotated[int, typer.Option(help="Synthetic persons in the sample.")] = 40,
+    persons: Annotated[int, typer.Option(help="Synthetic persons in the sample.")] = 100,
     refine_split: Annotated[
         str, typer.Option(help="Split to refine (the one people review), or 'all'.")
     ] = "test",
@@ -30,7 +30,7 @@ def demo(
         list[str] | None, typer.Option("--base-url", help="OpenAI-compatible server URL (repeatable).")
     ] = None,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
-    epochs: Annotated[int | None, typer.Option(help="Bi-IRRA training epochs (default: the tiny config's).")] = None,
+    epochs: Annotated[int, typer.Option(help="Bi-IRRA training epochs.")] = 25,
 ) -> None:
     """Run the whole pipeline offline on the bundled sample: sample, ingest, translate, refine,
     export, download, train, evaluate, leaderboard. A second run reuses everything finished.
