@@ -228,3 +228,18 @@ def test_a_run_whose_requests_all_fail_stops_early(tmp_path):
         server.faults.clear()
         report = translate_jobs(ws, jobs, openai(server, concurrency=4), LDAT, progress=False)
     assert report.done == 60 and report.failed == 0
+
+
+def test_a_rerun_never_undoes_a_later_rounds_rewrite(ws):
+    """refine stores better rewrites with a higher round; translating again (say, after a new dataset
+    was ingested) must not put the cached round-0 answer back. --force still redoes everything."""
+    jobs, _ = workspace_jobs(ws, "zh")
+    with OpenAIServer() as server:
+        translate_jobs(ws, jobs, openai(server), LDAT, progress=False)
+        key = jobs[0].key
+        better = Translation(key, "zh", "更好的译文", "openai", "test-model", "refine-glossary", "1" * 64, round=1)
+        ws.put_translations([better])
+        translate_jobs(ws, jobs, openai(server), LDAT, progress=False)
+        assert ws.translations("zh")[key].text == "更好的译文"
+        translate_jobs(ws, jobs, openai(server), LDAT, force=True, progress=False)
+        assert ws.translations("zh")[key].text == fake_translate(jobs[0].source, "Chinese")

@@ -168,6 +168,7 @@ class _Run:
         self._finished_since_update = 0
         self._existing: dict[str, int] = {}
         self._protected: set[str] = set()
+        self._newer: set[str] = set()  # slots a later round (refine's accepted rewrites) already improved
 
     # -- existing translations (skip rewriting what is already there) --
 
@@ -184,6 +185,8 @@ class _Run:
                     continue
                 if prov in PROTECTED_PROVENANCE:
                     self._protected.add(f"{lang}\x1f{key}")
+                elif rnd > self.round:
+                    self._newer.add(f"{lang}\x1f{key}")
                 self._existing[f"{lang}\x1f{key}"] = hash((text, status, reason, prompt_sha, model, backend, rnd))
 
     # -- finishing items --
@@ -206,8 +209,8 @@ class _Run:
     def _store(self, job: TranslationJob, text: str, status: str, reason: str, prompt: Prompt, params: dict,
                unit: _Unit) -> None:
         slot = f"{job.lang}\x1f{job.key}"
-        if slot in self._protected and not self.force:
-            return
+        if (slot in self._protected or slot in self._newer) and not self.force:
+            return  # never undo a human correction or refine's better rewrite with an earlier round's answer
         signature = hash((text, status, reason, prompt.sha256, self.plan.model, self.plan.backend_name, self.round))
         old = self._existing.get(slot)
         if old == signature or (status == "failed" and old is not None):
