@@ -11,6 +11,7 @@ from tipr_bench.baselines.bi_irra.inference import load_model
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.schedule import WarmupCosine, lr_at
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
+from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError
 
 
@@ -27,7 +28,7 @@ def test_model_checkpoint_round_trip_gives_identical_outputs(tmp_path):
     assert torch.equal(loaded.model.encode_image(images), model.encode_image(images))
     assert loaded.config == config and loaded.train_lang == "zh"
     assert loaded.tokenizer.ids("a red bag", 10) == tokenizer.ids("a red bag", 10)
-    assert loaded.sha256 == ckpt.sha256(path) and len(loaded.sha256) == 64
+    assert loaded.sha256 == sha256_file(path) and len(loaded.sha256) == 64
     assert not list(path.parent.glob("*.tmp"))
 
 

@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("tipr_bench.baselines.bi_irra.train")
 
 from tests.support.bi_irra_sample import build_workspace  # noqa: E402
-from tipr_bench.baselines.bi_irra import checkpoint as ckpt  # noqa: E402
 from tipr_bench.baselines.bi_irra.train import TrainOptions, train  # noqa: E402
 from tipr_bench.baselines.evaluator import evaluate_bi_irra  # noqa: E402
+from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError  # noqa: E402
 
 METRIC_KEYS = ["R1", "R5", "R10", "mAP", "mINP"]
@@ -31,7 +31,7 @@ def test_bi_irra_checkpoint_is_evaluated_and_stored(tmp_path, cli):
         stored = ws.results()[-1]
         assert (stored.model, stored.dataset, stored.query_lang, stored.train_lang, stored.direction) == (
             "bi-irra", "synth", "zh", "zh", "t2i")
-        assert stored.checkpoint_sha256 == ckpt.sha256(trained.best)
+        assert stored.checkpoint_sha256 == sha256_file(trained.best)
         with pytest.raises(UserError, match="text-to-image only"):
             evaluate_bi_irra(ws, dataset="synth", split="test", lang="zh", directions=("i2t",))
 

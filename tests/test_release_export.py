@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -11,11 +13,11 @@ import yaml
 
 from tests.support.release_workspace import SECRET, SLUG, build_workspace
 from tipr_bench.benchmark.adapters import load_dataset
+from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.release import export_release, verify_release
 from tipr_bench.benchmark.release.collect import COLUMNS
-from tipr_bench.benchmark.release.manifest import sha256_file
 from tipr_bench.benchmark.store import DatasetInfo
 
 ALL = ["parquet", "jsonl", "irra", "bi-irra"]
@@ -243,3 +245,17 @@ def test_a_release_holds_one_dataset_and_its_own_languages(ws, tmp_path):
     assert result.languages == ["en", "de", "fr", "zh"]  # no ja: that is the other dataset's
     only = export_release(ws, "r", "1.0.0", tmp_path / "out", dataset="rstpreid")
     assert only.languages == ["en", "ja"] and only.counts == {"en": {"test": 1}, "ja": {"test": 1}}
+
+
+def test_release_and_index_are_readable_by_a_web_server_running_as_another_user(ws, tmp_path):
+    """mkstemp/mkdtemp create 0600/0700 entries; a release must have the umask's usual modes."""
+    old = os.umask(0o022)
+    try:
+        export_release(ws, "cuhk-pedes-m", "1.0.0", tmp_path / "out", formats=ALL)
+    finally:
+        os.umask(old)
+    out = tmp_path / "out"
+    entries = [out / "index.json", *(out / "cuhk-pedes-m").rglob("*")]
+    modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in entries}
+    assert all(mode & 0o004 for mode in modes.values()), modes
+    assert all(modes[name] & 0o001 for name in modes if (out / name).is_dir())

@@ -8,7 +8,6 @@ is refused with one line that says what is wrong and how to fix it.
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from tipr_bench.baselines.metrics import (
     retrieval_metrics,
     transposed_retrieval_metrics,
 )
+from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.store import EvalResult, Workspace
@@ -221,7 +221,7 @@ def load_embeddings(path: str | Path) -> EmbeddingSubmission:
             f"{path}: text_feats has dimension {text_feats.shape[1]} but image_feats has "
             f"{image_feats.shape[1]}; both must come from the same joint embedding space"
         )
-    return EmbeddingSubmission(path, text_feats, text_keys, image_feats, image_paths, file_sha256(path))
+    return EmbeddingSubmission(path, text_feats, text_keys, image_feats, image_paths, sha256_file(path))
 
 
 def load_similarity(path: str | Path, query_keys: str | Path, gallery_paths: str | Path) -> SimilaritySubmission:
@@ -247,7 +247,7 @@ def load_similarity(path: str | Path, query_keys: str | Path, gallery_paths: str
     _check_finite(path, "similarity", sim)
     _no_duplicates(Path(query_keys), "query key", keys)
     _no_duplicates(Path(gallery_paths), "gallery path", paths)
-    return SimilaritySubmission(path, sim, keys, paths, file_sha256(path))
+    return SimilaritySubmission(path, sim, keys, paths, sha256_file(path))
 
 
 def align(split: SplitData, source: Path, query_keys: Sequence[str], gallery_paths: Sequence[str]
@@ -343,14 +343,6 @@ def record(
         n_gallery=len(data.gallery_paths) if n_gallery is None else n_gallery, created_at=created_at,
         untranslated=data.untranslated,
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- checks ---------------------------------------------------------------------------------------

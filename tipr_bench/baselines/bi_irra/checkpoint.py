@@ -8,7 +8,6 @@ checkpoint.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from pathlib import Path
 
@@ -40,14 +39,6 @@ def load(path: Path) -> dict:
     if not isinstance(payload, dict) or payload.get("model_name") != MODEL:
         raise UserError(f"{path} is not a bi-irra checkpoint (no model_name={MODEL!r}); pass one written by train")
     return payload
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def rng_state() -> dict:

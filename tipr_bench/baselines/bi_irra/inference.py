@@ -24,6 +24,7 @@ from tipr_bench.baselines.bi_irra.data import image_root, normalize, read_image
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.progress import make_progress
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
+from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
 
@@ -80,7 +81,7 @@ def load_model(path: Path, device: torch.device) -> LoadedModel:
     model.load_state_dict(payload["model"])
     model.to(device).eval()
     return LoadedModel(model, Tokenizer.from_spec(payload["tokenizer"]), config, payload["lang"], Path(path),
-                       ckpt.sha256(path))
+                       sha256_file(path))
 
 
 def _autocast(device: torch.device):

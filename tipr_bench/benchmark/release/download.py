@@ -24,6 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from tipr_bench.benchmark.atomic import fsync_dir, sha256_file, write_durable
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.release.fetch import (
     IntegrityError,
@@ -41,7 +42,6 @@ from tipr_bench.benchmark.release.manifest import (
     manifest_files,
     parse_manifest,
     sha256_bytes,
-    sha256_file,
     verify_release,
 )
 from tipr_bench.benchmark.release.semver import check_semver
@@ -125,7 +125,7 @@ def download_release(
             shutil.rmtree(staging, ignore_errors=True)
             raise IntegrityError(f"{name}@{version}: {report.problems[0]}; nothing was installed")
         os.rename(staging, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     return DownloadResult(name, version, dest, base, expected, files, total, already_present=False)
 
 
@@ -189,7 +189,7 @@ def _fetch_into(staging: Path, base: str, name: str, version: str, expected: str
                 raise IntegrityError(f"{entry.path}: sha256 {got[:16]}… differs from the manifest's "
                                      f"{entry.sha256[:16]}…; the file was altered, nothing was installed")
             os.replace(part, target)
-    _write_durable(staging / MANIFEST_NAME, raw)
+    write_durable(staging / MANIFEST_NAME, raw)
     return len(entries), total
 
 
@@ -202,18 +202,3 @@ def _drop_strays(staging: Path, listed: set[str]) -> None:
                 path.rmdir()
         elif rel not in listed and not (rel.endswith(".part") and rel[:-5] in listed):
             path.unlink()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durable(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())

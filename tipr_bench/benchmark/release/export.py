@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 import tipr_bench
+from tipr_bench.benchmark.atomic import fsync_dir, sha256_file, staging_dir, write_durable
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.records import utc_now
@@ -32,7 +32,7 @@ from tipr_bench.benchmark.release.formats import (
     write_parquet,
 )
 from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, folder_lock, update_index
-from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry, sha256_file
+from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry
 from tipr_bench.benchmark.release.semver import check_semver, is_semver, precedence
 from tipr_bench.benchmark.store import Workspace
 
@@ -131,7 +131,7 @@ def export_release(
         bar.update(task, description=f"{name}@{version}: writing", completed=0,
                    total=sum(st.exported for st in data.stats.values()))
         created_at = created_at or utc_now()
-        staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".building", dir=final.parent))
+        staging = staging_dir(final.parent, prefix=f".{version}.", suffix=".building")
         try:
             result = _build(ws, staging, final, name, version, created_at, data, chosen, prompt_texts,
                             lambda n: bar.advance(task, n))
@@ -149,18 +149,18 @@ def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, c
     entries = [file_entry(staging, p) for p in _listing(staging)]
     parquet_files = {lang: {s: p for s, p in by.items() if p.endswith(".parquet")} for lang, by in data_files.items()}
     doc = croissant(name, version, data.dataset, data.languages, entries, parquet_files, tipr_bench.__version__)
-    _write_text(staging / "croissant.json", json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    write_durable(staging / "croissant.json", (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode())
     card = render_card(name, version, created_at, tipr_bench.__version__, data, parquet_files, chosen,
                        {**KNOWN_PROMPTS, **(prompt_texts or {})}, recorded_settings(ws), dropped)
-    _write_text(staging / "README.md", card)
+    write_durable(staging / "README.md", card.encode())
     entries = [file_entry(staging, p) for p in _listing(staging)]
     manifest = _manifest(name, version, created_at, data, chosen, entries, dropped)
-    _write_text(staging / MANIFEST_NAME, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-    _fsync_dir(staging)
+    write_durable(staging / MANIFEST_NAME, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
+    fsync_dir(staging)
     if final.exists():
         raise UserError(f"release {name}@{version} appeared at {final} while exporting; it was left untouched")
     os.rename(staging, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return ExportResult(
         name=name, version=version, path=final, index=final.parent.parent / INDEX_NAME,
         manifest_sha256=sha256_file(final / MANIFEST_NAME), dataset=data.dataset, languages=data.languages,
@@ -224,18 +224,3 @@ def _manifest(name: str, version: str, created_at: str, data: ReleaseData, forma
         "bi_irra_dropped": dropped or {},
         "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries],
     }
-
-
-def _write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

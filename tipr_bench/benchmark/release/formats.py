@@ -12,27 +12,18 @@ the same bytes, so rebuilding a release from the same workspace gives the same c
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tipr_bench.benchmark.atomic import write_durable
 from tipr_bench.benchmark.languages import file_code
 from tipr_bench.benchmark.release.collect import COLUMNS, INT_COLUMNS
 
 FORMATS = ("parquet", "jsonl", "irra", "bi-irra")
 
 SCHEMA = pa.schema([(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in COLUMNS])
-
-
-def _durable_write(path: Path, data: bytes) -> None:
-    """Write and fsync; the whole release folder becomes visible later by one atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _json_bytes(obj) -> bytes:
@@ -44,12 +35,12 @@ def write_parquet(path: Path, rows: list[dict]) -> None:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", compression_level=9, write_statistics=True,
                    use_dictionary=True, row_group_size=1 << 20)
-    _durable_write(path, sink.getvalue().to_pybytes())
+    write_durable(path, sink.getvalue().to_pybytes())
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     lines = [json.dumps({c: r[c] for c in COLUMNS}, ensure_ascii=False, separators=(",", ":")) for r in rows]
-    _durable_write(path, ("\n".join(lines) + "\n").encode("utf-8") if lines else b"")
+    write_durable(path, ("\n".join(lines) + "\n").encode("utf-8") if lines else b"")
 
 
 def _images(rows: list[dict]) -> dict[str, tuple[int, dict[int, str]]]:
@@ -67,7 +58,7 @@ def write_irra(path: Path, rows_by_split: dict[str, list[dict]]) -> int:
         for image_path, (pid, texts) in _images(rows).items():
             records.append({"split": split, "id": pid, "file_path": image_path,
                             "captions": [texts[i] for i in sorted(texts)]})
-    _durable_write(path, _json_bytes(records))
+    write_durable(path, _json_bytes(records))
     return len(records)
 
 
@@ -100,5 +91,5 @@ def write_bi_irra(folder: Path, split: str, rows_by_lang: dict[str, list[dict]])
     for lang, rows in rows_by_lang.items():
         images = _images(rows)
         records = [{"file_path": p, "id": pid, "captions": [images[p][1][i] for i in idx]} for p, pid, idx in plan]
-        _durable_write(folder / f"{split}_reid_{file_code(lang)}.json", _json_bytes(records))
+        write_durable(folder / f"{split}_reid_{file_code(lang)}.json", _json_bytes(records))
     return len(plan), dropped

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError
 
 MANIFEST_NAME = "MANIFEST.json"
@@ -24,14 +25,6 @@ _CHUNK = 1 << 20
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def unsafe_path_reason(path: Any) -> str | None:
