@@ -33,3 +33,18 @@ def test_env_workspace(tmp_path, cli):
     make_dataset(tmp_path / "data")
     result = cli("ingest", "--root", tmp_path / "data", env={"TIPR_WORKSPACE": str(tmp_path / "envws")})
     assert result.returncode == 0 and (tmp_path / "envws" / "tipr.sqlite").exists()
+
+
+def test_an_unwritable_output_path_is_one_line_not_a_traceback(tmp_path, cli):
+    make_dataset(tmp_path / "data")
+    (tmp_path / "file").write_text("not a folder")
+    result = cli("sample", "--out", tmp_path / "file" / "sub", "--persons", "3")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and str(tmp_path / "file") in result.stderr
+
+
+def test_error_text_is_printed_as_is_not_as_markup(tmp_path, cli):
+    root = tmp_path / "data[1]:smile:"
+    root.mkdir()
+    result = cli("ingest", "--root", root, "--workspace", tmp_path / "ws")
+    assert result.returncode == 2 and f"{root}: no annotation file found" in result.stderr

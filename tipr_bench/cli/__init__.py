@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from rich.text import Text
+
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import err_console
@@ -25,5 +27,16 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
+    except OSError as exc:  # a file or folder that cannot be read or written: say which, not a traceback
+        if exc.filename is None:
+            _error(f"{exc.strerror or exc}; check the disk and the network")
+            sys.exit(EXIT_FAILURE)
+        _error(f"cannot use {exc.filename}: {exc.strerror}; check the path and its permissions")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _error(message: str) -> None:
+    """One line on stderr. The message is plain text: brackets and colons in paths are not markup."""
+    err_console.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
