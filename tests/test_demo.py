@@ -27,6 +27,8 @@ def test_demo_runs_every_stage_then_reuses_everything(tmp_path):
     assert "Queries in English (en)" in first.leaderboard and "Queries in Chinese (zh)" in first.leaderboard
     assert first.report.endswith(".md") and (tmp_path / "demo" / "report").is_dir()
     assert 0 < first.chance_r1 < 100
+    card = (release / "README.md").read_text(encoding="utf-8")
+    assert "not known to this tool" not in card and "Please translate the English sentence" in card
 
     by_name = {s.name: s.summary for s in second.stages}
     assert "already exported" in by_name["export"] and "already present" in by_name["download"]

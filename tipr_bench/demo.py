@@ -129,7 +129,11 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
             target = releases / RELEASE_NAME / RELEASE_VERSION
             if (target / "MANIFEST.json").is_file():
                 return f"{RELEASE_NAME}@{RELEASE_VERSION} already exported (versions are immutable)", target
-            r = export_release(ws, RELEASE_NAME, RELEASE_VERSION, releases, langs=["en", opts.lang])
+            from tipr_bench.refine.rewrite import REWRITE_PROMPTS
+            from tipr_bench.translate.prompts import prompt_texts
+
+            r = export_release(ws, RELEASE_NAME, RELEASE_VERSION, releases, langs=["en", opts.lang],
+                               prompt_texts=prompt_texts(REWRITE_PROMPTS))
             return f"{RELEASE_NAME}@{RELEASE_VERSION}: {len(r.files)} files, manifest {r.manifest_sha256[:12]}", r.path
 
         @stage("download")

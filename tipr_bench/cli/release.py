@@ -23,15 +23,10 @@ from tipr_bench.cli.common import (
     err_console,
     print_json,
 )
+from tipr_bench.refine.rewrite import REWRITE_PROMPTS
+from tipr_bench.translate.prompts import prompt_texts
 
 EXIT_FAILURE = 1
-
-
-def known_prompts() -> dict[str, str]:
-    """The translate stage's preset prompts by sha256, so the card quotes exactly the prompt used."""
-    from tipr_bench.translate.prompts import PRESETS
-
-    return {p.sha256: (f"[system] {p.system}\n[user] " if p.system else "") + p.template for p in PRESETS.values()}
 
 
 @app.command()
@@ -61,7 +56,7 @@ def export(
     with Workspace.open(workspace, create=False) as ws:
         result = export_release(
             ws, name, version, out, langs=parse_list(langs, "--langs"), formats=parse_list(formats, "--formats"),
-            dataset=dataset, include_flagged=include_flagged, prompt_texts=known_prompts(),
+            dataset=dataset, include_flagged=include_flagged, prompt_texts=prompt_texts(REWRITE_PROMPTS),
             progress=not json_out,
         )
     if json_out:

@@ -39,6 +39,9 @@ MLLM_REWRITE_PROMPT = Prompt(
 )
 
 
+REWRITE_PROMPTS = (GLOSSARY_REWRITE_PROMPT, MLLM_REWRITE_PROMPT)
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     key: str

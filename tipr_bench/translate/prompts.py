@@ -22,6 +22,7 @@ import base64
 import functools
 import hashlib
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,6 +210,13 @@ PRESETS: dict[str, Prompt] = {
         ),
     )
 }
+
+
+def prompt_texts(extra: Iterable[Prompt] = ()) -> dict[str, str]:
+    """Verbatim text of every preset (and of `extra` prompts) by sha256, so a dataset card quotes exactly
+    the prompt each translation records."""
+    return {p.sha256: (f"[system] {p.system}\n[user] " if p.system else "") + p.template
+            for p in (*PRESETS.values(), *extra)}
 
 
 def completion_style(backend) -> bool:
