@@ -179,3 +179,17 @@ def test_refine_never_rewrites_a_human_row(refined):
     kept = ws.translations("zh")[key("p/3.png")]
     assert (kept.text, kept.provenance) == (BAD_3, "human")
     assert ws.qa("zh")[key("p/3.png")].verdict == "flagged"  # still judged, so the report shows it
+
+
+def test_export_never_replaces_a_sheet_unless_forced(refined):
+    """A sheet on disk may hold corrections nobody has imported yet."""
+    ws, _, tmp = refined
+    sheet = tmp / "review.csv"
+    export_review(ws, "zh", sheet)
+    rows = _read(sheet)
+    rows[0]["corrected"] = "人工修正"
+    _write(sheet, rows)
+    with pytest.raises(UserError, match="may hold corrections not imported yet"):
+        export_review(ws, "zh", sheet)
+    assert _read(sheet)[0]["corrected"] == "人工修正"
+    assert export_review(ws, "zh", sheet, force=True) == 3 and _read(sheet)[0]["corrected"] == ""

@@ -133,6 +133,7 @@ def review_export(
     out: Annotated[Path, _Opt("--out", "-o", help="CSV sheet to write (UTF-8).")],
     split: Annotated[str, _Opt("--split", "-s", help="Split to review.")] = "test",
     dataset: DatasetOption = None,
+    force: Annotated[bool, _Opt("--force", help="Replace an existing sheet.")] = False,
     json_output: JsonOption = False,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
 ) -> None:
@@ -143,7 +144,7 @@ def review_export(
     """
     ws = Workspace.open(workspace, create=False)
     try:
-        rows = export_review(ws, lang, out, split=split, dataset=dataset)
+        rows = export_review(ws, lang, out, split=split, dataset=dataset, force=force)
     finally:
         ws.close()
     if json_output:

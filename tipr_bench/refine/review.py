@@ -34,9 +34,14 @@ class ImportResult:
     approved: int
 
 
-def export_review(ws: Workspace, lang: str, out: Path, *, split: str = "test", dataset: str | None = None) -> int:
-    """Write the review sheet for one language and split; returns the number of rows."""
+def export_review(ws: Workspace, lang: str, out: Path, *, split: str = "test", dataset: str | None = None,
+                  force: bool = False) -> int:
+    """Write the review sheet for one language and split; returns the number of rows. An existing sheet
+    may hold corrections not imported yet, so it is only replaced with `force`."""
     lang = get_language(lang).code
+    if Path(out).exists() and not force:
+        raise UserError(f"{out} exists and may hold corrections not imported yet: import it first "
+                        "(`tipr-bench review import`), pick another --out, or pass --force to replace it")
     translations = ws.translations(lang, dataset, split)
     if not translations:
         where = f"{dataset or 'any dataset'}, split {split}"
