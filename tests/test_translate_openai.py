@@ -187,3 +187,22 @@ def test_runner_works_from_inside_a_running_event_loop(tmp_path):
 
         report = asyncio.run(notebook_cell())
     assert report.results["k#0"].text == "一个女人穿着一个红色夹克。"
+
+
+def test_a_refused_connection_says_so_instead_of_timeout():
+    """aiohttp reports a refused connection as a connect timeout; the user must be sent to --base-url."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    backend = OpenAIBackend("m", base_urls=[f"http://127.0.0.1:{port}/v1"], max_retries=0, timeout=5.0)
+
+    async def attempt():
+        try:
+            await backend.complete([{"role": "user", "content": "hi"}], DecodingParams())
+        finally:
+            await backend.aclose()
+
+    with pytest.raises(BackendError, match=r"cannot connect to http://127\.0\.0\.1:\d+/v1/ .*check --base-url"):
+        asyncio.run(attempt())

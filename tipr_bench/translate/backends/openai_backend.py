@@ -151,7 +151,8 @@ class OpenAIBackend:
                 try:
                     # `post` with a plain body skips the SDK's per-request TypedDict transform of the
                     # messages (a third of the client's CPU per request, measured) and its pydantic parse.
-                    raw = await self._next_client().post(
+                    client = self._next_client()
+                    raw = await client.post(
                         "/chat/completions", cast_to=_httpx.Response, body={**args, "messages": messages})
                     completion = _parse(raw.content)
                     self.limiter.settle(estimate, completion.tokens_in + completion.tokens_out)
@@ -162,8 +163,12 @@ class OpenAIBackend:
                         raise BackendError(
                             f"HTTP {exc.status_code} from the server{hint}: {self._redact(exc.message)}") from None
                     problem, wait = f"HTTP {exc.status_code}", _retry_after(exc.response)
-                except openai.APITimeoutError:
-                    problem, wait = f"timeout after {self.timeout:g}s", None
+                except openai.APITimeoutError as exc:
+                    # the aiohttp transport reports a refused connection as a connect timeout
+                    refused = _refused(exc)
+                    problem = f"cannot connect to {client.base_url} ({refused}); check --base-url" if refused \
+                        else f"timeout after {self.timeout:g}s"
+                    wait = None
                 except openai.APIConnectionError as exc:
                     problem, wait = f"connection error ({self._redact(str(exc))})", None
                 except (ValueError, KeyError, IndexError, TypeError):
@@ -215,3 +220,13 @@ def completion_from_body(data: dict) -> Completion:
 def _short(message: str, limit: int = 200) -> str:
     message = " ".join(str(message).split())
     return message if len(message) <= limit else message[:limit] + "..."
+
+
+def _refused(exc: BaseException) -> str:
+    """Why the connection could not be made, if that is what a 'timeout' really was; else ''."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or "Cannot connect to host" in str(seen):
+            return _short(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return ""
