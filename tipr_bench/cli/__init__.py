@@ -12,10 +12,7 @@ from rich.text import Text
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.cli.app import app
-from tipr_bench.cli.common import err_console
-
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
+from tipr_bench.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, err_console
 
 # Each module registers its commands on `app`; this order is the order `--help` lists them: the pipeline's.
 COMMAND_MODULES = ("data", "translate", "refine", "glossary", "release", "train", "evaluate", "demo")

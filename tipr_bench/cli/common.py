@@ -9,6 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+# Exit codes, the same for every command (documented in the README).
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -16,6 +16,7 @@ from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
     DEFAULT_WORKSPACE,
+    EXIT_FAILURE,
     DatasetOption,
     JsonOption,
     WorkspaceOption,
@@ -25,8 +26,6 @@ from tipr_bench.cli.common import (
 )
 from tipr_bench.refine.rewrite import REWRITE_PROMPTS
 from tipr_bench.translate.prompts import prompt_texts
-
-EXIT_FAILURE = 1
 
 
 @app.command()

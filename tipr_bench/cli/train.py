@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -59,7 +60,8 @@ def train(
     from tipr_bench.baselines.bi_irra.train import train as run_training
 
     opts = TrainOptions(
-        lang=lang, dataset=dataset, config=config, init=init, xlmr=xlmr, epochs=epochs, batch_size=batch_size,
+        lang=get_language(lang).code, dataset=dataset, config=config, init=init, xlmr=xlmr, epochs=epochs,
+        batch_size=batch_size,
         lr=lr, device=device, amp=amp, accum=accum, resume=resume, seed=seed, comet=comet, workers=workers,
         progress=not json_out, test=test, threads=threads,
     )

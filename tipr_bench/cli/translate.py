@@ -14,6 +14,7 @@ from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
     DEFAULT_WORKSPACE,
+    EXIT_FAILURE,
     DatasetOption,
     JsonOption,
     LangOption,
@@ -187,7 +188,7 @@ def _finish(out: dict, json_output: bool, title: str, failed: int = 0) -> None:
     if failed:
         err_console.print(f"{failed} captions failed (see the reason on each); run the same command again to retry "
                           "them: finished ones are cached")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILURE)
 
 
 def _fmt(key: str, value) -> str:
