@@ -378,13 +378,10 @@ def _progress(bounds: list[tuple[int, int]], enabled: bool, label: str):
     if not enabled or len(bounds) < 2:
         yield from bounds
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from tipr_bench.benchmark.progress import make_progress
 
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(label, total=bounds[-1][1], rate="")
+    with make_progress(unit="queries") as bar:
+        task = bar.add_task(label, total=bounds[-1][1])
         for a, b in bounds:
             yield a, b
-            speed = bar.tasks[0].speed
-            bar.update(task, advance=b - a, rate=f"{speed:,.0f} queries/s" if speed else "")
+            bar.update(task, advance=b - a)

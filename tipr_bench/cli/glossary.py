@@ -7,19 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -51,21 +42,14 @@ GlossaryFileOption = Annotated[
 PROGRESS_FROM = 20_000  # captions; below this the scan takes well under a second
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:,.0f} captions/s" if task.speed else "? captions/s", style="cyan")
-
-
 def _with_progress(texts: list[str]) -> Iterable[str]:
     """Matching a full dataset (CUHK-PEDES has 80k captions) takes seconds: show rate and ETA on stderr."""
     if len(texts) < PROGRESS_FROM or not err_console.is_terminal:
         return texts
 
     def advance() -> Iterator[str]:
-        columns = (TextColumn("matching terms"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-                   TextColumn("eta"), TimeRemainingColumn())
-        with Progress(*columns, console=err_console, transient=True) as bar:
-            task = bar.add_task("match", total=len(texts))
+        with make_progress(unit="captions") as bar:
+            task = bar.add_task("matching terms", total=len(texts))
             for i, text in enumerate(texts, start=1):
                 yield text
                 if i % 1000 == 0 or i == len(texts):

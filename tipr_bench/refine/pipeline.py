@@ -18,21 +18,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
 )
-from rich.text import Text
 
 from tipr_bench.benchmark.atomic import write_json
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
+from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.refine.attributes import Attributes, compare, extract
@@ -98,18 +91,8 @@ class RefineSummary:
         return asdict(self)
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("-- items/s" if speed is None else f"{speed:,.0f} items/s", style="progress.data.speed")
-
-
 def _progress(enabled: bool) -> Progress | None:
-    """A bar on stderr (stdout stays clean for --json) with count, rate and ETA."""
-    if not enabled:
-        return None
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-                    TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
+    return make_progress(unit="items") if enabled else None
 
 
 class Judge:

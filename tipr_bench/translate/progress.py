@@ -6,27 +6,10 @@ stderr so that `--json` output on stdout stays clean.
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
-
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        done = task.completed - task.fields.get("base", 0)
-        if speed is None and task.elapsed and done > 0:
-            speed = done / task.elapsed  # too few samples yet: the average so far
-        return Text("-- items/s" if speed is None else f"{speed:,.0f} items/s", style="progress.data.speed")
+from tipr_bench.benchmark.progress import make_progress
 
 
 class _CostColumn(ProgressColumn):
@@ -36,11 +19,7 @@ class _CostColumn(ProgressColumn):
 
 class RunProgress:
     def __init__(self, total: int, description: str = "translate"):
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), _CostColumn(),
-            console=Console(stderr=True), speed_estimate_period=20.0,
-        )
+        self._progress = make_progress(transient=False, extra=(_CostColumn(),), speed_estimate_period=20.0)
         self._task = self._progress.add_task(description, total=total, cost=0.0)
 
     def start(self) -> None:

@@ -22,10 +22,10 @@ from tipr_bench.baselines.bi_irra import checkpoint as ckpt
 from tipr_bench.baselines.bi_irra.config import BiIrraConfig
 from tipr_bench.baselines.bi_irra.data import image_root, normalize, read_image
 from tipr_bench.baselines.bi_irra.model import BiIRRA
-from tipr_bench.baselines.bi_irra.progress import make_progress
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
 
 RERANK_OFFSET = 3.0

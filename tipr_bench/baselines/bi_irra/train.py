@@ -35,10 +35,10 @@ from tipr_bench.baselines.bi_irra.inference import (
 )
 from tipr_bench.baselines.bi_irra.keymap import load_into, read_state_dict
 from tipr_bench.baselines.bi_irra.model import BiIRRA
-from tipr_bench.baselines.bi_irra.progress import make_progress
 from tipr_bench.baselines.bi_irra.schedule import WarmupCosine
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
 
 NO_DECAY_NAMES = ("cls_token", "mask_token", "pos_embed", "temp", "relative_position_bias_table")

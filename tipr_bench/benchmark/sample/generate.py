@@ -20,20 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import PIL
-from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
-from rich.text import Text
 
 from ..atomic import write_bytes, write_json
 from ..errors import UserError
+from ..progress import make_progress
 from .attributes import Person, Shot, sample_person, sample_shot
 from .captions import tokens, write_captions
 from .draw import render, sample_regions
@@ -126,16 +119,6 @@ def _render_chunk(root: str, images: list[_Image]) -> int:
     return len(images)
 
 
-class _RateColumn(ProgressColumn):
-    """Images drawn per second in this run (resumed images excluded)."""
-
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        if not speed and task.elapsed:
-            speed = (task.completed - task.fields.get("resumed", 0)) / task.elapsed
-        return Text(f"{speed:,.0f} img/s" if speed else "- img/s", style="progress.data.speed")
-
-
 def _exit_with_parent(parent: int) -> None:
     """Worker initializer: exit when the parent is gone (kill -9), instead of lingering as an orphan."""
 
@@ -155,16 +138,7 @@ def _workers() -> int:
 
 
 def _progress(enabled: bool) -> Progress:
-    columns = (
-        TextColumn("[bold]{task.description:<8}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    )
-    return Progress(*columns, console=Console(stderr=True), disable=not enabled)
+    return make_progress(enabled, unit="img", transient=False)
 
 
 def _draw_all(bar: Progress, root: Path, todo: list[_Image], total: int) -> None:
