@@ -34,7 +34,7 @@ RELEASE_VERSION = "0.1.0"
 @dataclass
 class DemoOptions:
     work: Path = Path("demo-work")
-    persons: int = 100
+    persons: int = 80
     refine_split: str | None = "test"  # the split people review and publish; None refines every split
     seed: int = 0
     lang: str = "zh"
@@ -114,7 +114,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
             from tipr_bench.refine.pipeline import refine_language
 
             s = refine_language(ws, opts.lang, backend, split=opts.refine_split, rewrite="glossary", rounds=1,
-                                report_dir=report_dir, progress=opts.progress)
+                                max_tokens=DEMO_PARAMS.max_tokens, report_dir=report_dir, progress=opts.progress)
             result.report = s.report[0] if s.report else str(report_dir)
             verdicts = ", ".join(f"{k} {v}" for k, v in s.verdicts.items() if v)
             terms = f"{s.term_match_rate:.0%}" if s.term_match_rate is not None else "n/a"

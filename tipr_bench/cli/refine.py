@@ -47,6 +47,7 @@ def refine(
     rewrite: Annotated[str, _Opt(help="glossary (constrained re-translation) | mllm (image-grounded, published) "
                                  "| none.")] = "glossary",
     rounds: Annotated[int, _Opt(help="Rewrite rounds at most; only strictly better candidates are kept.")] = 1,
+    max_tokens: Annotated[int, _Opt(help="Most tokens per back-translation or rewrite (as in translate).")] = 256,
     backend: Annotated[str | None, _Opt("--backend", "-b", help="openai | vllm | transformers, for "
                                         "back-translation and rewriting (as in translate).")] = None,
     model: Annotated[str | None, _Opt("--model", "-m", help="Model name (openai) or local path.")] = None,
@@ -94,7 +95,7 @@ def refine(
         summary = refine_language(
             ws, lang, engine, dataset=dataset, split=split, glossary=glossary, qe=qe, comet_model=comet_model,
             comet_python=comet_python, threshold=threshold, chrf_min=chrf_min, rewrite=rewrite, rounds=rounds,
-            rewrite_backend=rewriter, report_dir=report, progress=not json_output,
+            rewrite_backend=rewriter, max_tokens=max_tokens, report_dir=report, progress=not json_output,
         )
     finally:
         ws.close()

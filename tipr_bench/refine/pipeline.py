@@ -39,8 +39,9 @@ from tipr_bench.refine.glossary import (
 )
 from tipr_bench.refine.qe import make_scorer, qe_threshold
 from tipr_bench.refine.report import write_report
-from tipr_bench.refine.rewrite import REWRITE_MODES, Candidate, rewrite_candidates
+from tipr_bench.refine.rewrite import DEFAULT_MAX_TOKENS, REWRITE_MODES, Candidate, rewrite_candidates
 from tipr_bench.refine.verdict import DEFAULT_CHRF_MIN, VERDICTS, Assessment, Thresholds, assess
+from tipr_bench.translate.backends.base import DecodingParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,9 @@ class Judge:
     """Scores (source, translation) pairs with one fixed measure: the verdict's."""
 
     def __init__(self, ws: Workspace, lang: str, backend, glossary: Glossary | None, scorer,
-                 thresholds: Thresholds, progress: bool = True):
+                 thresholds: Thresholds, progress: bool = True, max_tokens: int = DEFAULT_MAX_TOKENS):
         self.ws = ws
+        self.params = DecodingParams(max_tokens=max_tokens)
         self.lang = lang
         self.backend = backend
         self.glossary = glossary
@@ -127,7 +129,7 @@ class Judge:
 
     def judge(self, items: Sequence[Item]) -> dict[str, Assessment]:
         """Assess every item; the first call fixes theta from its QE scores (mean noise) unless given."""
-        bts = back_translate(self.ws, self.backend, self.lang, {i.key: i.text for i in items},
+        bts = back_translate(self.ws, self.backend, self.lang, {i.key: i.text for i in items}, params=self.params,
                              progress=self.progress, usage=self.usage)
         scorable = [i for i in items if i.text.strip()]
         bar = _progress(self.progress and len(scorable) > 0)
@@ -220,6 +222,7 @@ def refine_language(
     comet_python: str | None = None,
     threshold: float | None = None,
     chrf_min: float = DEFAULT_CHRF_MIN,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
     rewrite: str = "glossary",
     rounds: int = 1,
     rewrite_backend=None,
@@ -245,7 +248,7 @@ def refine_language(
     scorer = make_scorer(qe, comet_model, comet_python)
     thresholds = Thresholds(chrf_min=chrf_min, qe_theta=qe_threshold([], threshold) if threshold is not None
                             else None)
-    judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress)
+    judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, max_tokens)
     items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
              for c in captions if c.key in translations]
     base = _next_round(ws, lang)
@@ -265,7 +268,8 @@ def refine_language(
             break
         round_no = base + r
         candidates = rewrite_candidates(ws, rewriter, rewrite, lang, targets, round_index=r, glossary=gloss,
-                                        last_tries=last_tries, progress=progress, usage=judge.usage)
+                                        last_tries=last_tries, progress=progress, usage=judge.usage,
+                                        max_tokens=max_tokens)
         if not candidates:
             continue
         judged = judge.judge([Item(k, targets[k].source, c.text, c.status, c.reason) for k, c in candidates.items()])

@@ -26,6 +26,7 @@ from tipr_bench.translate.prompts import PRESETS, Prompt, completion_style
 from tipr_bench.translate.runner import JobResult, TranslationJob, translate_jobs
 
 REWRITE_MODES = ("glossary", "mllm", "none")
+DEFAULT_MAX_TOKENS = DecodingParams().max_tokens
 
 GLOSSARY_REWRITE_PROMPT = Prompt(
     "refine-glossary",
@@ -53,11 +54,11 @@ class Candidate:
     result: JobResult
 
 
-def round_params(round_index: int) -> DecodingParams:
+def round_params(round_index: int, max_tokens: int = DEFAULT_MAX_TOKENS) -> DecodingParams:
     """Greedy in round 1; sampled with a per-round seed afterwards."""
     if round_index <= 1:
-        return DecodingParams(temperature=0.0, seed=0)
-    return DecodingParams(temperature=0.7, seed=round_index)
+        return DecodingParams(temperature=0.0, seed=0, max_tokens=max_tokens)
+    return DecodingParams(temperature=0.7, seed=round_index, max_tokens=max_tokens)
 
 
 def glossary_notes(best: Assessment, glossary: Glossary | None, last_try: Assessment | None = None) -> str:
@@ -119,6 +120,7 @@ def rewrite_candidates(
     last_tries: Mapping[str, Assessment] | None = None,
     progress: bool = True,
     usage: Usage | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
 ) -> dict[str, Candidate]:
     """One candidate per target caption (cached like any translation, not stored)."""
     if mode not in REWRITE_MODES:
@@ -126,7 +128,7 @@ def rewrite_candidates(
     if mode == "none" or not targets:
         return {}
     last_tries = last_tries or {}
-    params = round_params(round_index)
+    params = round_params(round_index, max_tokens)
     if mode == "mllm":
         prompt = MLLM_REWRITE_PROMPT
         images = image_paths(ws, list(targets))
