@@ -16,6 +16,7 @@ from tipr_bench.baselines.bi_irra.inference import (
 )
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
+from tipr_bench.benchmark.atomic import sha256_file
 
 
 def _model(ws) -> LoadedModel:
@@ -89,7 +90,7 @@ def test_score_split_returns_the_contract_with_the_workspace_checkpoint(tmp_path
     ckpt.save(path, {"model_name": ckpt.MODEL, "lang": "zh", "config": lm.config.to_dict(),
                      "tokenizer": lm.tokenizer.spec(), "model": lm.model.state_dict()})
     scored = score_split(ws, dataset="synth", split="test", lang="en", device="cpu", rerank_k=4, progress=False)
-    assert scored.checkpoint == path and scored.train_lang == "zh" and scored.checkpoint_sha256 == ckpt.sha256(path)
+    assert scored.checkpoint == path and scored.train_lang == "zh" and scored.checkpoint_sha256 == sha256_file(path)
     assert scored.similarity.shape == (len(scored.query_keys), len(scored.gallery_paths)) == (8, 4)
     assert len(scored.query_pids) == 8 and sorted(set(scored.gallery_pids)) == sorted(set(scored.query_pids))
     assert all(key.startswith("synth/") for key in scored.query_keys)
