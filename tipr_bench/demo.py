@@ -205,10 +205,13 @@ def _train(ws: Workspace, opts: DemoOptions) -> tuple[Path, str]:
 
 
 def _training_fingerprint(ws: Workspace, opts: DemoOptions) -> str:
+    """What training reads (train and val captions in both languages) and its settings: refine's
+    changes to the test split do not make a trained checkpoint stale."""
     digest = hashlib.sha256(json.dumps([opts.lang, opts.epochs, opts.seed]).encode())
-    for lang in ("en", opts.lang):
-        for c in ws.captions("cuhk-pedes", lang=lang):
-            digest.update(f"{c.key}\x1f{c.text}\x1e".encode())
+    for split in ("train", "val"):
+        for lang in ("en", opts.lang):
+            for c in ws.captions("cuhk-pedes", split, lang=lang):
+                digest.update(f"{c.key}\x1f{c.text}\x1e".encode())
     return digest.hexdigest()
 
 
