@@ -34,7 +34,7 @@ RELEASE_VERSION = "0.1.0"
 @dataclass
 class DemoOptions:
     work: Path = Path("demo-work")
-    persons: int = 80
+    persons: int = 100
     refine_split: str | None = "test"  # the split people review and publish; None refines every split
     seed: int = 0
     lang: str = "zh"

@@ -17,7 +17,7 @@ def demo(
     work: Annotated[Path, typer.Option("--work", help="Folder for the sample, workspace, release and report.")] = Path(
         "demo-work"
     ),
-    persons: Annotated[int, typer.Option(help="Synthetic persons in the sample.")] = 80,
+    persons: Annotated[int, typer.Option(help="Synthetic persons in the sample.")] = 100,
     refine_split: Annotated[
         str, typer.Option(help="Split to refine (the one people review), or 'all'.")
     ] = "test",
