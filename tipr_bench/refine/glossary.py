@@ -154,12 +154,7 @@ def load_glossary(lang: str, user_path: Path | None = None) -> Glossary:
         )
     if user_path is not None:
         user_path = Path(user_path)
-        try:
-            text = user_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UserError(f"glossary file {user_path} not found; check the --glossary path") from None
-        except (UnicodeDecodeError, IsADirectoryError) as exc:
-            raise UserError(f"cannot read glossary {user_path} ({exc}); it must be a UTF-8 TSV file") from None
+        text = _read_utf8(user_path, "glossary", "--glossary", "TSV")
         user = parse_glossary_tsv(text, str(user_path), "user")
         replaced = {e.term for e in user}
         entries = [e for e in entries if e.term not in replaced] + user
@@ -300,12 +295,7 @@ def term_match_rate(checks: Iterable[TermCheck]) -> float:
 def read_texts_jsonl(path: Path) -> list[str]:
     """The `text` of every line of a JSONL file; a bad line is a UserError naming file:line."""
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"input file {path} not found; check the --input path") from None
-    except (UnicodeDecodeError, IsADirectoryError) as exc:
-        raise UserError(f"cannot read {path} ({exc}); it must be a UTF-8 JSONL file") from None
+    raw = _read_utf8(path, "input", "--input", "JSONL")
     texts: list[str] = []
     for lineno, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
@@ -320,3 +310,13 @@ def read_texts_jsonl(path: Path) -> list[str]:
             raise UserError(f'{path}:{lineno}: expected an object with a string "text" field, like {{"text": "..."}}')
         texts.append(obj["text"])
     return texts
+
+
+def _read_utf8(path: Path, what: str, option: str, kind: str) -> str:
+    """A user's text file, or one UserError line saying which file, what is wrong and which option to fix."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{what} file {path} not found; check the {option} path") from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise UserError(f"cannot read {what} file {path} ({exc}); it must be a UTF-8 {kind} file") from None
