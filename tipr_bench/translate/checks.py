@@ -3,7 +3,8 @@
 Safe to clean: wrapping quotes, a chatter prefix ("Sure! Here is the translation:"), a trailing
 note paragraph, surrounding whitespace. Flagged (the runner retries with the strict prompt):
 empty, an echo of the source, a copy of the few-shot example, the wrong script for the target
-language, leftover multi-line chatter, a length-ratio outlier, truncation (finish_reason "length").
+language, leftover multi-line chatter, a length-ratio outlier, truncation (finish_reason "length"),
+a loop the engine stopped (finish_reason "repetition").
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def check_output(source: str, text: str, lang: str, finish_reason: str = "stop")
     out = text.strip()
     if finish_reason == "length":
         return CheckResult(out, "flagged", "truncated (finish_reason length)")
+    if finish_reason == "repetition":
+        return CheckResult(out, "flagged", "repetition (the engine stopped a looping answer)")
     if finish_reason == "content_filter":
         return CheckResult(out, "flagged", "stopped by the provider's content filter")
     chatter = _CHATTER.match(out)

@@ -430,11 +430,20 @@ def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None
                 if breaker.open:
                     breaker.raise_if_open()
                 continue
-            breaker.succeeded()
-            moved = [u for u, c in zip(chunk, completions, strict=True) if not run.answer(u, c, fresh=True)]
+            answered = list(zip(chunk, completions, strict=True))
+            if any(not c.failure for _, c in answered):
+                breaker.succeeded()
+            moved = []
+            for unit, completion in answered:
+                if completion.failure:  # one bad prompt: only it fails, uncached
+                    run.finish(unit, None, completion.failure)
+                    breaker.failed(completion.failure)
+                elif not run.answer(unit, completion, fresh=True):
+                    moved.append(unit)
             for unit in run.resolve_cached(moved):
                 levels.setdefault(unit.attempt, []).append(unit)
             run.flush()
+            breaker.raise_if_open()
     finally:
         run.flush()
 

@@ -31,8 +31,11 @@ class Completion:
     text: str
     tokens_in: int = 0
     tokens_out: int = 0
-    finish_reason: str = "stop"  # "stop" or "length"
+    finish_reason: str = "stop"  # "stop", "length", "content_filter" or "repetition"
     extra: dict = field(default_factory=dict)
+    # Why this one request failed (a batch backend isolates a bad prompt): the item fails, nothing is
+    # cached, and the next run asks again.
+    failure: str = ""
 
 
 @runtime_checkable
