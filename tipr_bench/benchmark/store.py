@@ -52,9 +52,13 @@ CREATE TABLE IF NOT EXISTS qa (
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, dataset TEXT NOT NULL,
     query_lang TEXT NOT NULL, train_lang TEXT NOT NULL, split TEXT NOT NULL, direction TEXT NOT NULL,
-    metrics TEXT NOT NULL, checkpoint_sha256 TEXT NOT NULL, created_at TEXT NOT NULL
+    metrics TEXT NOT NULL, checkpoint_sha256 TEXT NOT NULL, created_at TEXT NOT NULL,
+    n_queries INTEGER, n_gallery INTEGER, n_left_out INTEGER, selection TEXT NOT NULL DEFAULT ''
 );
 """
+# Columns added to `results` after its first release: (name, declaration) for ALTER TABLE.
+RESULT_COLUMNS_ADDED = (("n_queries", "INTEGER"), ("n_gallery", "INTEGER"), ("n_left_out", "INTEGER"),
+                        ("selection", "TEXT NOT NULL DEFAULT ''"))
 
 _TRANSLATION_COLUMNS = (
     "key, lang, text, backend, model, prompt_id, prompt_sha256, params, tokens_in, tokens_out, "
@@ -89,6 +93,10 @@ class EvalResult:
     metrics: dict
     checkpoint_sha256: str = ""
     created_at: str = ""
+    n_queries: int | None = None  # captions scored (None: stored before counts were kept)
+    n_gallery: int | None = None  # images ranked
+    n_left_out: int | None = None  # captions of the split with no usable text in query_lang
+    selection: str = ""  # what chose the checkpoint's epoch: "val", "test" (the reference's) or "" (unknown)
 
 
 def _translation_row(t: Translation) -> tuple:
@@ -145,6 +153,10 @@ class Workspace:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA)
+        have = {r["name"] for r in conn.execute("PRAGMA table_info(results)")}
+        for name, declaration in RESULT_COLUMNS_ADDED:
+            if name not in have:
+                conn.execute(f"ALTER TABLE results ADD COLUMN {name} {declaration}")
         conn.execute("INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         return cls(root, conn)
 
@@ -291,7 +303,7 @@ class Workspace:
             (q.key, q.lang, q.round, q.back_translation, q.chrf, q.bleu, q.qe,
              json.dumps(list(q.terms_expected), ensure_ascii=False),
              json.dumps(list(q.terms_met), ensure_ascii=False), q.verdict,
-             json.dumps(list(q.reasons), ensure_ascii=False), q.created_at)
+             json.dumps([r.to_json() for r in q.reasons], ensure_ascii=False), q.created_at)
             for q in records
         ]
         with self.transaction():
@@ -326,10 +338,12 @@ class Workspace:
         with self.transaction():
             self.conn.execute(
                 "INSERT INTO results (model, dataset, query_lang, train_lang, split, direction, metrics, "
-                "checkpoint_sha256, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                "checkpoint_sha256, created_at, n_queries, n_gallery, n_left_out, selection) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (result.model, result.dataset, result.query_lang, result.train_lang, result.split,
                  result.direction, json.dumps(result.metrics), result.checkpoint_sha256,
-                 result.created_at or utc_now()),
+                 result.created_at or utc_now(), result.n_queries, result.n_gallery, result.n_left_out,
+                 result.selection),
             )
 
     def results(self) -> list[EvalResult]:
@@ -338,7 +352,8 @@ class Workspace:
             EvalResult(
                 model=r["model"], dataset=r["dataset"], query_lang=r["query_lang"], train_lang=r["train_lang"],
                 split=r["split"], direction=r["direction"], metrics=json.loads(r["metrics"]),
-                checkpoint_sha256=r["checkpoint_sha256"], created_at=r["created_at"],
+                checkpoint_sha256=r["checkpoint_sha256"], created_at=r["created_at"], n_queries=r["n_queries"],
+                n_gallery=r["n_gallery"], n_left_out=r["n_left_out"], selection=r["selection"],
             )
             for r in rows
         ]
