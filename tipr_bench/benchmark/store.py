@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.records import Caption, QARecord, Translation, utc_now
+from tipr_bench.benchmark.records import Caption, QARecord, Reason, Translation, utc_now
 
 DB_NAME = "tipr.sqlite"
 SCHEMA_VERSION = 1
@@ -328,7 +328,7 @@ class Workspace:
                 key=r["key"], lang=r["lang"], back_translation=r["back_translation"], chrf=r["chrf"],
                 bleu=r["bleu"], qe=r["qe"], terms_expected=tuple(json.loads(r["terms_expected"])),
                 terms_met=tuple(json.loads(r["terms_met"])), verdict=r["verdict"],
-                reasons=tuple(json.loads(r["reasons"])), round=r["round"], created_at=r["created_at"],
+                reasons=tuple(Reason.from_json(x) for x in json.loads(r["reasons"])), round=r["round"], created_at=r["created_at"],
             )
         return latest
 

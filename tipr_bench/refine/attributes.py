@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tipr_bench.benchmark.records import Reason, ReasonKind
+
 # colour word -> families it may belong to (a shade may sit between two families)
 _FAMILIES: dict[str, tuple[str, ...]] = {
     "black": ("black",), "ebony": ("black",),
@@ -109,6 +111,29 @@ _LEXICON: dict[str, Noun] = {
 }
 _MAX_PHRASE = max(len(k.split()) for k in _LEXICON)
 
+# pattern word -> family: a back-translation may say "checked" for "plaid", never "striped"
+_PATTERNS: dict[str, str] = {
+    **dict.fromkeys(("striped", "stripe", "stripes", "stripey", "stripy", "stripped", "pinstripe", "pinstriped",
+                     "pinstripes"), "stripes"),
+    **dict.fromkeys(("plaid", "checked", "checkered", "chequered", "checkerboard", "tartan", "gingham", "checks"),
+                    "check"),
+    **dict.fromkeys(("polka", "dotted", "dots", "spotted", "spots"), "dots"),
+    **dict.fromkeys(("floral", "flowered", "flowery"), "floral"),
+    **dict.fromkeys(("camouflage", "camo"), "camouflage"),
+    **dict.fromkeys(("leopard", "zebra", "animal"), "animal print"),
+    "paisley": "paisley", "argyle": "argyle", "houndstooth": "houndstooth",
+}
+
+
+def _patterns(toks: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for tok in toks:
+        family = _PATTERNS.get(tok)
+        if family is not None:
+            found.setdefault(family, tok)
+    return found
+
+
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 _MALE = {"man", "men", "boy", "boys", "male", "gentleman", "guy", "he", "his", "him", "himself", "father", "mr"}
 _FEMALE = {"woman", "women", "girl", "girls", "female", "lady", "ladies", "she", "her", "hers", "herself",
@@ -173,6 +198,7 @@ class Attributes:
     sides: tuple[tuple[str, str], ...] = ()  # (left|right, body part or "")
     counts: dict[str, int] = field(default_factory=dict)  # noun group -> number
     colour_families: frozenset[str] = frozenset()
+    patterns: dict[str, str] = field(default_factory=dict)  # pattern family -> surface word
 
 
 def extract(text: str) -> Attributes:
@@ -241,7 +267,7 @@ def extract(text: str) -> Attributes:
     word = next((t for t in toks if t in _GENDER_NOUNS), "")
     return Attributes(
         colour_pairs=tuple(pairs), items=items, item_parents=parents, gender=gender, gender_word=word,
-        sides=tuple(sides), counts=counts, colour_families=frozenset(families),
+        sides=tuple(sides), counts=counts, colour_families=frozenset(families), patterns=_patterns(toks),
     )
 
 
@@ -249,13 +275,17 @@ def extract(text: str) -> Attributes:
 class AttributeIssue:
     """One attribute the other description gets wrong: kind, subject, source value, found value."""
 
-    kind: str  # colour | missing item | added item | gender | side | count
+    kind: str  # colour | missing item | added item | gender | side | count | missing pattern | added pattern
     subject: str
     expected: str = ""
     found: str = ""
 
+    def reason(self) -> Reason:
+        return Reason(ReasonKind.ATTRIBUTE, str(self), term=self.subject, source_span=self.expected,
+                      target_span=self.found)
+
     def __str__(self) -> str:
-        if self.kind in ("missing item", "added item"):
+        if self.kind in ("missing item", "added item", "missing pattern", "added pattern"):
             return f"{self.kind}: {self.subject}"
         if self.kind == "gender":
             return f"gender: {self.expected} -> {self.found}"
@@ -338,6 +368,20 @@ def _count_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
             issues.append(AttributeIssue("count", group, str(n), str(found)))
         elif found is None and not other.counts:
             issues.append(AttributeIssue("count", group, str(n), "(none)"))
+    # "a bag" read back as "two bags": the source names the thing with no number, the other counts several
+    named = set(src.items) | {p.group for p in src.colour_pairs}
+    for group, n in other.counts.items():
+        if group not in src.counts and group in named and n >= 2:
+            issues.append(AttributeIssue("count", group, "1", str(n)))
+    return issues
+
+
+def _pattern_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
+    """A pattern the source names that the other lost, or one the other adds (a plain shirt gone striped)."""
+    issues = [AttributeIssue("missing pattern", word) for family, word in src.patterns.items()
+              if family not in other.patterns]
+    issues += [AttributeIssue("added pattern", word) for family, word in other.patterns.items()
+               if family not in src.patterns]
     return issues
 
 
@@ -349,6 +393,7 @@ def compare(source: Attributes, other: Attributes) -> list[AttributeIssue]:
         *_item_issues(source, other),
         *_side_issues(source, other),
         *_count_issues(source, other),
+        *_pattern_issues(source, other),
     ]
 
 

@@ -22,7 +22,9 @@ from pathlib import Path
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.refine.glossary_stopwords import COVERAGE_STOPWORDS
+from tipr_bench.refine.senses import COLOUR_SUFFIXES, MODIFIER_HEADS
 from tipr_bench.refine.term_matching import (
+    EN_TOKEN,
     VERB_CATEGORIES,
     EnglishTermIndex,
     contains,
@@ -62,14 +64,38 @@ class TermMatch:
     targets: tuple[str, ...]
     wrong: tuple[str, ...]
     category: str
+    phrase: int = 0  # noun-phrase number in the caption: terms of one phrase may share a target span
+
+
+@dataclass(frozen=True, slots=True)
+class TermMiss:
+    """A term of the caption whose approved target the translation lacks."""
+
+    term: str
+    surface: str  # as the caption writes it
+    target: str  # the preferred approved target
+
+
+@dataclass(frozen=True, slots=True)
+class WrongForm:
+    """A known wrong rendering of a missed term, found in the translation."""
+
+    term: str
+    surface: str
+    target: str  # the preferred approved target
+    found: str  # the wrong rendering
 
 
 @dataclass(frozen=True, slots=True)
 class TermCheck:
     expected: tuple[str, ...]
     met: tuple[str, ...]
-    missed: tuple[str, ...]
-    wrong_used: tuple[tuple[str, str], ...]  # (term, wrong variant found in the translation)
+    misses: tuple[TermMiss, ...]
+    wrong_used: tuple[WrongForm, ...]
+
+    @property
+    def missed(self) -> tuple[str, ...]:
+        return tuple(m.term for m in self.misses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +197,7 @@ class Glossary:
         for i, entry in enumerate(self.entries):
             self._index.add(i, entry.aliases, verb=entry.category in VERB_CATEGORIES)
         self._target_text = target_text_factory(lang, get_language(lang).script)
+        self._targets_by_term = {e.term: frozenset(e.targets) for e in self.entries}
         self.version = self._version()
 
     def __len__(self) -> int:
@@ -183,16 +210,36 @@ class Glossary:
         blob = json.dumps([self.lang, rows], ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
+    def said_by(self, term: str, others: set[str]) -> bool:
+        """Whether `others` (terms found in some English text) include `term` or a synonym of it for
+        this language: a term the glossary renders with one of the same targets (trousers ~ pants in
+        zh, both 裤子), so a back-translation's wording is no evidence that a term was lost."""
+        if term in others:
+            return True
+        mine = self._targets_by_term.get(term, frozenset())
+        return any(mine & self._targets_by_term.get(other, frozenset()) for other in others)
+
     def categories(self) -> list[str]:
         return sorted({e.category for e in self.entries})
 
     def find_terms(self, english: str) -> list[TermMatch]:
+        """The caption's terms in order, less the words the sense layer says are no term here: a
+        colour suffix right after a colour (`dark colored`), a modifier before its head (`dress
+        shoes`)."""
         matches, _ = self._index.scan(english)
-        return [self._term_match(english, m.entry, m.start, m.end) for m in matches]
-
-    def _term_match(self, english: str, entry_index: int, start: int, end: int) -> TermMatch:
-        e = self.entries[entry_index]
-        return TermMatch(e.term, english[start:end], start, end, e.targets, e.wrong, e.category)
+        kept: list[TermMatch] = []
+        for i, m in enumerate(matches):
+            e = self.entries[m.entry]
+            after_colour = i > 0 and matches[i - 1].phrase == m.phrase and \
+                self.entries[matches[i - 1].entry].category == "colour"
+            if m.words[-1] in COLOUR_SUFFIXES and after_colour:
+                continue
+            heads = MODIFIER_HEADS.get(m.words[-1])
+            if heads and _next_word(english, m.end) in heads:
+                continue
+            kept.append(TermMatch(e.term, english[m.start:m.end], m.start, m.end, e.targets, e.wrong, e.category,
+                                  m.phrase))
+        return kept
 
     def check(self, english: str, translation: str) -> TermCheck:
         """Which of the caption's terms the translation renders with an approved target term, and
@@ -203,8 +250,10 @@ class Glossary:
         wrong rendering of its own term (裤 inside 内裤): a dropped attribute is not hidden by a
         neighbour that happens to contain its letters."""
         by_term: dict[str, TermMatch] = {}
+        phrases: dict[str, set[int]] = {}
         for m in self.find_terms(english):
             by_term.setdefault(m.term, m)
+            phrases.setdefault(m.term, set()).add(m.phrase)
         prepared = self._target_text(translation)
         wrong_spans = {
             term: [(variant, s) for variant in m.wrong for s in prepared.spans(variant)]
@@ -230,21 +279,29 @@ class Glossary:
                 accepted.append((span, term))
                 accepted_weights.append(weight)
         met_set = {term for _, term in accepted}
+        # a term whose target lies inside the span of another term of its own noun phrase is rendered
+        # by that span: 深色 for `dark colored`, 长裤 for `long pants`, Faltenrock for `pleated skirt`
+        for term, m in by_term.items():
+            if term not in met_set and any(
+                contains(span, own) and phrases[term] & phrases[other]
+                for target in m.targets for own in prepared.spans(target) for span, other in accepted
+            ):
+                met_set.add(term)
         accepted_spans = [span for span, _ in accepted]
         expected = tuple(by_term)
-        missed = tuple(t for t in expected if t not in met_set)
+        missed = [by_term[t] for t in expected if t not in met_set]
         wrong_used = tuple(
             dict.fromkeys(
-                (term, variant)
-                for term in missed
-                for variant, span in wrong_spans[term]
+                WrongForm(m.term, m.surface, m.targets[0], variant)
+                for m in missed
+                for variant, span in wrong_spans[m.term]
                 if not overlaps(span, accepted_spans)
             )
         )
         return TermCheck(
             expected=expected,
             met=tuple(t for t in expected if t in met_set),
-            missed=missed,
+            misses=tuple(TermMiss(m.term, m.surface, m.targets[0]) for m in missed),
             wrong_used=wrong_used,
         )
 
@@ -275,6 +332,11 @@ class Glossary:
             )
         ratio = with_term / captions if captions else 0.0
         return CoverageReport(captions, with_term, round(ratio, 4), counts.most_common(max(top, 0)))
+
+
+def _next_word(text: str, at: int) -> str:
+    m = EN_TOKEN.search(text.lower(), at)
+    return m.group() if m else ""
 
 
 def _covers(outer: tuple[int, int], outer_weight: int, inner: tuple[int, int], inner_weight: int) -> bool:

@@ -26,10 +26,10 @@ from tipr_bench.benchmark.atomic import write_json
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.progress import make_progress
-from tipr_bench.benchmark.records import Translation
+from tipr_bench.benchmark.records import Reason, ReasonKind, Translation
 from tipr_bench.benchmark.store import Workspace
-from tipr_bench.refine.attributes import Attributes, compare, extract
-from tipr_bench.refine.backtranslate import Usage, back_translate, metric_signatures, sentence_scores
+from tipr_bench.refine.attributes import AttributeIssue, Attributes, compare, extract
+from tipr_bench.refine.backtranslate import BackTranslation, Usage, back_translate, metric_signatures, sentence_scores
 from tipr_bench.refine.glossary import (
     INCIDENTAL_CATEGORIES,
     Glossary,
@@ -115,16 +115,26 @@ class Judge:
         self._incidental = {e.term for e in glossary.entries if e.category in INCIDENTAL_CATEGORIES} \
             if glossary is not None else set()
 
-    def term_targets(self, source: str) -> dict[str, str]:
-        if self.glossary is None:
-            return {}
-        return {m.term: m.targets[0] for m in self.glossary.find_terms(source)}
-
-    def _term_reasons(self, check: TermCheck, targets: dict[str, str]) -> list[str]:
-        """Reasons for the verdict: missed terms that describe the person, and known wrong renderings."""
-        reasons = [f"missed term: {targets.get(t, t)} ({t})" for t in check.missed if t not in self._incidental]
-        reasons += [f"wrong term: {variant} for {term} (use {targets.get(term, term)})"
-                    for term, variant in check.wrong_used]
+    def term_reasons(self, check: TermCheck, issues: Sequence[AttributeIssue], back_translation: str) -> list[Reason]:
+        """A missed term is a hard miss (flags) only when something confirms it: the back-translation
+        lacks the term too (no alias, nor a term the glossary renders the same way), or loses the
+        same attribute.
+        Otherwise it is a soft miss: it lowers the term-match rate and shows in the report, and flags
+        nothing. A known wrong rendering always flags."""
+        reasons: list[Reason] = []
+        bt_terms: set[str] | None = None
+        for miss in check.misses:
+            confirmation = ""
+            if miss.term not in self._incidental and back_translation:
+                if bt_terms is None:
+                    bt_terms = {m.term for m in self.glossary.find_terms(back_translation)}
+                confirmation = _confirming_issue(miss.term, issues) or (
+                    "" if self.glossary.said_by(miss.term, bt_terms) else "the back-translation lacks it too")
+            kind = ReasonKind.MISSED_TERM if confirmation else ReasonKind.SOFT_MISS
+            reasons.append(Reason(kind, term=miss.term, source_span=miss.surface, target_span=miss.target,
+                                  confirmed_by=confirmation))
+        reasons += [Reason(ReasonKind.WRONG_TERM, term=w.term, source_span=w.surface, target_span=w.target,
+                           confirmed_by=w.found) for w in check.wrong_used]
         return reasons
 
     def judge(self, items: Sequence[Item]) -> dict[str, Assessment]:
@@ -147,28 +157,38 @@ class Judge:
         qe = dict(zip((i.key for i in scorable), scores, strict=True))
         if self.theta is None:
             self.theta = qe_threshold(scores)
-        out: dict[str, Assessment] = {}
-        for item in items:
-            bt = bts.get(item.key)
-            bt_text = bt.text if bt and not bt.error else ""
-            chrf, bleu = sentence_scores(bt_text, item.source)
-            src_attrs = self._source_attrs.get(item.key)
-            if src_attrs is None:
-                src_attrs = self._source_attrs[item.key] = extract(item.source)
-            issues = [str(i) for i in compare(src_attrs, extract(bt_text))] if bt_text else []
-            expected, met, term_reasons = (), (), []
-            if self.glossary is not None and item.text.strip():
-                check = self.glossary.check(item.source, item.text)
-                expected, met = check.expected, check.met
-                term_reasons = self._term_reasons(check, self.term_targets(item.source))
-            out[item.key] = assess(
-                item.key, item.source, item.text, back_translation=bt.text if bt else "",
-                back_translation_error=(bt.error if bt and item.text.strip() else ""),
-                chrf=chrf, bleu=bleu, qe=qe.get(item.key), theta=self.theta, terms_expected=expected,
-                terms_met=met, term_reasons=term_reasons, attribute_issues=issues, status=item.status,
-                status_reason=item.reason, thresholds=self.thresholds,
-            )
-        return out
+        return {item.key: self.assess_item(item, bts.get(item.key), qe.get(item.key)) for item in items}
+
+    def assess_item(self, item: Item, bt: BackTranslation | None, qe: float | None) -> Assessment:
+        """One verdict from the signals at hand: the back-translation, the QE score, the glossary."""
+        bt_text = bt.text if bt and not bt.error else ""
+        chrf, bleu = sentence_scores(bt_text, item.source)
+        src_attrs = self._source_attrs.get(item.key)
+        if src_attrs is None:
+            src_attrs = self._source_attrs[item.key] = extract(item.source)
+        issues = compare(src_attrs, extract(bt_text)) if bt_text else []
+        expected, met, term_reasons = (), (), []
+        if self.glossary is not None and item.text.strip():
+            check = self.glossary.check(item.source, item.text)
+            expected, met = check.expected, check.met
+            term_reasons = self.term_reasons(check, issues, bt_text)
+        return assess(
+            item.key, item.source, item.text, back_translation=bt.text if bt else "",
+            back_translation_error=(bt.error if bt and item.text.strip() else ""),
+            chrf=chrf, bleu=bleu, qe=qe, theta=self.theta if self.theta is not None else 1.0,
+            terms_expected=expected, terms_met=met, term_reasons=term_reasons,
+            attribute_issues=[issue.reason() for issue in issues],
+            status=item.status, status_reason=item.reason, thresholds=self.thresholds,
+        )
+
+
+def _confirming_issue(term: str, issues: Sequence[AttributeIssue]) -> str:
+    """The attribute issue that reports the loss of `term` (its subject or its source value), if any."""
+    words = set(term.split())
+    for issue in issues:
+        if words & (set(issue.subject.split()) | set(issue.expected.split())):
+            return str(issue)
+    return ""
 
 
 def recorded_settings(s: RefineSummary) -> dict[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.records import split_key
+from tipr_bench.benchmark.records import ReasonKind, split_key
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.refine.backtranslate import Usage
 from tipr_bench.refine.glossary import Glossary
@@ -72,11 +72,16 @@ def glossary_notes(best: Assessment, glossary: Glossary | None, last_try: Assess
         lines.append(f"A previous translation was: {best.translation}")
     if best.back_translation.strip():
         lines.append(f"Translated back into English it reads: {best.back_translation}")
-    if best.reasons:
-        lines.append("What went wrong: " + "; ".join(best.reasons) + ".")
+    if _problems(best):
+        lines.append("What went wrong: " + _problems(best) + ".")
     if last_try is not None and last_try.translation.strip() and last_try.translation != best.translation:
-        lines.append(f"Another attempt was also wrong: {last_try.translation} ({'; '.join(last_try.reasons)}).")
+        lines.append(f"Another attempt was also wrong: {last_try.translation} ({_problems(last_try)}).")
     return "\n".join(lines)
+
+
+def _problems(a: Assessment) -> str:
+    """The reasons worth telling the model (soft misses are no error)."""
+    return "; ".join(str(r) for r in a.reasons if r.kind is not ReasonKind.SOFT_MISS)
 
 
 def glossary_terms(glossary: Glossary | None, source: str) -> str:

@@ -28,8 +28,10 @@ from tipr_bench.refine.inflection import (
     generic_forms,
     german_word_matches,
 )
+from tipr_bench.refine.senses import NON_TERM_PHRASES, PHRASE_GLUE
 
 EN_TOKEN = re.compile(r"[a-z0-9]+")
+_PUNCTUATION = re.compile(r"[,.;:!?()]")
 TARGET_TOKEN = re.compile(r"[^\W_]+")
 SUBSTRING_SCRIPTS = frozenset({"han", "kana", "hangul"})
 VERB_CATEGORIES = frozenset({"action", "posture"})
@@ -76,14 +78,24 @@ class SpanMatch:
     entry: int
     start: int
     end: int
+    phrase: int = 0  # noun-phrase number within the caption
+    words: tuple[str, ...] = ()
+
+
+NO_TERM = -1  # an index entry that consumes its words without being a term (a position phrase)
 
 
 class EnglishTermIndex:
-    """Token-sequence lookup over all aliases of all entries: leftmost-longest, non-overlapping."""
+    """Token-sequence lookup over all aliases of all entries: leftmost-longest, non-overlapping.
+
+    The sense layer's non-term phrases (`on top of`) are registered too, so the longest match
+    consumes them and the garment `top` inside never matches."""
 
     def __init__(self) -> None:
         self._table: dict[tuple[str, ...], tuple[int, int]] = {}
         self._longest = 1
+        for phrase in NON_TERM_PHRASES:
+            self._table[tuple(EN_TOKEN.findall(phrase))] = (NO_TERM, EXACT)
 
     def add(self, entry: int, aliases: Iterable[str], verb: bool) -> None:
         """Register an entry's aliases. Exact forms beat inflected ones; at equal rank the later
@@ -96,20 +108,31 @@ class EnglishTermIndex:
                     self._longest = max(self._longest, len(tokens))
 
     def scan(self, text: str) -> tuple[list[SpanMatch], list[Token]]:
-        """Matches in caption order, plus the tokens that no match covers (for coverage reports)."""
+        """Matches in caption order, plus the tokens that no match covers (for coverage reports).
+
+        Each match carries its noun-phrase number: consecutive matches share one unless a word
+        outside `PHRASE_GLUE` (a comma, `and`, `with`, a verb) stands between them."""
         tokens = english_tokens(text)
         matches: list[SpanMatch] = []
         left: list[Token] = []
+        phrase, gap_breaks = 0, False
         i = 0
         while i < len(tokens):
             for n in range(min(self._longest, len(tokens) - i), 0, -1):
                 hit = self._table.get(tuple(t.text for t in tokens[i : i + n]))
                 if hit is not None:
-                    matches.append(SpanMatch(hit[0], tokens[i].start, tokens[i + n - 1].end))
+                    if hit[0] != NO_TERM:
+                        punctuated = bool(matches) and _PUNCTUATION.search(text, matches[-1].end, tokens[i].start)
+                        if gap_breaks or punctuated:
+                            phrase += 1
+                        matches.append(SpanMatch(hit[0], tokens[i].start, tokens[i + n - 1].end, phrase,
+                                                 tuple(t.text for t in tokens[i : i + n])))
+                    gap_breaks = hit[0] == NO_TERM
                     i += n
                     break
             else:
                 left.append(tokens[i])
+                gap_breaks = gap_breaks or tokens[i].text not in PHRASE_GLUE
                 i += 1
         return matches, left
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tipr_bench.benchmark.records import QARecord
+from tipr_bench.benchmark.records import SIGNAL_KINDS, QARecord, Reason, ReasonKind
 from tipr_bench.refine.qe import is_noisy, noise
 
 VERDICTS = ("ok", "noisy", "flagged", "failed")
@@ -25,12 +25,11 @@ WEIGHT_SIGNAL = 1
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """When a signal counts against a translation. `qe_theta` None: decided from the data (mean noise)."""
+    """When a sentence-level signal counts against a translation. `qe_theta` None: decided from the
+    data (mean noise)."""
 
     chrf_min: float = DEFAULT_CHRF_MIN
     qe_theta: float | None = None
-    max_missed_terms: int = 0
-    attributes: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +43,18 @@ class Assessment:
     qe: float | None
     terms_expected: tuple[str, ...]
     terms_met: tuple[str, ...]
-    terms_missed: tuple[str, ...]
-    attribute_issues: tuple[str, ...]
     verdict: str
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     penalty: int
+
+    @property
+    def terms_missed(self) -> tuple[str, ...]:
+        met = set(self.terms_met)
+        return tuple(t for t in self.terms_expected if t not in met)
+
+    @property
+    def soft_misses(self) -> tuple[Reason, ...]:
+        return tuple(r for r in self.reasons if r.kind is ReasonKind.SOFT_MISS)
 
     @property
     def rank(self) -> tuple[int, float]:
@@ -82,31 +88,32 @@ def assess(
     theta: float,
     terms_expected: Sequence[str] = (),
     terms_met: Sequence[str] = (),
-    term_reasons: Sequence[str] = (),
-    attribute_issues: Sequence[str] = (),
+    term_reasons: Sequence[Reason] = (),
+    attribute_issues: Sequence[Reason] = (),
     status: str = "ok",
     status_reason: str = "",
     thresholds: Thresholds = Thresholds(),
 ) -> Assessment:
-    """Combine every signal on one translation into a verdict and its reasons."""
-    content: list[str] = []
-    signals: list[str] = []
+    """Combine every signal on one translation into a verdict and its reasons.
+
+    `flagged` comes from content reasons only (output check, attribute, wrong term, confirmed missed
+    term); soft misses are kept for the report and never change the verdict."""
+    reasons: list[Reason] = []
     failed = status == "failed" or not translation.strip()
     if failed:
-        content.append(f"output check: failed ({status_reason or 'empty translation'})")
+        reasons.append(Reason(ReasonKind.FAILED, status_reason or "empty translation"))
     elif status == "flagged":
-        content.append(f"output check: {status_reason or 'flagged'}")
-    if thresholds.attributes:
-        content.extend(attribute_issues)
-    missed = tuple(t for t in terms_expected if t not in set(terms_met))
-    if len(missed) > thresholds.max_missed_terms or any(r.startswith("wrong term") for r in term_reasons):
-        content.extend(term_reasons)
+        reasons.append(Reason(ReasonKind.OUTPUT_CHECK, status_reason or "flagged"))
+    reasons.extend(attribute_issues)
+    reasons.extend(term_reasons)
     if back_translation_error:
-        signals.append(f"back-translation failed: {back_translation_error}")
+        reasons.append(Reason(ReasonKind.NO_BACK_TRANSLATION, back_translation_error))
     if qe is not None and not failed and is_noisy(qe, theta):
-        signals.append(f"QE noise {noise(qe):.2f} > theta {theta:.2f}")
+        reasons.append(Reason(ReasonKind.QE_NOISE, f"{noise(qe):.4f} > theta {theta:.2f}"))
     if chrf is not None and not failed and chrf < thresholds.chrf_min:
-        signals.append(f"back-translation chrF {chrf:.1f} < {thresholds.chrf_min:g}")
+        reasons.append(Reason(ReasonKind.LOW_CHRF, f"{chrf:.1f} < {thresholds.chrf_min:g}"))
+    content = sum(r.flags for r in reasons)
+    signals = sum(r.kind in SIGNAL_KINDS for r in reasons)
     if failed:
         verdict = "failed"
     elif content:
@@ -115,11 +122,9 @@ def assess(
         verdict = "noisy"
     else:
         verdict = "ok"
-    penalty = (WEIGHT_FAILED if failed else 0) + WEIGHT_CONTENT * (len(content) - failed) + WEIGHT_SIGNAL * len(
-        signals)
+    penalty = (WEIGHT_FAILED if failed else 0) + WEIGHT_CONTENT * content + WEIGHT_SIGNAL * signals
     return Assessment(
         key=key, source=source, translation=translation, back_translation=back_translation, chrf=chrf,
-        bleu=bleu, qe=qe, terms_expected=tuple(terms_expected), terms_met=tuple(terms_met), terms_missed=missed,
-        attribute_issues=tuple(attribute_issues), verdict=verdict, reasons=tuple(content + signals),
-        penalty=penalty,
+        bleu=bleu, qe=qe, terms_expected=tuple(terms_expected), terms_met=tuple(terms_met), verdict=verdict,
+        reasons=tuple(reasons), penalty=penalty,
     )
