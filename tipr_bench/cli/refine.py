@@ -10,6 +10,7 @@ from rich.table import Table
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.cli import vllm_options as vo
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
     DEFAULT_WORKSPACE,
@@ -61,6 +62,13 @@ def refine(
     max_retries: Annotated[int, _Opt(help="Retries per request on 429/5xx/timeouts.")] = 5,
     device: Annotated[str, _Opt(help="auto | cpu | cuda (transformers).")] = "auto",
     batch_size: Annotated[int | None, _Opt(help="Prompts per forward pass (transformers 16; vllm: all).")] = None,
+    max_model_len: vo.MaxModelLenOption = vo.DEFAULT_MAX_MODEL_LEN,
+    tensor_parallel_size: vo.TensorParallelOption = 1,
+    gpu_memory_utilization: vo.GpuMemoryOption = vo.DEFAULT_GPU_MEMORY_UTILIZATION,
+    trust_remote_code: vo.TrustRemoteCodeOption = False,
+    vllm_arg: vo.VllmArgOption = None,
+    thinking: vo.ThinkingOption = False,
+    chat_mode: vo.ChatModeOption = "auto",
     mllm_model: Annotated[str | None, _Opt(help="Multimodal model for --rewrite mllm (default: --model).")] = None,
     mllm_base_url: Annotated[list[str] | None, _Opt(help="Its OpenAI-compatible server (default: --base-url).")
                              ] = None,
@@ -79,11 +87,13 @@ def refine(
     base_urls = tuple(base_url or ())
     name = backend or default_backend_name(base_urls, api_key_env)
     size = batch_size if batch_size is not None else (0 if name == "vllm" else 16)
+    engine_settings = vo.vllm_settings(max_model_len, tensor_parallel_size, gpu_memory_utilization, trust_remote_code,
+                                       vllm_arg, thinking, chat_mode, max_tokens) if name == "vllm" else None
     ws = Workspace.open(workspace, create=False)
     try:
         engine = make_backend(name, model, base_urls=base_urls, api_key_env=api_key_env, concurrency=concurrency,
                               rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries, device=device,
-                              batch_size=size)
+                              batch_size=size, vllm=engine_settings)
         rewriter = None
         if rewrite == "mllm" and (mllm_model or mllm_base_url):
             rewriter = make_backend("openai", mllm_model or model, base_urls=tuple(mllm_base_url or base_urls),

@@ -11,6 +11,7 @@ import typer
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.cli import vllm_options as vo
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
     DEFAULT_WORKSPACE,
@@ -60,9 +61,17 @@ def translate(
     price_out: Annotated[float, _Opt(help="Price per 1M output tokens.")] = 0.0,
     batch_out: Annotated[Path | None, _Opt(help="Write pending requests as OpenAI Batch-API JSONL "
                                            "(also what `vllm run-batch` reads); send nothing.")] = None,
-    batch_in: Annotated[Path | None, _Opt(help="Import a Batch-API results JSONL and store the translations.")] = None,
+    batch_in: Annotated[list[Path] | None, _Opt(help="Import a Batch-API results JSONL and store the translations "
+                                                "(repeat for each part of a split export).")] = None,
     device: Annotated[str, _Opt(help="auto | cpu | cuda (transformers).")] = "auto",
     batch_size: Annotated[int | None, _Opt(help="Prompts per forward pass (transformers 16; vllm: all).")] = None,
+    max_model_len: vo.MaxModelLenOption = vo.DEFAULT_MAX_MODEL_LEN,
+    tensor_parallel_size: vo.TensorParallelOption = 1,
+    gpu_memory_utilization: vo.GpuMemoryOption = vo.DEFAULT_GPU_MEMORY_UTILIZATION,
+    trust_remote_code: vo.TrustRemoteCodeOption = False,
+    vllm_arg: vo.VllmArgOption = None,
+    thinking: vo.ThinkingOption = False,
+    chat_mode: vo.ChatModeOption = "auto",
     temperature: Annotated[float, _Opt(help="Sampling temperature.")] = 0.0,
     max_tokens: Annotated[int, _Opt(help="Most tokens per translation.")] = 256,
     max_flag_retries: Annotated[int, _Opt(help="Retries of a flagged output with the strict prompt.")] = 2,
@@ -92,6 +101,8 @@ def translate(
     if (batch_in or batch_out) and backend_name == "transformers":
         raise UserError("Batch-API files are for OpenAI-compatible servers and `vllm run-batch`: pass "
                         "--backend openai (or vllm) and --model NAME with --batch-out/--batch-in")
+    engine_settings = vo.vllm_settings(max_model_len, tensor_parallel_size, gpu_memory_utilization, trust_remote_code,
+                                       vllm_arg, thinking, chat_mode, max_tokens) if backend_name == "vllm" else None
     chosen_prompt = get_prompt(prompt or ("fewshot" if backend_name == "transformers" else "ldat"))
     params = DecodingParams(temperature=temperature, max_tokens=max_tokens)
     ws = Workspace.open(workspace, create=False)
@@ -106,7 +117,8 @@ def translate(
                 "kept_human": kept}
 
         if dry_run or batch_out or batch_in:
-            name, model_id = backend_identity(backend_name, model)
+            name, model_id = backend_identity(backend_name, model,
+                                              thinking=bool(engine_settings and engine_settings.thinking))
             pending = plan_requests(ws, jobs, name, model_id, chosen_prompt, params, force=force,
                                     max_flag_retries=max_flag_retries)
             head["model"] = model_id
@@ -117,18 +129,28 @@ def translate(
                        "estimator": est.estimator}
                 return _finish(out, json_output, "dry run (nothing sent)")
             if batch_out:
-                from tipr_bench.translate.batchapi import write_batch_requests
+                from tipr_bench.translate.batchapi import refuse_base_model_batch, write_batch_requests
 
-                written = write_batch_requests(batch_out, pending, model_id)
-                out = {**head, "batch_out": str(batch_out), "requests": written, "cached": pending.answered}
-                return _finish(out, json_output, f"wrote {written} requests to {batch_out}")
+                served, extra_body = model_id, None
+                if engine_settings is not None:  # vllm run-batch: the name it serves, thinking off as in-process
+                    from tipr_bench.translate.backends.vllm_backend import engine_model_path
+
+                    refuse_base_model_batch(model, engine_settings.chat_mode)
+                    served = engine_settings.served_model_name or engine_model_path(model)
+                    kwargs = engine_settings.chat_template_kwargs()
+                    extra_body = {"chat_template_kwargs": kwargs} if kwargs else None
+                files = write_batch_requests(batch_out, pending, served, extra_body=extra_body)
+                written = sum(n for _, n in files)
+                out = {**head, "batch_out": ", ".join(str(f) for f, _ in files), "requests": written,
+                       "cached": pending.answered}
+                return _finish(out, json_output, f"wrote {written} requests to {len(files)} file(s)")
             from tipr_bench.translate.batchapi import import_batch_results
 
             imported = import_batch_results(ws, batch_in, name, model_id, {key for key, *_ in pending.requests()})
             report = translate_jobs(ws, jobs, CacheOnly(name, model_id), chosen_prompt, params,
                                     max_flag_retries=max_flag_retries, progress=False)
-            out = {**head, "batch_in": str(batch_in), "imported": imported.imported, "errors": imported.errors,
-                   "unmatched": imported.unmatched, **_summary(report, head)}
+            out = {**head, "batch_in": ", ".join(map(str, batch_in)), "imported": imported.imported,
+                   "errors": imported.errors, "unmatched": imported.unmatched, **_summary(report, head)}
             if imported.first_error:
                 out["first_error"] = imported.first_error
             return _finish(out, json_output, "imported batch results", failed=report.failed)
@@ -137,6 +159,7 @@ def translate(
             backend_name, model, base_urls=base_urls, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,
             tpm=tpm, timeout=timeout, max_retries=max_retries, device=device,
             batch_size=batch_size if batch_size is not None else (0 if backend_name == "vllm" else 16),
+            vllm=engine_settings,
         )
         if prompt is None:  # the engine knows whether it is a base model (few-shot) or a chat model
             chosen_prompt = default_prompt(engine)

@@ -5,11 +5,18 @@ their captions again); the same file feeds `vllm run-batch`. `--batch-in FILE.js
 answers into the translation cache; the run that follows stores them as translations (checked,
 like any answer). Flagged answers then need a second batch round: the next `--batch-out` exports
 their retries with the strict prompt.
+
+Files are written as the server will accept them: the model field is the name the server serves
+(for `vllm run-batch`, its --served-model-name or the --model path it was started with, not the
+cache's folder@digest id), and an export over the Batch API's limits (50,000 requests or 200 MB per
+file) is split into FILE.001.jsonl, FILE.002.jsonl, ... `vllm run-batch` serves chat completions
+only, so a base model (no chat template) is refused with the reason.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +29,10 @@ from tipr_bench.translate.cache import TranslationCache
 from tipr_bench.translate.runner import PendingPlan
 
 IMPORT_CHUNK = 1000
+MAX_REQUESTS = 50_000  # the OpenAI Batch API's limits per input file
+MAX_BYTES = 200 * 1024 * 1024
+# where vLLM (through transformers) finds a chat template in a model folder; tekken.json/params.json: Mistral
+TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json", "tekken.json", "params.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +43,54 @@ class BatchImport:
     first_error: str = ""
 
 
-def write_batch_requests(path: str | Path, pending: PendingPlan, model: str) -> int:
-    """Write the pending requests as Batch-API JSONL (atomically); returns the number of lines."""
-    count = 0
-    with atomic_open(path, "w") as handle:
-        for key, messages, params, _job, _n in pending.requests():
-            body = {**chat_args(model, params), "messages": messages}
-            line = {"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": body}
-            handle.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-            count += 1
-    return count
+def write_batch_requests(path: str | Path, pending: PendingPlan, model: str, *, extra_body: dict | None = None,
+                         max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES) -> list[tuple[Path, int]]:
+    """Write the pending requests as Batch-API JSONL, each file atomically; returns (file, lines) per file.
+    `model` is the served name; `extra_body` adds fields (vLLM's chat_template_kwargs)."""
+    path = Path(path)
+    parts: list[list[bytes]] = [[]]
+    size = 0
+    written: list[tuple[Path, int]] = []
+
+    def part_path(number: int) -> Path:
+        return path.with_name(f"{path.stem}.{number:03d}{path.suffix}")
+
+    for key, messages, params, _job, _n in pending.requests():
+        body = {**chat_args(model, params), **(extra_body or {}), "messages": messages}
+        line = {"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": body}
+        data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        if len(data) > max_bytes:
+            raise UserError(f"--batch-out: request {key} is {len(data):,} bytes, over the Batch API's "
+                            f"{max_bytes:,} per file; send it with a live run instead of --batch-out")
+        if parts[-1] and (len(parts[-1]) >= max_requests or size + len(data) > max_bytes):
+            written.append(_write_part(part_path(len(parts)), parts[-1]))
+            parts.append([])
+            size = 0
+        parts[-1].append(data)
+        size += len(data)
+    written.append(_write_part(part_path(len(parts)) if len(parts) > 1 else path, parts[-1]))
+    return written
+
+
+def _write_part(path: Path, lines: list[bytes]) -> tuple[Path, int]:
+    with atomic_open(path, "wb") as handle:
+        handle.writelines(lines)
+    return path, len(lines)
+
+
+def refuse_base_model_batch(model: str, chat_mode: str) -> None:
+    """`vllm run-batch` serves /v1/chat/completions only: a model without a chat template would answer
+    every line with an error, so say so before writing anything."""
+    folder = Path(model).expanduser()
+    if chat_mode == "chat" or (chat_mode == "auto" and not folder.is_dir()):
+        return  # a hub name: vLLM resolves its template (or built-in fallback) where it runs
+    config = folder / "tokenizer_config.json"
+    has_template = chat_mode == "auto" and (any((folder / name).is_file() for name in TEMPLATE_FILES) or (
+        config.is_file() and "chat_template" in json.loads(config.read_text(encoding="utf-8"))))
+    if not has_template:
+        raise UserError(f"--batch-out with --backend vllm: {model} is a base model (no chat template) and "
+                        "`vllm run-batch` serves chat completions only; translate it in-process (drop "
+                        "--batch-out), or pass --chat-mode chat if vLLM has a built-in template for it")
 
 
 def _bad_line(path: Path, lineno: int, problem: str) -> UserError:
@@ -52,12 +101,20 @@ def _bad_line(path: Path, lineno: int, problem: str) -> UserError:
 
 
 def import_batch_results(
-    ws: Workspace, path: str | Path, backend_name: str, model: str, expected: set[str]
+    ws: Workspace, paths: Sequence[str | Path], backend_name: str, model: str, expected: set[str]
 ) -> BatchImport:
-    """Read a Batch-API output file and cache the answers whose custom_id is one of `expected`."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--batch-in {path}: no such file; pass the results file your batch produced")
+    """Read Batch-API output files (one per exported part) and cache the answers whose custom_id is one
+    of `expected`."""
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise UserError(f"--batch-in {path}: no such file; pass the results file your batch produced")
+    totals = [_import_one(ws, path, backend_name, model, expected) for path in paths]
+    return BatchImport(sum(t.imported for t in totals), sum(t.errors for t in totals),
+                       sum(t.unmatched for t in totals), next((t.first_error for t in totals if t.first_error), ""))
+
+
+def _import_one(ws: Workspace, path: Path, backend_name: str, model: str, expected: set[str]) -> BatchImport:
     cache = TranslationCache(ws.conn)
     imported = errors = unmatched = 0
     first_error = ""
@@ -86,7 +143,7 @@ def import_batch_results(
                 errors += 1
                 if not first_error:
                     detail = record.get("error") or (response.get("body") if isinstance(response, dict) else "")
-                    first_error = f"line {lineno}: {json.dumps(detail, ensure_ascii=False)[:200]}"
+                    first_error = f"{path.name} line {lineno}: {json.dumps(detail, ensure_ascii=False)[:200]}"
                 continue
             try:
                 completion = completion_from_body(response["body"])

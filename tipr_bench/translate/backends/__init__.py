@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend
+
+if TYPE_CHECKING:
+    from tipr_bench.translate.backends.vllm_backend import VllmSettings
 
 BACKENDS = ("openai", "vllm", "transformers")
 
@@ -29,7 +33,9 @@ def make_backend(
     max_retries: int = 5,
     device: str = "auto",
     batch_size: int = 16,
+    vllm: VllmSettings | None = None,
 ) -> AsyncBackend | BatchBackend:
+    """`vllm` holds the engine settings of the vllm backend (context length, GPUs, thinking, ...)."""
     if name == "openai":
         from tipr_bench.translate.backends.openai_backend import OpenAIBackend
 
@@ -50,7 +56,7 @@ def make_backend(
             raise UserError(
                 f"the vllm backend needs vLLM ({exc}): pip install 'tipr-bench[vllm]' on a GPU machine"
             ) from exc
-        return VllmBackend(model, batch_size=batch_size)
+        return VllmBackend(model, batch_size=batch_size, settings=vllm)
     raise UserError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
 
 
@@ -59,9 +65,10 @@ def default_backend_name(base_urls: Sequence[str], api_key_env: str = "OPENAI_AP
     return "openai" if base_urls or os.environ.get(api_key_env) else "transformers"
 
 
-def backend_identity(name: str, model: str | None) -> tuple[str, str]:
+def backend_identity(name: str, model: str | None, *, thinking: bool = False) -> tuple[str, str]:
     """(backend, model id) as the cache key will see them, without loading a model: for --dry-run and
-    Batch-API files. Local models are identified like the local backends do (name@digest)."""
+    Batch-API files. Local models are identified like the local backends do (name@digest); a vllm model
+    with thinking on is another id, since its answers differ."""
     if name not in BACKENDS:
         raise UserError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
     if name == "openai":
@@ -70,6 +77,10 @@ def backend_identity(name: str, model: str | None) -> tuple[str, str]:
         return name, model
     from tipr_bench.translate.backends.local_common import folder_model_id, gguf_model_id
 
+    if name == "vllm" and model:
+        from tipr_bench.translate.backends.vllm_backend import vllm_model_id
+
+        return name, vllm_model_id(model, thinking=thinking)
     if model is None:
         if name == "vllm":
             raise UserError("the vllm backend needs --model (a local model folder or a name vLLM resolves)")
