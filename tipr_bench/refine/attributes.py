@@ -33,7 +33,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "blue": ("blue",), "bluish": ("blue",), "navy": ("blue",), "cyan": ("blue",), "aqua": ("blue", "green"),
     "purple": ("purple",), "purplish": ("purple",), "violet": ("purple",), "lavender": ("purple",),
     "lilac": ("purple",), "plum": ("purple",),
-    "brown": ("brown",), "brownish": ("brown",), "tan": ("brown", "yellow"), "khaki": ("brown", "yellow", "green"),
+    "brown": ("brown",), "brownish": ("brown",), "auburn": ("red", "brown"), "sand": ("brown", "yellow"), "tan": ("brown", "yellow"), "khaki": ("brown", "yellow", "green"),
     "beige": ("brown", "white", "yellow"), "camel": ("brown",), "chocolate": ("brown",), "coffee": ("brown",),
     "taupe": ("brown", "grey"), "bronze": ("brown",), "chestnut": ("brown",),
 }
@@ -117,8 +117,8 @@ _PATTERNS: dict[str, str] = {
                      "pinstripes"), "stripes"),
     **dict.fromkeys(("plaid", "checked", "checkered", "chequered", "checkerboard", "tartan", "gingham", "checks"),
                     "check"),
-    **dict.fromkeys(("polka", "dotted", "dots", "spotted", "spots"), "dots"),
-    **dict.fromkeys(("floral", "flowered", "flowery"), "floral"),
+    **dict.fromkeys(("polka", "dotted", "dots", "spotted"), "dots"),
+    **dict.fromkeys(("floral", "flowered", "flowery", "flower", "flowers"), "floral"),
     **dict.fromkeys(("camouflage", "camo"), "camouflage"),
     **dict.fromkeys(("leopard", "zebra", "animal"), "animal print"),
     "paisley": "paisley", "argyle": "argyle", "houndstooth": "houndstooth",
@@ -173,6 +173,12 @@ def _lookup(tokens: list[str], i: int) -> tuple[str, Noun, int] | None:
     return None
 
 
+def _modifies_next(tokens: list[str], j: int) -> bool:
+    """Whether a garment noun is followed at once by another garment noun, which it then modifies."""
+    nxt = _lookup(tokens, j) if j < len(tokens) else None
+    return nxt is not None and nxt[1].kind == "garment"
+
+
 @dataclass(frozen=True, slots=True)
 class ColourPair:
     colour: str
@@ -222,6 +228,9 @@ def extract(text: str) -> Attributes:
         if tok in _NUMBERS or (tok.isdigit() and 1 < int(tok) < 100):
             number = (_NUMBERS.get(tok) or int(tok), i)
         found = _lookup(toks, i)
+        if found is not None and _modifies_next(toks, i + found[2]):
+            i += found[2]  # "jean vest", "dress shoes", "suit jacket": the garment word is a modifier
+            continue
         if found is not None:
             phrase, noun, width = found
             for colour in pending:
