@@ -59,15 +59,16 @@ _LEXICON: dict[str, Noun] = {
                "shirt, t shirt, tshirt, tee, tee shirt, top, blouse, polo, polo shirt, tank top, tank, camisole, "
                "undershirt, jersey, tunic, button up, button down"),
     **_entries("garment", "upper", "jacket",
-               "jacket, coat, overcoat, blazer, windbreaker, parka, raincoat, trench coat, down jacket, anorak"),
+               "jacket, coat, overcoat, blazer, windbreaker, parka, raincoat, trench coat, down jacket, anorak, "
+               "hooded jacket"),
     **_entries("garment", "upper", "sweater",
                "sweater, hoodie, sweatshirt, cardigan, jumper, pullover, hooded sweater, hooded sweatshirt, "
-               "fleece, hooded jacket"),
+               "fleece"),
     **_entries("garment", "upper", "vest", "vest, waistcoat"),
     **_entries("garment", "lower", "pants",
                "pants, pant, trousers, jeans, jean, slacks, leggings, capris, capri, capri pants, sweatpants, "
                "khakis, cargo pants, bluejeans, tights"),
-    **_entries("garment", "lower", "shorts", "shorts, short pants"),
+    **_entries("garment", "lower", "shorts", "shorts, short pants, hot pants"),
     **_entries("garment", "lower", "skirt", "skirt, miniskirt"),
     **_entries("garment", "full", "dress", "dress, gown, jumpsuit, romper, overalls, robe, suit, uniform"),
     **_entries("garment", "feet", "shoes",
@@ -125,6 +126,11 @@ _PATTERNS: dict[str, str] = {
 }
 
 
+# words that answer for a pattern the other description names, but never add one: a single stripe
+# across the chest is read back as "a band"
+_PATTERN_ECHOES: dict[str, str] = {"band": "stripes", "bands": "stripes"}
+
+
 def _patterns(toks: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for tok in toks:
@@ -132,6 +138,10 @@ def _patterns(toks: list[str]) -> dict[str, str]:
         if family is not None:
             found.setdefault(family, tok)
     return found
+
+
+def _echoes(toks: list[str]) -> frozenset[str]:
+    return frozenset(_PATTERN_ECHOES[t] for t in toks if t in _PATTERN_ECHOES)
 
 
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
@@ -186,6 +196,7 @@ class ColourPair:
     slot: str
     group: str
     parent: str = ""
+    kind: str = ""
 
     @property
     def families(self) -> frozenset[str]:
@@ -205,6 +216,7 @@ class Attributes:
     counts: dict[str, int] = field(default_factory=dict)  # noun group -> number
     colour_families: frozenset[str] = frozenset()
     patterns: dict[str, str] = field(default_factory=dict)  # pattern family -> surface word
+    pattern_echoes: frozenset[str] = frozenset()  # pattern families only echoed (a band for a stripe)
 
 
 def extract(text: str) -> Attributes:
@@ -234,7 +246,7 @@ def extract(text: str) -> Attributes:
         if found is not None:
             phrase, noun, width = found
             for colour in pending:
-                pairs.append(ColourPair(colour, phrase, noun.slot, noun.group, noun.parent))
+                pairs.append(ColourPair(colour, phrase, noun.slot, noun.group, noun.parent, noun.kind))
             pending, gap = [], 0
             if noun.kind == "item":
                 items.setdefault(noun.group, phrase)
@@ -249,7 +261,7 @@ def extract(text: str) -> Attributes:
                 k = j + 1
                 while k < len(toks) and (toks[k] in _PREDICATE_FILLERS or toks[k] in _FAMILIES):
                     if toks[k] in _FAMILIES:
-                        pairs.append(ColourPair(toks[k], phrase, noun.slot, noun.group, noun.parent))
+                        pairs.append(ColourPair(toks[k], phrase, noun.slot, noun.group, noun.parent, noun.kind))
                         families.update(_FAMILIES[toks[k]])
                     k += 1
                 j = k
@@ -277,6 +289,7 @@ def extract(text: str) -> Attributes:
     return Attributes(
         colour_pairs=tuple(pairs), items=items, item_parents=parents, gender=gender, gender_word=word,
         sides=tuple(sides), counts=counts, colour_families=frozenset(families), patterns=_patterns(toks),
+        pattern_echoes=_echoes(toks),
     )
 
 
@@ -298,6 +311,8 @@ class AttributeIssue:
             return f"{self.kind}: {self.subject}"
         if self.kind == "gender":
             return f"gender: {self.expected} -> {self.found}"
+        if self.kind == "garment":
+            return f"garment: {self.expected} -> {self.found}"
         return f"{self.kind} of {self.subject}: {self.expected} -> {self.found}"
 
 
@@ -315,6 +330,10 @@ def _colour_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
         same_group = [p for p in other.colour_pairs if _related(pair.group, pair.parent, p.group, p.parent)]
         candidates = same_group or [p for p in other.colour_pairs if p.slot == pair.slot]
         if any(pair.families & p.families for p in candidates):
+            if not same_group and pair.kind == "garment":
+                # the colour is there, on another garment of the same body region: pants read back as shorts
+                other_nouns = "/".join(dict.fromkeys(p.noun for p in candidates if pair.families & p.families))
+                issues.append(AttributeIssue("garment", pair.noun, pair.noun, other_nouns))
             continue
         if candidates:
             found = "/".join(dict.fromkeys(p.colour for p in candidates))
@@ -388,7 +407,7 @@ def _count_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
 def _pattern_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
     """A pattern the source names that the other lost, or one the other adds (a plain shirt gone striped)."""
     issues = [AttributeIssue("missing pattern", word) for family, word in src.patterns.items()
-              if family not in other.patterns]
+              if family not in other.patterns and family not in other.pattern_echoes]
     issues += [AttributeIssue("added pattern", word) for family, word in other.patterns.items()
                if family not in src.patterns]
     return issues

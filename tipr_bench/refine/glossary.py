@@ -197,7 +197,7 @@ class Glossary:
         for i, entry in enumerate(self.entries):
             self._index.add(i, entry.aliases, verb=entry.category in VERB_CATEGORIES)
         self._target_text = target_text_factory(lang, get_language(lang).script)
-        self._targets_by_term = {e.term: frozenset(e.targets) for e in self.entries}
+        self._targets_by_term = {e.term: e.targets for e in self.entries}
         self.version = self._version()
 
     def __len__(self) -> int:
@@ -212,12 +212,19 @@ class Glossary:
 
     def said_by(self, term: str, others: set[str]) -> bool:
         """Whether `others` (terms found in some English text) include `term` or a synonym of it for
-        this language: a term the glossary renders with one of the same targets (trousers ~ pants in
-        zh, both 裤子), so a back-translation's wording is no evidence that a term was lost."""
+        this language: a term whose preferred target is one of this term's targets, or the other way
+        round (trousers ~ pants in zh, both 裤子), so a back-translation's wording is no evidence that
+        a term was lost. Shared generic targets (上衣 for both shirt and jacket) make no synonyms."""
         if term in others:
             return True
-        mine = self._targets_by_term.get(term, frozenset())
-        return any(mine & self._targets_by_term.get(other, frozenset()) for other in others)
+        mine = self._targets_by_term.get(term)
+        if mine is None:
+            return False
+        return any(
+            (theirs := self._targets_by_term.get(other)) is not None
+            and (theirs[0] in mine or mine[0] in theirs)
+            for other in others
+        )
 
     def categories(self) -> list[str]:
         return sorted({e.category for e in self.entries})

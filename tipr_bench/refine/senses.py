@@ -19,11 +19,12 @@ NON_TERM_PHRASES: tuple[str, ...] = (
 )
 
 # A modifier that is no term of its own before these head words: the head carries its meaning
-# ("dress shoes" are formal shoes, a "young boy" is a boy).
+# ("dress shoes" are formal shoes, a "young boy" is a boy, a "low haircut" a short one).
 MODIFIER_HEADS: dict[str, frozenset[str]] = {
     "dress": frozenset({"shoe", "shoes", "shirt", "shirts", "pants", "pant", "slacks", "trousers", "clothes",
                         "clothing", "socks", "sock", "boots", "boot", "coat", "jacket", "suit", "up"}),
     "young": frozenset({"boy", "boys", "girl", "girls", "child", "children", "kid", "kids", "toddler", "baby"}),
+    "low": frozenset({"haircut", "cut", "hair"}),  # a low haircut is a short one
 }
 
 # Words that only repeat the colour or shade before them ("dark colored", "light-coloured", "two
