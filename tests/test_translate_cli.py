@@ -207,3 +207,66 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path):
         clean = run_cli(*args, "--base-url", server.base_url, "-w", clean_ws, env=ENV)
         assert clean.returncode == 0
     assert stored(killed_ws) == stored(clean_ws) and len(stored(clean_ws)) == n
+
+
+@pytest.mark.slow
+def test_kill_9_under_429_and_500_redoes_at_most_the_requests_in_flight_and_one_answer_per_slot(tmp_path):
+    """Issue 16 item 8: answers are committed as soon as as many wait as there are request slots (checked
+    after every answer, so a busy event loop cannot postpone it), so a rerun after kill -9 asks again for
+    at most 2 x --concurrency captions the server had already answered (with a 0.2 s timer alone: 13-23)."""
+    concurrency, n = 4, 600
+    ws = make_workspace(tmp_path / "ws", n=n)
+    args = ["translate", "--lang", "zh", "--model", "test-model", "--concurrency", str(concurrency), "--json"]
+    with OpenAIServer(fault_rates={"429": 0.05, "500": 0.05}) as server:
+        env = {**os.environ, **ENV, "NO_COLOR": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "tipr_bench", *args, "--base-url", server.base_url,
+                                 "-w", str(ws)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while server.request_count < 200 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        time.sleep(0.1)
+        answered_before = set(server.answered)
+        requested_before = Counter(server.sources)
+        assert len(answered_before) > 100
+        resumed = run_cli(*args, "--base-url", server.base_url, "-w", ws, env=ENV)
+        assert resumed.returncode == 0, resumed.stderr
+        asked_again = set(Counter(server.sources) - requested_before) & answered_before
+    assert len(asked_again) <= 2 * concurrency, f"{len(asked_again)} answered captions were requested again"
+    assert json.loads(resumed.stdout)["done"] == n
+
+
+def test_limit_reports_the_captions_it_left_pending(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=12)
+    with OpenAIServer() as server:
+        first = json.loads(translate(ws, server, "--limit", "5").stdout)
+        assert (first["done"], first["pending"]) == (5, 7)
+        test_only = json.loads(translate(ws, server, "--limit", "1", "--split", "test").stdout)
+        assert test_only["pending"] == 0  # the first five were the test split's 3 and 2 of train
+        rest = json.loads(translate(ws, server).stdout)
+    assert (rest["done"], rest["cached"], rest["pending"]) == (12, 5, 0)
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_a_rerun_counts_the_answers_it_takes_from_the_cache(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=120)
+    args = ["translate", "--lang", "zh", "--model", "test-model", "--concurrency", "8", "--json"]
+    with OpenAIServer(latency=0.05) as server:
+        env = {**os.environ, **ENV, "NO_COLOR": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "tipr_bench", *args, "--base-url", server.base_url,
+                                 "-w", str(ws)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.monotonic() + 60
+        while sum(server.answered.values()) < 30 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and "every finished translation is saved" in err
+        saved = len(stored(ws))
+        before = server.request_count
+        rerun = run_cli(*args, "--base-url", server.base_url, "-w", ws, env=ENV)
+        summary = json.loads(rerun.stdout)
+        assert rerun.returncode == 0, rerun.stderr
+        assert 0 < saved < 120 and summary["cached"] == saved and summary["requests"] == server.request_count - before
+    assert summary["done"] == 120 and len(stored(ws)) == 120

@@ -85,7 +85,6 @@ def test_safe_cleaning(raw, text, reason):
 
 
 @pytest.mark.parametrize(("raw", "lang", "finish", "reason"), [
-    ("", "zh", "stop", "empty output"),
     (SOURCE, "zh", "stop", "echo of the source"),
     (SOURCE.upper(), "fr", "stop", "echo of the source"),
     ("Une femme portant une veste rouge et un pantalon noir, avec un sac blanc.", "zh", "stop", "wrong script"),
@@ -100,6 +99,12 @@ def test_safe_cleaning(raw, text, reason):
 def test_flagged_outputs(raw, lang, finish, reason):
     result = check_output(SOURCE, raw, lang, finish)
     assert result.status == "flagged" and reason in result.reason
+
+
+@pytest.mark.parametrize("raw", ["", "  \n ", '""', "Translation: “”"])
+def test_an_empty_answer_is_a_failure_not_a_translation(raw):
+    result = check_output(SOURCE, raw, "zh")
+    assert (result.text, result.status) == ("", "failed") and "empty output" in result.reason
 
 
 def test_good_outputs_in_other_scripts_pass():

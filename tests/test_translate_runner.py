@@ -243,3 +243,32 @@ def test_a_rerun_never_undoes_a_later_rounds_rewrite(ws):
         assert ws.translations("zh")[key].text == "更好的译文"
         translate_jobs(ws, jobs, openai(server), LDAT, force=True, progress=False)
         assert ws.translations("zh")[key].text == fake_translate(jobs[0].source, "Chinese")
+
+
+def test_an_empty_answer_fails_the_caption_and_a_rerun_asks_again(ws):
+    """Issue 12 item 3: an empty answer is no translation; never counted done, never cached."""
+    jobs, _ = workspace_jobs(ws, "zh", limit=3)
+    empty = jobs[1]
+    with OpenAIServer(responder=misbehaving("empty", also_strict=True, match=empty.source)) as server:
+        report = translate_jobs(ws, jobs, openai(server), LDAT, max_flag_retries=1, progress=False)
+        assert server.sources[empty.source] == 2  # the strict retry was tried too
+    assert (report.done, report.failed, report.flagged) == (2, 1, 0)
+    assert report.results[empty.key].status == "failed" and "empty output" in report.results[empty.key].reason
+    assert ws.translations("zh")[empty.key].status == "failed"
+    assert TranslationCache(ws.conn).count() == 2  # the empty answers were not kept
+    with OpenAIServer() as server:
+        again = translate_jobs(ws, jobs, openai(server), LDAT, max_flag_retries=1, progress=False)
+        assert server.request_count == 1 and server.sources[empty.source] == 1
+    assert (again.done, again.cached, again.failed) == (3, 2, 0)
+    assert ws.translations("zh")[empty.key].text == fake_translate(empty.source, "Chinese")
+
+
+def test_an_empty_answer_an_older_version_cached_is_asked_again(ws):
+    jobs, _ = workspace_jobs(ws, "zh", limit=1)
+    with OpenAIServer() as server:
+        translate_jobs(ws, jobs, openai(server), LDAT, progress=False)
+    ws.conn.execute("UPDATE translation_cache SET text = ''")
+    with OpenAIServer() as server:
+        report = translate_jobs(ws, jobs, openai(server), LDAT, progress=False)
+        assert server.request_count == 1
+    assert (report.done, report.cached) == (1, 0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import re
 import threading
 import time
@@ -189,7 +190,9 @@ class OpenAIServer:
     """`with OpenAIServer(latency=0.05) as server:` then point a client at `server.base_url`.
 
     `server.requests` logs every chat request body (faulted ones too) unless `record=False`;
-    `server.request_count` counts them either way; `server.sources` counts requests per source text.
+    `server.request_count` counts them either way; `server.sources` counts requests per source text and
+`server.answered` the sources whose 200 answer was sent in full. `fault_rates={"429": 0.05}` fails that
+share of requests at random (seeded).
     """
 
     def __init__(
@@ -200,16 +203,21 @@ class OpenAIServer:
         record: bool = True,
         models: tuple[str, ...] = ("test-model",),
         port: int = 0,
+        fault_rates: dict[str, float] | None = None,
+        seed: int = 0,
     ):
         self.responder = responder or translating_responder
         self.latency = latency
         self.faults: list[Fault] = list(faults)
+        self.fault_rates = dict(fault_rates or {})  # "429"/"500" -> share of requests, drawn from a seeded RNG
+        self._random = random.Random(seed)
         self.record = record
         self.models = models
         self.port = port
         self.requests: list[dict] = []
         self.request_count = 0
         self.sources: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()  # sources that got a 200 answer (sent in full)
         self.auth: Counter[str] = Counter()  # Authorization headers seen (tests check a key was sent)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -228,6 +236,15 @@ class OpenAIServer:
         """Make the next `count` matching requests fail with `kind`."""
         with self._lock:
             self.faults.append(Fault(kind, count, retry_after, match, hang_s))
+
+    def _draw_fault(self) -> Fault | None:
+        with self._lock:
+            draw = self._random.random()
+        for kind, rate in self.fault_rates.items():
+            if draw < rate:
+                return Fault(kind, 0)
+            draw -= rate
+        return None
 
     def _take_fault(self, body: dict) -> Fault | None:
         with self._lock:
@@ -251,6 +268,8 @@ class OpenAIServer:
         if self.latency:
             await asyncio.sleep(self.latency)
         fault = self._take_fault(body) if self.faults else None
+        if fault is None and self.fault_rates:
+            fault = self._draw_fault()
         if fault is not None:
             if fault.kind == "429":
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
@@ -277,7 +296,16 @@ class OpenAIServer:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }
-        return web.Response(body=json.dumps(payload).encode(), content_type="application/json")
+        response = web.Response(body=json.dumps(payload).encode(), content_type="application/json")
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:  # the client went away (killed): this answer never arrived
+            return response
+        if self.record:
+            with self._lock:
+                self.answered[parse_prompt(body)[0]] += 1
+        return response
 
     async def _models(self, _request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [

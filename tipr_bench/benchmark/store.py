@@ -284,6 +284,16 @@ class Workspace:
         )
         return {r["key"]: _translation_from_row(r) for r in rows}
 
+    def untranslated_keys(self, lang: str, dataset: str | None = None, split: str | None = None) -> set[str]:
+        """Keys of English captions in the selection with no usable (ok or flagged) `lang` translation."""
+        where, args = _where(dataset, split)
+        rows = self.conn.execute(
+            f"SELECT c.key FROM captions c LEFT JOIN translations t ON t.key = c.key AND t.lang = ? "
+            f"AND t.status IN ('ok', 'flagged'){where}{' AND' if where else ' WHERE'} t.key IS NULL",
+            [lang, *args],
+        )
+        return {r[0] for r in rows}
+
     def translation_history(self, key: str, lang: str) -> list[Translation]:
         rows = self.conn.execute(
             f"SELECT {_TRANSLATION_COLUMNS} FROM translation_history WHERE key = ? AND lang = ? "

@@ -151,6 +151,7 @@ def translate(
                                     max_flag_retries=max_flag_retries, progress=False)
             out = {**head, "batch_in": ", ".join(map(str, batch_in)), "imported": imported.imported,
                    "errors": imported.errors, "unmatched": imported.unmatched, **_summary(report, head)}
+            out["pending"] += _left_out(ws, language.code, dataset, split, jobs)
             if imported.first_error:
                 out["first_error"] = imported.first_error
             return _finish(out, json_output, "imported batch results", failed=report.failed)
@@ -173,6 +174,7 @@ def translate(
                               "to resume")
             raise typer.Exit(130) from None
         out = {**head, "model": engine.model, **_summary(report, head)}
+        out["pending"] += _left_out(ws, language.code, dataset, split, jobs)
         if report.failed:
             reasons = Counter(r.reason for r in report.results.values() if r.status == "failed")
             reason, count = reasons.most_common(1)[0]
@@ -180,6 +182,11 @@ def translate(
         _finish(out, json_output, "translated", failed=report.failed)
     finally:
         ws.close()
+
+
+def _left_out(ws: Workspace, lang: str, dataset: str | None, split: str | None, jobs) -> int:
+    """Captions of the selection still without a translation that this run did not take on (--limit)."""
+    return len(ws.untranslated_keys(lang, dataset, split) - {job.key for job in jobs})
 
 
 def _summary(report, head: dict) -> dict:
@@ -205,6 +212,9 @@ def _finish(out: dict, json_output: bool, title: str, failed: int = 0) -> None:
             parts = [_fmt(k, out[k]) for k in keys if k in out]
             if parts:
                 console.print("  " + " · ".join(parts), highlight=False, soft_wrap=True)
+        if out.get("unreachable"):
+            err_console.print(f"unreachable, set aside: {', '.join(out['unreachable'])} (refused connections; "
+                              "check those --base-url servers)", highlight=False, soft_wrap=True)
         for key in ("batch_out", "first_error", "top_failure", "estimator"):
             if key in out:
                 console.print(f"  {key.replace('_', ' ')}: {out[key]}", highlight=False, soft_wrap=True)

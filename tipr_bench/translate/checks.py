@@ -1,8 +1,9 @@
 """Checks on a model's output: clean what is safe to clean, flag the rest with a reason.
 
 Safe to clean: wrapping quotes, a chatter prefix ("Sure! Here is the translation:"), a trailing
-note paragraph, surrounding whitespace. Flagged (the runner retries with the strict prompt):
-empty, an echo of the source, a copy of the few-shot example, the wrong script for the target
+note paragraph, surrounding whitespace. Failed: an empty answer, which is no translation at all (the
+runner retries it, and if every attempt is empty the caption fails and is asked again on a rerun).
+Flagged (the runner retries with the strict prompt): an echo of the source, a copy of the few-shot example, the wrong script for the target
 language, leftover multi-line chatter, a length-ratio outlier, truncation (finish_reason "length"),
 a loop the engine stopped (finish_reason "repetition").
 """
@@ -59,7 +60,7 @@ _NORMALIZE = re.compile(r"[\W_]+")
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     text: str
-    status: str  # "ok" or "flagged"
+    status: str  # "ok", "flagged" or "failed" (an empty answer)
     reason: str  # why flagged, or what was cleaned ("cleaned: quotes"), or ""
 
 
@@ -107,7 +108,7 @@ def check_output(source: str, text: str, lang: str, finish_reason: str = "stop")
         cleaned.append("quotes")
     reason_prefix = f"cleaned: {', '.join(cleaned)}; " if cleaned else ""
     if not out:
-        return CheckResult(out, "flagged", reason_prefix + "empty output")
+        return CheckResult(out, "failed", reason_prefix + "empty output")
     # an echo has about the source's length; only then is the normalised comparison worth its cost
     if 2 * len(out) > len(source) > len(out) // 2 and \
             _NORMALIZE.sub("", out).lower() == _NORMALIZE.sub("", source).lower():

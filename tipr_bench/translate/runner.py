@@ -8,7 +8,9 @@ The flow for a list of jobs:
 4. every answer is checked (checks.py); a flagged one is retried with the strict prompt, at most
    `max_flag_retries` times;
 5. answers (cache rows) and final translations are written together in one transaction per
-   batch of completions (every 256 items or 0.2 s), so kill -9 loses only requests in flight.
+   batch of completions (every 0.2 s, or as soon as as many answers wait as there are request slots),
+   checked after every answer, so kill -9 loses the requests in flight and at most one uncommitted
+   answer per request slot. An empty answer is never cached: the caption fails and a rerun asks again.
 
 Per-item work is kept lean (no per-item logging or commits): on a small machine the client's CPU
 per request is what limits throughput.
@@ -81,6 +83,7 @@ class RunReport:
     cost: float = 0.0
     wall_s: float = 0.0
     retries: int = 0  # network-level retries (429, 5xx, timeouts)
+    unreachable: list[str] = field(default_factory=list)  # base URLs that refused connections (set aside)
 
     def summary(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items() if k != "results"}
@@ -165,6 +168,7 @@ class _Run:
         self._cache_rows: list[tuple] = []
         self._translations: list[Translation] = []
         self._buffer_since = 0.0
+        self.flush_answers = FLUSH_ITEMS  # paid answers held before a commit (lowered to the concurrency)
         self._finished_since_update = 0
         self._existing: dict[str, int] = {}
         self._protected: set[str] = set()
@@ -230,17 +234,19 @@ class _Run:
         to its next attempt (whose key is then in unit.key)."""
         unit.tokens_in += completion.tokens_in
         unit.tokens_out += completion.tokens_out
+        job = unit.job
+        check = check_output(job.source, completion.text, job.lang, completion.finish_reason)
         if fresh:
             unit.requested = True
             self.report.requests += 1
             self.report.tokens_in += completion.tokens_in
             self.report.tokens_out += completion.tokens_out
-            if not self._cache_rows and not self._translations:
-                self._buffer_since = time.monotonic()
-            self._cache_rows.append((unit.key, completion.text, completion.tokens_in, completion.tokens_out,
-                                     completion.finish_reason, self.plan.backend_name, self.plan.model, utc_now()))
-        job = unit.job
-        check = check_output(job.source, completion.text, job.lang, completion.finish_reason)
+            if check.status != "failed":  # an empty answer is not kept: a rerun asks again
+                if not self._cache_rows and not self._translations:
+                    self._buffer_since = time.monotonic()
+                self._cache_rows.append((unit.key, completion.text, completion.tokens_in, completion.tokens_out,
+                                         completion.finish_reason, self.plan.backend_name, self.plan.model,
+                                         utc_now()))
         if check.status == "ok" or unit.attempt >= self.plan.max_flag_retries:
             self.finish(unit, check)
             return True
@@ -249,20 +255,23 @@ class _Run:
         return False
 
     def maybe_flush(self) -> None:
+        """Called after every answer, so neither bound waits for a timer task: at most `flush_answers`
+        paid answers (the concurrency of an async run) or FLUSH_SECONDS of work are ever uncommitted."""
         pending = len(self._cache_rows) + len(self._translations)
-        if pending and (pending >= FLUSH_ITEMS or time.monotonic() - self._buffer_since >= FLUSH_SECONDS):
+        if pending and (pending >= FLUSH_ITEMS or len(self._cache_rows) >= self.flush_answers
+                        or time.monotonic() - self._buffer_since >= FLUSH_SECONDS):
             self.flush()
 
     def flush(self) -> None:
         """Write buffered answers and translations in one transaction, then update the progress bar."""
-        rows, self._cache_rows = self._cache_rows, []
-        translations, self._translations = self._translations, []
+        rows, translations = self._cache_rows, self._translations
         if rows or translations:
-            with self.ws.transaction():
+            with self.ws.transaction():  # a Ctrl-C in here rolls back and leaves the buffers for the final flush
                 if rows:
                     self.cache.put_rows(rows)
                 if translations:
                     self.ws.put_translations(translations)
+            self._cache_rows, self._translations = [], []
         self._buffer_since = time.monotonic()
         if self.progress is not None and self._finished_since_update:
             r = self.report
@@ -278,7 +287,7 @@ class _Run:
         waiting: list[_Unit] = []
         batch = units
         while batch:
-            answers = {} if self.force else self.cache.lookup(u.key for u in batch)
+            answers = {} if self.force else _usable(self.cache.lookup(u.key for u in batch))
             next_batch = []
             for unit in batch:
                 found = answers.get(unit.key)
@@ -290,7 +299,12 @@ class _Run:
         return waiting
 
     def lookup_one(self, key: str) -> CachedAnswer | None:
-        return None if self.force else self.cache.lookup([key]).get(key)
+        return None if self.force else _usable(self.cache.lookup([key])).get(key)
+
+
+def _usable(answers: dict[str, CachedAnswer]) -> dict[str, CachedAnswer]:
+    """Cached answers minus empty ones (an older version cached them): an empty answer is asked again."""
+    return {key: answer for key, answer in answers.items() if answer.text.strip()}
 
 
 def _units(jobs: Sequence[TranslationJob], plan: Plan) -> list[_Unit]:
@@ -341,6 +355,7 @@ async def _run_async(run: _Run, waiting: list[_Unit], backend: AsyncBackend) -> 
             run.maybe_flush()
 
     workers = max(1, min(int(getattr(backend, "concurrency", 64)), len(waiting)))
+    run.flush_answers = min(FLUSH_ITEMS, workers)  # kill -9 then loses at most one answer per request slot
     tick = asyncio.create_task(ticker())
     try:
         await asyncio.gather(*(work() for _ in range(workers)))
@@ -540,6 +555,7 @@ def translate_jobs(
         report.failed += result.status == "failed"
     report.kept = sum(1 for j in jobs if f"{j.lang}\x1f{j.key}" in run._protected) if store and not force else 0
     report.retries = int(getattr(backend, "retries", 0))
+    report.unreachable = sorted(getattr(backend, "unreachable", ()))
     report.cost = money(report.tokens_in, report.tokens_out, price_in, price_out)
     report.wall_s = time.perf_counter() - started
     return report
