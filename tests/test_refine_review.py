@@ -60,8 +60,10 @@ def test_report_has_every_section_and_histograms(refined):
     md = (tmp / "report" / "refine-zh-test.md").read_text(encoding="utf-8")
     assert page.endswith("refine-zh-test.md")
     for section in ("## Run", "## Verdicts", "## Scores", "## Histograms", "## Worst examples",
-                    "## Glossary terms most often missed"):
+                    "## Rewritten by refine: before and after", "## Missed glossary terms, confirmed",
+                    "## Soft misses"):
         assert section in md
+    assert "term-match signature | lang:zh\\|glossary:" in md and "matcher:" in md
     assert "colour of coat: grey -> black" in md and BAD_3 in md  # the worst example, side by side
     assert "| grey | 灰色 | 1 |" in md  # the most missed term with its approved target
     assert "chrF signature | nrefs:1" in md
@@ -152,6 +154,9 @@ def test_cli_refine_and_review(tmp_path):
                        "--glossary", user_glossary, "--threshold", "0.5", "--report", tmp_path / "rep", "-w", w)
     assert done.returncode == 0, done.stderr
     assert "improved 1" in done.stdout and "report:" in done.stdout
+    page = next((tmp_path / "rep").glob("refine-zh*.md")).read_text(encoding="utf-8")
+    rewritten = page.split("## Rewritten by refine: before and after")[1].split("##")[0]
+    assert BAD_3 in rewritten and GOOD["p/3.png"] in rewritten  # the replaced text beside its rewrite
     sheet = tmp_path / "r.csv"
     exported = run_cli("review", "export", "--lang", "zh", "--out", sheet, "-w", w)
     assert exported.returncode == 0, exported.stderr

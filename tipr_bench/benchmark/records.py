@@ -90,6 +90,10 @@ CONTENT_KINDS = frozenset({ReasonKind.OUTPUT_CHECK, ReasonKind.ATTRIBUTE, Reason
 SIGNAL_KINDS = frozenset({ReasonKind.QE_NOISE, ReasonKind.LOW_CHRF, ReasonKind.NO_BACK_TRANSLATION})
 
 
+_LABELS = {ReasonKind.OUTPUT_CHECK: "output check:", ReasonKind.QE_NOISE: "QE noise",
+           ReasonKind.LOW_CHRF: "back-translation chrF", ReasonKind.NO_BACK_TRANSLATION: "back-translation failed:"}
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     """One typed reason: what kind, which English term, where on each side, and what confirmed it.
@@ -115,7 +119,9 @@ class Reason:
             return f"wrong term: {self.confirmed_by} for {self.term} (use {self.target_span})"
         if self.kind in (ReasonKind.ATTRIBUTE, ReasonKind.NOTE, ReasonKind.REVIEW):
             return self.detail
-        return f"{self.kind}: {self.detail}" if self.detail else str(self.kind)
+        if self.kind is ReasonKind.FAILED:
+            return f"output check: failed ({self.detail})"
+        return f"{_LABELS[self.kind]} {self.detail}"
 
     def to_json(self) -> dict[str, str]:
         return {name: str(getattr(self, name)) for name in self.__slots__ if getattr(self, name)}

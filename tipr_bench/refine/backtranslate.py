@@ -23,6 +23,9 @@ BACK_TRANSLATION_PROMPT = Prompt(
 )
 _CHRF = CHRF(lowercase=True)
 _BLEU = BLEU(lowercase=True, effective_order=True)
+# Every score here is against one reference, the English source. sacrebleu learns the count from the
+# first score; set it so a run with no usable back-translation still has signatures to record.
+_CHRF.num_refs = _BLEU.num_refs = 1
 
 
 @dataclass(frozen=True, slots=True)

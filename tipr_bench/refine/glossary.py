@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from tipr_bench import __version__
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.refine.glossary_stopwords import COVERAGE_STOPWORDS
 from tipr_bench.refine.senses import COLOUR_SUFFIXES, MODIFIER_HEADS
 from tipr_bench.refine.term_matching import (
     EN_TOKEN,
+    MATCHER_VERSION,
     VERB_CATEGORIES,
     EnglishTermIndex,
     contains,
@@ -209,6 +211,11 @@ class Glossary:
         )
         blob = json.dumps([self.lang, rows], ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+    @property
+    def signature(self) -> str:
+        """What makes a term-match rate reproducible, sacrebleu-style: language, glossary, matcher."""
+        return f"lang:{self.lang}|glossary:{self.version}|matcher:{MATCHER_VERSION}|tipr-bench:{__version__}"
 
     def said_by(self, term: str, others: set[str]) -> bool:
         """Whether `others` (terms found in some English text) include `term` or a synonym of it for

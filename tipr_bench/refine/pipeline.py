@@ -313,6 +313,8 @@ def refine_language(
     term_expected = sum(len(a.terms_expected) for a in final)
     term_met = sum(len(a.terms_met) for a in final)
     signatures = metric_signatures()
+    if gloss is not None:
+        signatures["term-match"] = gloss.signature
     summary = RefineSummary(
         lang=lang, dataset=dataset, split=split, captions=len(items), untranslated=len(captions) - len(items),
         verdicts_before=before, verdicts=_counts(final),

@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from tipr_bench.benchmark.atomic import write_bytes, write_text
-from tipr_bench.benchmark.records import QARecord
+from tipr_bench.benchmark.records import QARecord, ReasonKind
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.refine.verdict import VERDICTS
 
@@ -32,23 +32,32 @@ class Row:
     source: str
     translation: str
     provenance: str
+    round: int
     qa: QARecord | None
+
+    @property
+    def problems(self) -> str:
+        """The reasons behind the verdict, soft misses left out (the report lists those apart)."""
+        if self.qa is None:
+            return ""
+        return "; ".join(str(r) for r in self.qa.reasons if r.kind is not ReasonKind.SOFT_MISS)
 
 
 def _rows(ws: Workspace, lang: str, dataset: str | None, split: str) -> list[Row]:
     translations = ws.translations(lang, dataset, split)
     qa = ws.qa(lang, dataset, split)
-    return [Row(c.key, c.text, translations[c.key].text, translations[c.key].provenance, qa.get(c.key))
-            for c in ws.captions(dataset, split, "en") if c.key in translations]
+    return [Row(c.key, c.text, t.text, t.provenance, t.round, qa.get(c.key))
+            for c in ws.captions(dataset, split, "en") if (t := translations.get(c.key)) is not None]
 
 
-def _histogram(values: Sequence[float], title: str, xlabel: str, line: float | None = None) -> bytes:
+def _histogram(values: Sequence[float], title: str, xlabel: str, line: float | None = None,
+               line_label: str = "theta") -> bytes:
     fig = Figure(figsize=(5, 3), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.hist(values, bins=30, color="#4878a8")
     if line is not None:
-        ax.axvline(line, color="#c0392b", linestyle="--", label=f"theta = {line:.2f}")
+        ax.axvline(line, color="#c0392b", linestyle="--", label=f"{line_label} = {line:g}")
         ax.legend()
     ax.set_title(title)
     ax.set_xlabel(xlabel)
@@ -94,24 +103,26 @@ def write_report(
         chrf = [r.qa.chrf for r in scored if r.qa.chrf is not None]
         qe = [r.qa.qe for r in scored if r.qa.qe is not None]
         images: dict[str, str] = {}
-        for name, values, title, xlabel, line in (
-            ("chrf", chrf, "back-translation chrF", "chrF", None),
-            ("qe", qe, f"QE score ({run_info.get('qe', 'qe')})", "score", None),
-            ("noise", [round(1 - v, 6) for v in qe], "QE noise = 1 - score", "noise", theta),
+        for name, values, title, xlabel, line, label in (
+            ("chrf", chrf, "back-translation chrF", "chrF", run_info.get("chrF minimum"), "--chrf-min"),
+            ("qe", qe, f"QE score ({run_info.get('qe', 'qe')})", "score", None, ""),
+            ("noise", [round(1 - v, 6) for v in qe], "QE noise = 1 - score", "noise", theta, "theta"),
         ):
             if values:
                 file = f"{stem}-{name}.png"
-                write_bytes(out_dir / file, _histogram(values, title, xlabel, line))
+                write_bytes(out_dir / file, _histogram(values, title, xlabel, line, label))
                 images[title] = file
         verdicts = Counter(r.qa.verdict if r.qa else "unscored" for r in rows)
         provenance = Counter(r.provenance for r in rows)
         expected = sum(len(r.qa.terms_expected) for r in scored)
         met = sum(len(r.qa.terms_met) for r in scored)
-        missed = Counter(t for r in scored for t in r.qa.terms_expected if t not in set(r.qa.terms_met))
+        confirmed = Counter(x.term for r in scored for x in r.qa.reasons if x.kind is ReasonKind.MISSED_TERM)
+        soft = Counter(x.term for r in scored for x in r.qa.reasons if x.kind is ReasonKind.SOFT_MISS)
         worst = sorted(
             (r for r in scored if r.qa.verdict != "ok"),
-            key=lambda r: (SEVERITY.get(r.qa.verdict, 9), -len(r.qa.reasons), r.qa.chrf or 0.0),
+            key=lambda r: (SEVERITY.get(r.qa.verdict, 9), -sum(x.flags for x in r.qa.reasons), r.qa.chrf or 0.0),
         )[:WORST]
+        rewritten = [r for r in rows if r.provenance == "machine" and r.round > 0][:WORST]
         page = _Page(f"tipr-bench refine report: {lang}, {dataset or 'all datasets'}, split {split}")
         page.table("Run", ["setting", "value"], [[k, str(v)] for k, v in run_info.items()])
         order = [v for v in (*VERDICTS, "reviewed", "unscored") if verdicts.get(v)]
@@ -126,14 +137,26 @@ def write_report(
         ])
         page.images("Histograms", images)
         page.table("Worst examples", ["key", "source", "translation", "back-translation", "verdict: reasons"],
-                   [[r.key, r.source, r.translation, r.qa.back_translation,
-                     f"{r.qa.verdict}: " + "; ".join(r.qa.reasons)] for r in worst])
-        page.table("Glossary terms most often missed", ["term", "approved target", "captions"],
-                   [[t, term_targets.get(t, ""), str(n)] for t, n in missed.most_common(20)])
+                   [[r.key, r.source, r.translation, r.qa.back_translation, f"{r.qa.verdict}: {r.problems}"]
+                    for r in worst])
+        page.table("Rewritten by refine: before and after", ["key", "source", "before", "after", "verdict now"],
+                   [[r.key, r.source, _before(ws, r, lang), r.translation, r.qa.verdict if r.qa else ""]
+                    for r in rewritten])
+        page.table("Missed glossary terms, confirmed (these flag)", ["term", "approved target", "captions"],
+                   [[t, term_targets.get(t, ""), str(n)] for t, n in confirmed.most_common(20)])
+        page.table("Soft misses: approved term absent, but the back-translation has it (these do not flag)",
+                   ["term", "approved target", "captions"],
+                   [[t, term_targets.get(t, ""), str(n)] for t, n in soft.most_common(20)])
         write_text(out_dir / f"{stem}.md", page.markdown())
         write_text(out_dir / f"{stem}.html", page.html())
         written.append(out_dir / f"{stem}.md")
     return written
+
+
+def _before(ws: Workspace, row: Row, lang: str) -> str:
+    """The translation refine replaced: the newest history row from an earlier round."""
+    older = [t for t in ws.translation_history(row.key, lang) if t.round < row.round]
+    return older[-1].text if older else ""
 
 
 class _Page:

@@ -18,7 +18,7 @@ from pathlib import Path
 from tipr_bench.benchmark.atomic import atomic_open
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import LANGUAGES, get_language
-from tipr_bench.benchmark.records import QARecord, Translation
+from tipr_bench.benchmark.records import QARecord, Reason, ReasonKind, Translation
 from tipr_bench.benchmark.store import Workspace
 
 COLUMNS = ("key", "lang", "source", "translation", "back_translation", "verdict", "reasons", "corrected")
@@ -59,7 +59,7 @@ def export_review(ws: Workspace, lang: str, out: Path, *, split: str = "test", d
             q = qa.get(caption.key)
             writer.writerow([
                 caption.key, lang, caption.text, t.text, q.back_translation if q else "",
-                q.verdict if q else "", REASON_SEPARATOR.join(q.reasons) if q else "", "",
+                q.verdict if q else "", REASON_SEPARATOR.join(map(str, q.reasons)) if q else "", "",
             ])
             rows += 1
     return rows
@@ -163,7 +163,7 @@ def import_review(ws: Workspace, path: Path, lang: str | None = None) -> ImportR
             provenance="human", round=current.round + 1,
         ))
         qa.append(QARecord(key=key, lang=row_lang, verdict="reviewed",
-                           reasons=("corrected by a reviewer" if fix else "approved by a reviewer",),
+                           reasons=(Reason(ReasonKind.REVIEW, "corrected by a reviewer" if fix else "approved by a reviewer"),),
                            round=_next_qa_round(ws, key, row_lang)))
     with ws.transaction():
         ws.put_translations(updates)
