@@ -116,11 +116,12 @@ class HubServer:
     # -- seeding -----------------------------------------------------------------------------
 
     def add_repo(self, repo_id: str, files: dict[str, bytes], *, private: bool = False, gated: bool = False,
-                 summary: str = "initial commit") -> Repo:
+                 lfs_globs: tuple[str, ...] = (), summary: str = "initial commit") -> Repo:
+        """A repo with one commit on main; files matching `lfs_globs` (or the Hub's defaults) are stored in LFS."""
         repo = self.repos[repo_id] = Repo(repo_id, private=private, gated=gated)
         files = {".gitattributes": "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n"
                                            for p in LFS_PATTERNS).encode(), **files}
-        lfs = {p for p in files if self.is_lfs(p, len(files[p]))}
+        lfs = {p for p in files if self.is_lfs(p, len(files[p])) or any(fnmatch.fnmatch(p, g) for g in lfs_globs)}
         for p in lfs:
             self.lfs[hashlib.sha256(files[p]).hexdigest()] = files[p]
         repo.commit("main", summary, files, lfs)

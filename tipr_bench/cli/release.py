@@ -1,17 +1,25 @@
-"""CLI commands for releases: export, download, verify."""
+"""CLI commands for releases: export, download (an index or the Hub), verify, publish (to the Hub)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
+from tipr_bench.benchmark.adapters import DATASETS
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.hub_source import HUB_SOURCE_NAME
+from tipr_bench.benchmark.ingest import ingest_dataset
 from tipr_bench.benchmark.release import download_release, export_release, verify_release
 from tipr_bench.benchmark.release.download import check_against_index
 from tipr_bench.benchmark.release.export import parse_list
 from tipr_bench.benchmark.release.fetch import IntegrityError
+from tipr_bench.benchmark.release.hub import HubUnreachable, is_hub_spec
+from tipr_bench.benchmark.release.hub_download import dataset_folder, download_from_hub
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -74,31 +82,101 @@ def export(
 
 @app.command()
 def download(
-    spec: Annotated[str, typer.Argument(help="NAME[@VERSION], VERSION a semantic version or 'latest'.")],
+    spec: Annotated[str, typer.Argument(help="NAME[@VERSION] (a semantic version or 'latest') from an index, or "
+                                        "hf://datasets/OWNER/NAME[@REVISION] from the Hugging Face Hub.")],
     index: Annotated[
         str | None, typer.Option("--index", "-i", help="index.json URL or path (http(s)://, file://, a folder, or a "
                                  "Hugging Face dataset repo URL); default $TIPR_BENCH_INDEX or ./releases.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Install folder (default ~/.cache/tipr-bench/releases).")
+        Path | None, typer.Option("--out", "-o", help="Install folder (default ~/.cache/tipr-bench/releases, or "
+                                  "~/.cache/tipr-bench/hub/OWNER/NAME/COMMIT for hf://).")
     ] = None,
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="hf:// only: download just the files matching this glob "
+                                       "(repeatable), e.g. 'CUHK-PEDES/*'.")
+    ] = None,
+    ingest: Annotated[
+        bool, typer.Option("--ingest", help="Then ingest the downloaded dataset into the workspace (needs --dataset "
+                           "for hf://).")
+    ] = False,
+    dataset: DatasetOption = None,
+    images: Annotated[
+        Path | None, typer.Option("--images", help="With --ingest: your copy of the dataset's images.")
+    ] = None,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     json_out: JsonOption = False,
 ) -> None:
-    """Download a release, verify the manifest and every file's sha256, and install it atomically.
+    """Download a release (verified against its manifest) or a Hub dataset repo (verified against the Hub's
+    checksums), and install it atomically; --ingest also reads it into the workspace.
 
     Example: tipr-bench download cuhk-pedes-m@1.0.0 --index http://host/releases/index.json
+    Example: tipr-bench download hf://datasets/zzhugging/Bi-IRRA --include 'CUHK-PEDES/*' --ingest -d cuhk-pedes
     """
+    hub = is_hub_spec(spec)
+    check_download_options(spec, hub, index, include, ingest, dataset)
     try:
-        result = download_release(spec, index, out, progress=not json_out)
+        if hub:
+            result = download_from_hub(spec, out, include=include, progress=not json_out)
+            root = dataset_folder(result, dataset) if ingest else None
+        else:
+            result = download_release(spec, index, out, progress=not json_out)
+            root = result.path
     except IntegrityError as exc:
         err_console.print(f"[bold red]integrity check failed:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILURE) from None
+    except HubUnreachable as exc:
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    report = None
+    if ingest:
+        with Workspace.open(workspace) as ws:
+            report = ingest_dataset(ws, root, dataset, image_root=images)
     if json_out:
-        print_json(result.as_dict())
+        print_json({**result.as_dict(), **({"ingest": asdict(report)} if report else {})})
         return
-    what = "already installed and intact" if result.already_present else "downloaded and verified"
-    console.print(f"{result.name}@{result.version}: {what}, {result.files} files + MANIFEST.json, "
-                  f"{result.bytes} bytes -> {result.path}")
+    if hub:
+        _print_hub_download(result)
+    else:
+        what = "already installed and intact" if result.already_present else "downloaded and verified"
+        console.print(f"{result.name}@{result.version}: {what}, {result.files} files + MANIFEST.json, "
+                      f"{result.bytes} bytes -> {result.path}")
+    if report:
+        c = report.captions
+        console.print(f"ingested {report.dataset} from {root}: captions {c.added} added, {c.updated} updated, "
+                      f"{c.unchanged} unchanged; {report.translations_added} source translations -> {workspace}")
+
+
+def check_download_options(spec: str, hub: bool, index: str | None, include: list[str] | None, ingest: bool,
+                           dataset: str | None) -> None:
+    """Every option mistake is reported before anything is fetched."""
+    if hub and index is not None:
+        raise UserError(f"--index goes with a release NAME[@VERSION], not {spec}: a hf:// spec names the repo itself")
+    if include and not hub:
+        raise UserError("--include goes with hf://datasets/OWNER/NAME: a release is downloaded whole")
+    if dataset is not None and dataset not in DATASETS:
+        raise UserError(f"unknown dataset {dataset!r} in --dataset: use one of {', '.join(DATASETS)}")
+    if hub and ingest and dataset is None:
+        raise UserError("--ingest of a Hub download needs --dataset NAME: the published multilingual files do not "
+                        "name their dataset")
+    if dataset is not None and not ingest:
+        raise UserError("--dataset goes with --ingest (it names the dataset to ingest)")
+
+
+def _print_hub_download(result) -> None:
+    state = "already there and intact" if result.already_present else "downloaded"
+    console.print(f"hf://datasets/{result.repo_id}@{result.revision or 'main'} = commit {result.commit}: {state}, "
+                  f"{result.files} files, {result.bytes} bytes, {result.verified} checked against the Hub's "
+                  f"checksums -> {result.path}")
+    table = Table(title="datasets found")
+    for column in ("folder", "format", "dataset", "splits", "languages"):
+        table.add_column(column)
+    for f in result.found:
+        table.add_row(f.folder or ".", f.format, f.dataset or "(pass --dataset)", ",".join(f.splits) or "-",
+                      ",".join(f.languages) or "-")
+    console.print(table)
+    console.print(f"commit recorded in {result.path / HUB_SOURCE_NAME}; ingest with "
+                  f"`tipr-bench ingest --root {result.path}/FOLDER --dataset NAME`")
 
 
 @app.command()

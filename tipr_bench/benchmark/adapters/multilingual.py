@@ -20,6 +20,7 @@ from tipr_bench.benchmark.adapters.base import (
 )
 from tipr_bench.benchmark.adapters.native import image_root_of
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.hub_source import find_hub_source
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.records import Caption, Translation, caption_key, utc_now
 from tipr_bench.benchmark.store import DatasetInfo
@@ -40,6 +41,7 @@ def multilingual_files(root: Path) -> dict[str, dict[str, Path]]:
 
 def load_multilingual(slug: str, root: Path) -> LoadedDataset:
     files = multilingual_files(root)
+    hub = find_hub_source(root)  # downloaded from the Hub: each text cites hf://datasets/REPO@COMMIT/PATH
     captions: list[Caption] = []
     translations: list[Translation] = []
     for split, by_lang in sorted(files.items()):
@@ -57,6 +59,7 @@ def load_multilingual(slug: str, root: Path) -> LoadedDataset:
                     f"{path}: {len(other)} records but {by_lang['en'].name} has {len(english)}; "
                     "the files of a split must be index-aligned"
                 )
+            label = (hub and hub.label(path)) or path.name
             pairs = enumerate(zip(english, other, strict=True))
             for i, ((en_path, en_pid, en_texts), (image_path, pid, texts)) in pairs:
                 if (image_path, pid, len(texts)) != (en_path, en_pid, len(en_texts)):
@@ -68,7 +71,7 @@ def load_multilingual(slug: str, root: Path) -> LoadedDataset:
                 translations.extend(
                     Translation(
                         key=caption_key(slug, image_path, j), lang=lang, text=t, backend="source",
-                        model=path.name, prompt_id="source", prompt_sha256="", provenance="source",
+                        model=label, prompt_id="source", prompt_sha256="", provenance="source",
                     )
                     for j, t in enumerate(texts)
                 )
