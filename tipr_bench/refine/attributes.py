@@ -33,7 +33,8 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "blue": ("blue",), "bluish": ("blue",), "navy": ("blue",), "cyan": ("blue",), "aqua": ("blue", "green"),
     "purple": ("purple",), "purplish": ("purple",), "violet": ("purple",), "lavender": ("purple",),
     "lilac": ("purple",), "plum": ("purple",),
-    "brown": ("brown",), "brownish": ("brown",), "auburn": ("red", "brown"), "sand": ("brown", "yellow"), "tan": ("brown", "yellow"), "khaki": ("brown", "yellow", "green"),
+    "brown": ("brown",), "brownish": ("brown",), "auburn": ("red", "brown"), "sand": ("brown", "yellow"),
+    "tan": ("brown", "yellow"), "khaki": ("brown", "yellow", "green"),
     "beige": ("brown", "white", "yellow"), "camel": ("brown",), "chocolate": ("brown",), "coffee": ("brown",),
     "taupe": ("brown", "grey"), "bronze": ("brown",), "chestnut": ("brown",),
 }

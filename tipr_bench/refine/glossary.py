@@ -40,7 +40,8 @@ MIN_UNCOVERED_LENGTH = 3
 
 
 # Categories whose terms a correct translation often leaves out or paraphrases ("walks", "a pair of",
-# "on her shoulder", "the person" as "die Frau"): a missed one lowers the term-match rate but is no reason to flag a caption.
+# "on her shoulder", "the person" as "die Frau"): a missed one lowers the term-match rate but is no
+# reason to flag a caption.
 # Every other category (garments, colours, carried items, hair, gender, a user's own...) describes how
 # the person looks, and a missed term of it is an error worth a flag.
 INCIDENTAL_CATEGORIES = frozenset({"action", "posture", "position", "bodypart", "scene", "quantity", "generic"})

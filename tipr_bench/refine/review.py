@@ -162,8 +162,8 @@ def import_review(ws: Workspace, path: Path, lang: str | None = None) -> ImportR
             prompt_id="review", prompt_sha256=sheet_sha, params={}, status="ok", reason="",
             provenance="human", round=current.round + 1,
         ))
-        qa.append(QARecord(key=key, lang=row_lang, verdict="reviewed",
-                           reasons=(Reason(ReasonKind.REVIEW, "corrected by a reviewer" if fix else "approved by a reviewer"),),
+        note = "corrected by a reviewer" if fix else "approved by a reviewer"
+        qa.append(QARecord(key=key, lang=row_lang, verdict="reviewed", reasons=(Reason(ReasonKind.REVIEW, note),),
                            round=_next_qa_round(ws, key, row_lang)))
     with ws.transaction():
         ws.put_translations(updates)
