@@ -270,3 +270,24 @@ def test_ctrl_c_then_a_rerun_counts_the_answers_it_takes_from_the_cache(tmp_path
         assert rerun.returncode == 0, rerun.stderr
         assert 0 < saved < 120 and summary["cached"] == saved and summary["requests"] == server.request_count - before
     assert summary["done"] == 120 and len(stored(ws)) == 120
+
+
+def test_a_dead_base_url_is_set_aside_and_the_summary_names_it(tmp_path):
+    """Issue 16 item 6: a server that refuses connections gets no more requests for a while; its work goes
+    to the live one without using up retries, and the summary says which URL was dead."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    ws = make_workspace(tmp_path / "ws", n=40)
+    with OpenAIServer() as server:
+        result = run_main("translate", "--lang", "zh", "--base-url", dead, "--base-url", server.base_url,
+                          "--model", "test-model", "--limit", "20", "--max-retries", "3", "--concurrency", "8",
+                          "-w", ws)
+        assert result.returncode == 0, result.stderr
+        assert "done 20" in result.stdout and "failed 0" in result.stdout
+        assert f"unreachable, set aside: {dead}" in result.stderr
+        assert server.request_count == 20  # each caption once on the live server
+        summary = json.loads(translate(ws, server, "--base-url", dead, "--concurrency", "8").stdout)
+    assert summary["unreachable"] == [dead] and summary["failed"] == 0 and summary["retries"] <= 8

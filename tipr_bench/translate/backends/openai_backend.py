@@ -3,7 +3,9 @@
 Speed on a small machine is the client's CPU per request, so this uses the aiohttp transport
 (measured ~7x less CPU per request than the default httpx one), posts a plain JSON body and reads the
 raw JSON answer (skipping the SDK's per-request type transforms and pydantic models), and does no
-per-request logging. Several base URLs are used round-robin.
+per-request logging. Several base URLs are used round-robin; one that refuses connections is set
+aside for a while (a circuit breaker: 5 s, doubling to 60 s while it keeps refusing) and its requests
+go to the live ones at once, without using up their retries; the run summary names it.
 The SDK's own retries are off (max_retries=0) so that this module decides: bounded retries with
 exponential backoff and jitter on 429, 5xx, timeouts, dropped connections and malformed bodies,
 honouring Retry-After. The API key is read from the environment and kept only in memory.
@@ -39,6 +41,8 @@ _HINTS = {
 }
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 MAX_RETRY_AFTER = 120.0
+SET_ASIDE_S = 5.0  # how long a base URL that refused a connection gets no requests; doubles per refusal
+SET_ASIDE_MAX_S = 60.0
 
 
 class BackendError(Exception):
@@ -113,6 +117,9 @@ class OpenAIBackend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._turn = 0
+        self._down_until = [0.0] * len(self.base_urls)  # monotonic time each URL is set aside until
+        self._refusals = [0] * len(self.base_urls)
+        self.unreachable: set[str] = set()  # base URLs that refused connections, for the run summary
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_urls={self.base_urls!r})"
@@ -133,9 +140,23 @@ class OpenAIBackend:
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._loop = loop
 
-    def _next_client(self) -> AsyncOpenAI:
-        self._turn += 1
-        return self._clients[self._turn % len(self._clients)]
+    def _next_client(self) -> int:
+        """The next base URL (its index) that is not set aside; if all are, the one back soonest."""
+        now, n = time.monotonic(), len(self._clients)
+        for _ in range(n):
+            self._turn += 1
+            if self._down_until[self._turn % n] <= now:
+                return self._turn % n
+        return min(range(n), key=self._down_until.__getitem__)
+
+    def _set_aside(self, i: int) -> bool:
+        """Take a URL that refused a connection out of the rotation; True when another one is live."""
+        now = time.monotonic()
+        if self._down_until[i] <= now:  # refusals of requests sent before it was set aside do not escalate
+            self._refusals[i] += 1
+            self._down_until[i] = now + min(SET_ASIDE_MAX_S, SET_ASIDE_S * 2 ** (self._refusals[i] - 1))
+        self.unreachable.add(self.base_urls[i] or str(self._clients[i].base_url))
+        return any(until <= now for until in self._down_until)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_max, self.backoff_base * 2 ** attempt) * (0.5 + random.random())
@@ -151,11 +172,13 @@ class OpenAIBackend:
                 try:
                     # `post` with a plain body skips the SDK's per-request TypedDict transform of the
                     # messages (a third of the client's CPU per request, measured) and its pydantic parse.
-                    client = self._next_client()
+                    turn = self._next_client()
+                    client = self._clients[turn]
                     raw = await client.post(
                         "/chat/completions", cast_to=_httpx.Response, body={**args, "messages": messages})
                     completion = _parse(raw.content)
                     self.limiter.settle(estimate, completion.tokens_in + completion.tokens_out)
+                    self._refusals[turn] = 0
                     return completion
                 except openai.APIStatusError as exc:
                     if exc.status_code not in RETRY_STATUSES:
@@ -166,10 +189,16 @@ class OpenAIBackend:
                 except openai.APITimeoutError as exc:
                     # the aiohttp transport reports a refused connection as a connect timeout
                     refused = _refused(exc)
+                    if refused and self._set_aside(turn):
+                        self.retries += 1
+                        continue  # another server is live: send it there now, keeping this request's retries
                     problem = f"cannot connect to {client.base_url} ({refused}); check --base-url" if refused \
                         else f"timeout after {self.timeout:g}s"
                     wait = None
                 except openai.APIConnectionError as exc:
+                    if _refused(exc) and self._set_aside(turn):
+                        self.retries += 1
+                        continue
                     problem, wait = f"connection error ({self._redact(str(exc))})", None
                 except (ValueError, KeyError, IndexError, TypeError):
                     problem, wait = "malformed response body", None
