@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tipr_bench.refine.glossary import Glossary, GlossaryEntry, TermCheck, load_glossary, term_match_rate
-from tipr_bench.refine.inflection import english_verb_forms, french_forms, german_word_matches
+from tipr_bench.refine.inflection import english_verb_forms, french_forms, german_word_part
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +95,10 @@ def test_inflection_helpers():
     assert {"blanche", "longue", "longues"} <= french_forms("blanc") | french_forms("long")
     assert {"sportive", "beaux", "chevaux"} <= french_forms("sportif") | french_forms("beau") | french_forms("cheval")
     for word in ("schwarz", "schwarze", "schwarzen", "schwarzer", "schwarzes", "schwarzem"):
-        assert german_word_matches(word, "schwarz")
-    assert german_word_matches("rocke", "rock")  # Röcke, folded
-    assert german_word_matches("lederjacken", "jacke") and german_word_matches("lederjacke", "leder")
-    assert not german_word_matches("brot", "rot") and not german_word_matches("schwarzwald", "rot")
+        assert german_word_part(word, "schwarz") == (0, len(word))
+    assert german_word_part("rocke", "rock")  # Röcke, folded
+    assert german_word_part("lederjacken", "jacke") == (5, 11) and german_word_part("lederjacke", "leder") == (0, 5)
+    assert german_word_part("brot", "rot") is None and german_word_part("schwarzwald", "rot") is None
 
 
 # -- target side --------------------------------------------------------------------------------------

@@ -145,32 +145,50 @@ def _french_forms_of_base(word: str) -> set[str]:
 # German endings of adjectives (schwarz-e/-en/-er/-es/-em) and noun plurals/cases (-e, -en, -n, -er, -s,
 # -ern, -nen); umlaut plurals become plain suffixes once folded (Röcke -> rocke = rock + e).
 GERMAN_SUFFIXES = ("", "e", "en", "n", "er", "es", "em", "s", "ern", "nen", "ens")
+GERMAN_ADJECTIVE_ENDINGS = ("e", "en", "er", "es", "em")
 GERMAN_COMPOUND_MIN = 4
+GERMAN_COMPOUND_REST = 3  # the other part of a compound has at least this many letters
 
 
-def german_word_matches(word: str, base: str) -> bool:
-    """Whether folded German `word` is an inflected form of folded `base`, alone or inside a compound.
-
-    German writes `leather jacket` as one word (Lederjacke), so a base of four letters or more also
-    matches as the head (…jacke, …jacken) or the first part (Leder…, schwarzweiß) of a compound.
-    A base written with an adjective ending (`langer Rock`) also matches the other endings (langen)."""
-    if _german_stem_matches(word, base):
-        return True
-    if len(base) > 4:
-        for ending in ("en", "er", "es", "em", "e"):
-            if base.endswith(ending):
-                return _german_stem_matches(word, base[: -len(ending)])
-    return False
+def german_forms(base: str) -> frozenset[str]:
+    """The full forms of a folded German base: its endings, and for adjectives in -el and -euer/-auer
+    the forms that drop the e (dunkel -> dunkle, dunklen; teuer -> teure)."""
+    forms = {base + suffix for suffix in GERMAN_SUFFIXES}
+    if base.endswith("el") and len(base) > 3:
+        forms.update(base[:-2] + "l" + ending for ending in GERMAN_ADJECTIVE_ENDINGS)
+    if base.endswith(("euer", "auer")):
+        forms.update(base[:-2] + "r" + ending for ending in GERMAN_ADJECTIVE_ENDINGS)
+    return frozenset(forms)
 
 
-def _german_stem_matches(word: str, base: str) -> bool:
-    for suffix in GERMAN_SUFFIXES:
-        form = base + suffix
-        if word == form:
-            return True
-        if len(base) >= GERMAN_COMPOUND_MIN and word.endswith(form) and len(word) - len(form) >= 3:
-            return True
-    return len(base) >= GERMAN_COMPOUND_MIN and word.startswith(base) and len(word) - len(base) >= 3
+def german_word_part(word: str, base: str) -> tuple[int, int] | None:
+    """The part of folded German `word` that is a form of folded `base`, as offsets in `word`: all of
+    it (schwarzen), the head of a compound (Leder|jacken), or its first part (Leder|jacke,
+    schwarz|weiß); None when no part is.
+
+    Compound parts need a base of four letters or more and leave at least three letters to the other
+    part, so `rot` never matches inside Brot. A base written with an adjective ending inside a
+    phrase (`langer Rock`) also matches the other endings of its stem, as whole words only."""
+    part = _german_part(word, base)
+    if part is None and len(base) > 4:
+        for ending in GERMAN_ADJECTIVE_ENDINGS:
+            if base.endswith(ending) and word in german_forms(base[: -len(ending)]):
+                return (0, len(word))
+    return part
+
+
+def _german_part(word: str, base: str) -> tuple[int, int] | None:
+    forms = german_forms(base)
+    if word in forms:
+        return (0, len(word))
+    if len(base) < GERMAN_COMPOUND_MIN:
+        return None
+    for form in sorted(forms, key=len, reverse=True):
+        if word.endswith(form) and len(word) - len(form) >= GERMAN_COMPOUND_REST:
+            return (len(word) - len(form), len(word))
+    if word.startswith(base) and len(word) - len(base) >= GERMAN_COMPOUND_REST:
+        return (0, len(base))
+    return None
 
 
 def generic_forms(word: str) -> set[str]:

@@ -26,7 +26,7 @@ from tipr_bench.refine.inflection import (
     fold,
     french_forms,
     generic_forms,
-    german_word_matches,
+    german_word_part,
 )
 from tipr_bench.refine.senses import NON_TERM_PHRASES, PHRASE_GLUE
 
@@ -179,53 +179,65 @@ class SubstringText:
         return [m.span(g) for m in pattern.finditer(self.text) for g in range(1, len(parts) + 1)]
 
 
-WordTest = Callable[[str, str], bool]
+# (folded word, folded base) -> the part of the word that renders the base, as offsets within the
+# word (all of it for an inflected form, the head or first part of a German compound), or None
+WordTest = Callable[[str, str], "tuple[int, int] | None"]
 
 
 class TokenText:
     """Latin-script languages: folded word tokens; a phrase matches consecutive words that are
-    inflected forms of the phrase's words (`sac à dos` ~ `sacs à dos`)."""
+    inflected forms of the phrase's words (`sac à dos` ~ `sacs à dos`).
+
+    Spans are character offsets in the folded text, so two terms can own two parts of one German
+    compound: Kapuzenjacke is the hood's `kapuze` and the jacket's `jacke`."""
 
     def __init__(self, text: str, word_test: WordTest):
-        self.words = [m.group() for m in TARGET_TOKEN.finditer(fold(text))]
+        found = list(TARGET_TOKEN.finditer(fold(text)))
+        self.words = [m.group() for m in found]
+        self.starts = [m.start() for m in found]
         self.word_test = word_test
         self._where: dict[str, list[int]] = {}
         for i, word in enumerate(self.words):
             self._where.setdefault(word, []).append(i)
-        self._positions: dict[str, set[int]] = {}
+        self._positions: dict[str, dict[int, Span]] = {}
 
-    def positions(self, base: str) -> set[int]:
-        """Indices of the words that are forms of `base` (each distinct word tested once)."""
+    def positions(self, base: str) -> dict[int, Span]:
+        """Word index -> character span of the part that is a form of `base` (each distinct word
+        tested once)."""
         found = self._positions.get(base)
         if found is None:
-            found = set()
+            found = {}
             for word, where in self._where.items():
-                if self.word_test(word, base):
-                    found.update(where)
+                part = self.word_test(word, base)
+                if part is not None:
+                    for i in where:
+                        found[i] = (self.starts[i] + part[0], self.starts[i] + part[1])
             self._positions[base] = found
         return found
 
-    def _runs(self, parts: list[str], start: int, stop: int) -> list[int]:
-        rest = [self.positions(p) for p in parts[1:]]
-        return sorted(
-            i
-            for i in self.positions(parts[0])
-            if start <= i < stop and all(i + k in r for k, r in enumerate(rest, start=1))
-        )
+    def _runs(self, parts: list[str], start: int, stop: int) -> list[tuple[int, Span]]:
+        """(first word index, character span) of every run of consecutive words that match `parts`."""
+        first, rest = self.positions(parts[0]), [self.positions(p) for p in parts[1:]]
+        runs = []
+        for i in sorted(first):
+            if start <= i < stop and all(i + k in r for k, r in enumerate(rest, start=1)):
+                end = rest[-1][i + len(rest)][1] if rest else first[i][1]
+                runs.append((i, (first[i][0], end)))
+        return runs
 
     def spans(self, phrase: str) -> list[Span]:
         pieces = phrase_pieces(phrase)
         if not pieces:
             return []
         out: list[Span] = []
-        for i in self._runs(pieces[0], 0, len(self.words)):
-            found, at = [(i, i + len(pieces[0]))], i + len(pieces[0])
+        for i, span in self._runs(pieces[0], 0, len(self.words)):
+            found, at = [span], i + len(pieces[0])
             for piece in pieces[1:]:
                 nxt = self._runs(piece, at, at + TOKEN_GAP_WORDS + 1)
                 if not nxt:
                     break
-                found.append((nxt[0], nxt[0] + len(piece)))
-                at = nxt[0] + len(piece)
+                found.append(nxt[0][1])
+                at = nxt[0][0] + len(piece)
             else:
                 out.extend(found)
         return out
@@ -239,13 +251,14 @@ def phrase_pieces(phrase: str) -> list[list[str]]:
 
 
 def _forms_test(forms_of: Callable[[str], set[str]]) -> WordTest:
+    """A whole-word test from a table of the base's forms (built once per base)."""
     cache: dict[str, set[str]] = {}
 
-    def test(word: str, base: str) -> bool:
+    def test(word: str, base: str) -> tuple[int, int] | None:
         forms = cache.get(base)
         if forms is None:
             forms = cache[base] = forms_of(base)
-        return word in forms
+        return (0, len(word)) if word in forms else None
 
     return test
 
@@ -253,7 +266,7 @@ def _forms_test(forms_of: Callable[[str], set[str]]) -> WordTest:
 WORD_TESTS: dict[str, WordTest] = {
     "fr": _forms_test(french_forms),
     # words and glossary bases repeat across captions: remember each (word, base) answer
-    "de": lru_cache(maxsize=1 << 18)(german_word_matches),
+    "de": lru_cache(maxsize=1 << 18)(german_word_part),
 }
 GENERIC_TEST = _forms_test(generic_forms)
 
