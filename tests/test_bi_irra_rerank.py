@@ -6,11 +6,12 @@ from tests.support.bi_irra_micro import MICRO
 from tests.support.bi_irra_sample import build_workspace
 from tipr_bench.baselines.bi_irra import checkpoint as ckpt
 from tipr_bench.baselines.bi_irra.inference import (
+    OUTSIDE_TOP_K,
     RERANK_OFFSET,
     LoadedModel,
     encode_gallery,
     gallery_of,
-    rerank_scores,
+    rerank_row,
     score_split,
     score_texts,
 )
@@ -19,11 +20,11 @@ from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.benchmark.atomic import sha256_file
 
 
-def _model(ws) -> LoadedModel:
+def _model(ws, rerank_score: str = "itc+itm") -> LoadedModel:
     torch.manual_seed(0)
     texts = [c.text for c in ws.captions("synth", None, "en")] + [c.text for c in ws.captions("synth", None, "zh")]
     tokenizer = Tokenizer.train(texts, 120)
-    config = MICRO.with_overrides(vocab_size=tokenizer.vocab_size)
+    config = MICRO.with_overrides(vocab_size=tokenizer.vocab_size, rerank_score=rerank_score)
     model = BiIRRA(config).eval()
     with torch.no_grad():  # make the image count in the fused state, so ITM scores differ between images
         for layer in model.fusion.layer:
@@ -31,12 +32,19 @@ def _model(ws) -> LoadedModel:
     return LoadedModel(model, tokenizer, config, "zh", ws.root / "none.pt", "0" * 64)
 
 
-def test_rerank_scores_sit_above_every_cosine_and_follow_the_sum():
-    cos = torch.tensor([0.9, 0.5, -1.0])
-    prob = torch.tensor([0.0, 0.6, 1.0])
-    scores = rerank_scores(cos, prob)
-    assert (scores > 1.0).all()
-    assert scores.argsort(descending=True).tolist() == [1, 0, 2]
+def test_combined_scores_sit_above_every_cosine_and_follow_the_sum():
+    cos = torch.tensor([0.9, 0.5, -1.0, 0.95])
+    logits = torch.log(torch.tensor([[1.0, 1e-9], [0.4, 0.6], [1e-9, 1.0]]))  # p_match 0, 0.6, 1
+    scores = rerank_row(cos, torch.tensor([0, 1, 2]), logits, "itc+itm")
+    assert (scores[:3] > 1.0).all() and scores[3] == cos[3]
+    assert scores.argsort(descending=True).tolist() == [1, 0, 2, 3]
+
+
+def test_reference_scores_are_the_match_logit_and_minus_100_outside_the_top_k():
+    cos = torch.tensor([0.9, 0.5, -1.0, 0.95])
+    logits = torch.tensor([[0.0, -2.0], [0.0, 3.0], [5.0, 1.0]])
+    scores = rerank_row(cos, torch.tensor([0, 1, 2]), logits, "itm")
+    assert scores.tolist() == [-2.0, 3.0, 1.0, OUTSIDE_TOP_K]
 
 
 def test_itm_reorders_the_top_k_and_leaves_the_rest_in_itc_order(tmp_path):
@@ -94,3 +102,22 @@ def test_score_split_returns_the_contract_with_the_workspace_checkpoint(tmp_path
     assert scored.similarity.shape == (len(scored.query_keys), len(scored.gallery_paths)) == (8, 4)
     assert len(scored.query_pids) == 8 and sorted(set(scored.gallery_pids)) == sorted(set(scored.query_pids))
     assert all(key.startswith("synth/") for key in scored.query_keys)
+
+
+def test_the_reference_score_ranks_the_top_k_by_itm_logit_and_the_rest_last(tmp_path):
+    ws = build_workspace(tmp_path, persons=10)
+    lm = _model(ws, rerank_score="itm")
+    _, paths, _ = gallery_of(ws, "synth", "test")
+    texts = [c.text for c in ws.captions("synth", "test", "zh")]
+    cpu = torch.device("cpu")
+    tokens, feats = encode_gallery(lm, paths, cpu)
+    itc = score_texts(lm, texts, True, tokens, feats, cpu, rerank_k=0)
+    reranked = score_texts(lm, texts, True, tokens, feats, cpu, rerank_k=2)
+    for q, text in enumerate(texts):
+        top = itc[q].topk(2).indices
+        ids, att = lm.tokenizer.encode([text], lm.config.max_text_len)
+        with torch.no_grad():
+            logit = lm.model.itm_logits(lm.model.encode_text(ids, att).expand(2, -1, -1), att.expand(2, -1),
+                                        tokens[top])[:, 1]
+        assert torch.allclose(reranked[q, top], logit, atol=1e-5)
+        assert sorted(reranked[q].tolist()).count(OUTSIDE_TOP_K) == len(paths) - 2

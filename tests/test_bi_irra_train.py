@@ -35,8 +35,8 @@ def test_two_training_steps_write_checkpoints_and_resume(tmp_path, micro_config)
     except ImportError:  # the optional tracking extra is absent: the run goes on and says so
         assert any("comet-ml is not installed" in note for note in result.notes)
     assert result.best == before / "best.pt" and result.best.is_file() and result.last.is_file()
-    state = ckpt.load(result.last)
-    assert state["schedule"]["step_count"] == 2 and state["epoch"] == 0
+    state = ckpt.load(result.last)  # stopped inside the epoch: last.pt keeps the place
+    assert state["schedule"]["step_count"] == 2 and state["epoch"] == 0 and state["batches_done"] == 2
     log = result.epochs[0]
     assert set(log.parts) == {"itc", "itm", "mlm", "mim"} and all(v == v for v in log.parts.values())
     assert 0.0 <= log.val["R1"] <= 100.0 and log.val["chance_R1"] > 0
@@ -44,7 +44,7 @@ def test_two_training_steps_write_checkpoints_and_resume(tmp_path, micro_config)
     resumed = train(ws, TrainOptions(lang="zh", config="micro", device="cpu", progress=False, test=False,
                                      resume=True, epochs=2))
     assert [e.epoch for e in resumed.epochs] == [1, 2]
-    assert any("resumed" in note for note in resumed.notes)
+    assert any("in epoch 1 after 2 of" in note for note in resumed.notes), resumed.notes
     assert ckpt.load(resumed.last)["epoch"] == 1
 
 
@@ -54,12 +54,18 @@ def test_bad_requests_are_one_line_user_errors(tmp_path, micro_config):
         train(ws, TrainOptions(lang="en", config="micro"))
     with pytest.raises(UserError, match="has fr translations"):
         train(ws, TrainOptions(lang="fr", config="micro"))
-    with pytest.raises(UserError, match="no fr translations for synth/train"):
+    with pytest.raises(UserError, match="no usable fr translations for synth/train"):
         train(ws, TrainOptions(lang="fr", config="micro", dataset="synth"))
     with pytest.raises(UserError, match="no .* yet"):
         train(ws, TrainOptions(lang="zh", config="micro", resume=True, device="cpu"))
     with pytest.raises(UserError, match="unknown bi-irra config"):
         train(ws, TrainOptions(lang="zh", config="huge", device="cpu"))
+    with pytest.raises(UserError, match="--select-on best: use val"):
+        train(ws, TrainOptions(lang="zh", config="micro", select_on="best"))
+    with pytest.raises(UserError, match="--batch-size 1 is global"):
+        train(ws, TrainOptions(lang="zh", config="micro", batch_size=1, device="cpu"))
+    with pytest.raises(UserError, match="augment 'flip' is not one of reference, irra"):
+        train(ws, TrainOptions(lang="zh", config="micro", settings={"augment": "flip"}, device="cpu"))
 
 
 @pytest.mark.slow

@@ -19,9 +19,10 @@ METRIC_KEYS = ["R1", "R5", "R10", "mAP", "mINP"]
 
 
 def result(model, dataset="cuhk-pedes", lang="zh", train="zh", r1=50.0, created="2026-01-01T00:00:00+00:00",
-           direction="t2i"):
+           direction="t2i", selection=""):
     metrics = {"R1": r1, "R5": 70.0, "R10": 80.0, "mAP": 45.0, "mINP": 30.0}
-    return EvalResult(model, dataset, lang, train, "test", direction, metrics, "ab" * 32, created)
+    return EvalResult(model, dataset, lang, train, "test", direction, metrics, "ab" * 32, created,
+                      n_queries=100, n_gallery=50, n_left_out=3, selection=selection)
 
 
 def test_latest_result_per_key_and_table_layout():
@@ -41,13 +42,13 @@ def test_latest_result_per_key_and_table_layout():
         "Queries in Chinese (zh), test split, image-to-text",
     ]
     zh = sections[1]
-    assert "| Method | Train | CUHK-PEDES R@1 | CUHK-PEDES R@5 | CUHK-PEDES R@10 | CUHK-PEDES mAP | " \
-           "CUHK-PEDES mINP | ICFG-PEDES R@1 |" in zh
-    assert "| bi-irra | zh | 55.50 | 70.00 | 80.00 | 45.00 | 30.00 | 44.00 |" in zh
-    assert "| bi-irra | en | 33.00 | 70.00 | 80.00 | 45.00 | 30.00 | - | - | - | - | - |" in zh
+    assert "| Method | Train | Epoch chosen on | CUHK-PEDES R@1 | CUHK-PEDES R@5 | CUHK-PEDES R@10 | " \
+           "CUHK-PEDES mAP | CUHK-PEDES mINP | ICFG-PEDES R@1 |" in zh
+    assert "| bi-irra | zh | - | 55.50 | 70.00 | 80.00 | 45.00 | 30.00 | 44.00 |" in zh
+    assert "| bi-irra | en | - | 33.00 | 70.00 | 80.00 | 45.00 | 30.00 | - | - | - | - | - |" in zh
     assert "40.00" not in md
     assert "Queries in Chinese (zh), test split, image-to-text" in md
-    assert "| clip | - | 12.00 |" in md.split("Queries in French (fr)")[1]
+    assert "| clip | - | - | 12.00 |" in md.split("Queries in French (fr)")[1]
 
     rows = list(csv.DictReader(io.StringIO(board.to_csv(results))))
     assert len(rows) == 5
@@ -55,6 +56,15 @@ def test_latest_result_per_key_and_table_layout():
             and r["dataset"] == "cuhk-pedes" and r["direction"] == "t2i"} == {"55.5"}
     as_json = board.to_rows(results)
     assert [r["query_lang"] for r in as_json] == ["fr", "zh", "zh", "zh", "zh"] and set(METRIC_KEYS) <= set(as_json[0])
+    assert (as_json[0]["queries"], as_json[0]["gallery"], as_json[0]["left_out"]) == (100, 50, 3)
+
+
+def test_an_epoch_chosen_on_test_is_its_own_marked_row():
+    results = [result("bi-irra", r1=40.0, selection="val"),
+               result("bi-irra", r1=47.0, selection="test", created="2026-01-03T00:00:00+00:00")]
+    md = board.to_markdown(results)
+    assert "| bi-irra | zh | val | 40.00 |" in md and "| bi-irra | zh | test (optimistic) | 47.00 |" in md
+    assert sorted(r["selection"] for r in board.to_rows(results)) == ["test", "val"]
 
 
 def test_plot_writes_a_png(tmp_path):
@@ -80,20 +90,23 @@ def test_cli_evaluate_json_and_leaderboard(cli, submission, tmp_path):
     done = cli("evaluate", "--embeddings", path, "--dataset", DATASET, "--lang", "zh", "--split", "test",
                "--train-lang", "zh", "--json", "-w", ws_root)
     assert done.returncode == 0, done.stderr
-    metrics = json.loads(done.stdout)
-    assert list(metrics) == METRIC_KEYS and all(0 <= v <= 100 for v in metrics.values())
+    out = json.loads(done.stdout)
+    metrics = {k: out[k] for k in METRIC_KEYS}
+    assert list(out) == [*METRIC_KEYS, "queries", "gallery", "left_out", "selection"]
+    assert all(0 <= v <= 100 for v in metrics.values())
+    assert (out["queries"], out["gallery"], out["left_out"], out["selection"]) == (16, 8, 0, "")
 
     both = cli("evaluate", "-e", path, "-d", DATASET, "-l", "zh", "--direction", "both", "--json", "-w", ws_root)
     assert both.returncode == 0, both.stderr
     both = json.loads(both.stdout)
-    assert list(both) == ["t2i", "i2t"] and both["t2i"] == pytest.approx(metrics)
+    assert list(both)[:2] == ["t2i", "i2t"] and both["t2i"] == pytest.approx(metrics) and both["queries"] == 16
 
     with Workspace.open(ws_root) as ws:
         assert [(r.model, r.direction) for r in ws.results()] == [("run1", "t2i"), ("run1", "t2i"), ("run1", "i2t")]
 
     md = cli("leaderboard", "--plot", tmp_path / "lb.png", "-w", ws_root)
     assert md.returncode == 0, md.stderr
-    assert f"| run1 | zh | {metrics['R1']:.2f} | {metrics['R5']:.2f} |" in md.stdout
+    assert f"| run1 | zh | - | {metrics['R1']:.2f} | {metrics['R5']:.2f} |" in md.stdout
     assert (tmp_path / "lb.png").read_bytes()[:4] == b"\x89PNG"
     rows = json.loads(cli("leaderboard", "--format", "json", "--direction", "t2i", "-w", ws_root).stdout)
     assert [(r["model"], r["train_lang"], r["direction"]) for r in rows] == [("run1", "", "t2i"), ("run1", "zh", "t2i")]

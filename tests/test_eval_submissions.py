@@ -50,7 +50,7 @@ def test_load_split_queries_and_gallery(split):
     assert data.query_texts[0].startswith("第10人")
     assert english.query_texts[0] == "person 10 image 0 caption 0"
     assert sorted(set(data.gallery_pids.tolist())) == [10, 11, 12, 13]
-    assert data.untranslated == 0 and data.query_keys == english.query_keys
+    assert data.left_out == 0 and data.query_keys == english.query_keys
 
 
 def test_perfect_submission_scores_100_and_is_stored(split, tmp_path):
@@ -169,7 +169,7 @@ def test_split_problems(split, tmp_path):
             evaluate_embeddings(ws, path, dataset="icfg-pedes", split="test", lang="zh")
         with pytest.raises(UserError, match="no 'val' split"):
             evaluate_embeddings(ws, path, dataset=DATASET, split="val", lang="zh")
-        with pytest.raises(UserError, match="no fr captions"):
+        with pytest.raises(UserError, match="no usable fr captions"):
             evaluate_embeddings(ws, path, dataset=DATASET, split="test", lang="fr")
         with pytest.raises(UserError, match="unknown direction"):
             evaluate_embeddings(ws, path, dataset=DATASET, split="test", lang="zh", directions=("x2y",))
@@ -224,14 +224,22 @@ def test_similarity_refusals(split, tmp_path):
         run_similarity(split[0], (tmp_path / "sim.npy.npz", files[1], files[2]))
 
 
-def test_untranslated_captions_are_not_queries(tmp_path):
+def test_captions_with_no_usable_translation_are_not_queries_and_the_result_counts_them(tmp_path):
+    """None yet, failed (empty text), flagged for empty output (empty text, as older workspaces stored
+    it) and blank: all four are left out, counted, and stored with the result."""
     ws_root = build_split(tmp_path)
     keys, cap_pids, paths, img_pids = split_items(ws_root)
     with Workspace.open(ws_root) as ws:
         ws.conn.execute("DELETE FROM translations WHERE key = ?", (keys[0],))
+        ws.conn.execute("UPDATE translations SET status = 'failed', text = '' WHERE key = ?", (keys[1],))
+        ws.conn.execute("UPDATE translations SET status = 'flagged', reason = 'empty output', text = '' "
+                        "WHERE key = ?", (keys[2],))
+        ws.conn.execute("UPDATE translations SET text = '  ' WHERE key = ?", (keys[3],))
         data = load_split(ws, DATASET, "test", "zh")
-        assert data.untranslated == 1 and keys[0] not in data.query_keys and len(data.gallery_paths) == 8
-        path = write_submission(tmp_path / "s.npz", perfect_features(cap_pids[1:]), keys[1:],
+        assert data.left_out == 4 and not set(keys[:4]) & set(data.query_keys) and len(data.gallery_paths) == 8
+        path = write_submission(tmp_path / "s.npz", perfect_features(cap_pids[4:]), keys[4:],
                                 perfect_features(img_pids), paths)
         outcome = evaluate_embeddings(ws, path, dataset=DATASET, split="test", lang="zh")
-    assert outcome.untranslated == 1 and outcome.n_queries == 15
+        stored = ws.results()[-1]
+    assert outcome.left_out == 4 and outcome.n_queries == 12 and outcome.n_gallery == 8
+    assert (stored.n_queries, stored.n_gallery, stored.n_left_out) == (12, 8, 4)

@@ -22,6 +22,7 @@ from tipr_bench.baselines.metrics import (
     retrieval_metrics,
     transposed_retrieval_metrics,
 )
+from tipr_bench.baselines.queries import split_captions
 from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import utc_now
@@ -48,7 +49,7 @@ class SplitData:
     gallery_paths: list[str]
     gallery_pids: np.ndarray
     image_root: Path
-    untranslated: int  # captions of the split that have no text in `lang` (left out of the queries)
+    left_out: int  # captions of the split with no usable text in `lang` (none, failed or empty)
 
     @property
     def name(self) -> str:
@@ -69,7 +70,8 @@ class Outcome:
     n_queries: int
     n_gallery: int
     created_at: str
-    untranslated: int = 0  # captions of the split left out of the queries for want of a translation
+    left_out: int = 0  # captions of the split left out of the queries for want of a usable translation
+    selection: str = ""  # what chose the checkpoint's epoch ("val", "test"; "" for a submission)
 
 
 def load_split(ws: Workspace, dataset: str, split: str, lang: str) -> SplitData:
@@ -80,14 +82,14 @@ def load_split(ws: Workspace, dataset: str, split: str, lang: str) -> SplitData:
             f"dataset {dataset!r} is not in workspace {ws.root} (ingested: {known}); "
             f"run `tipr-bench ingest --dataset {dataset} --root PATH` first"
         )
-    english = ws.captions(dataset, split, "en")
+    split_caps = split_captions(ws, dataset, split, lang)
+    english, captions = split_caps.english, split_caps.usable
     if not english:
         splits = ", ".join(s for d, s in ws.splits(dataset)) or "none"
         raise UserError(f"{dataset} has no {split!r} split in {ws.root} (splits: {splits}); pick one with --split")
-    captions = english if lang == "en" else ws.captions(dataset, split, lang)
     if not captions:
         raise UserError(
-            f"no {lang} captions for {dataset}/{split} in {ws.root}; "
+            f"no usable {lang} captions for {dataset}/{split} in {ws.root}; "
             f"run `tipr-bench translate --lang {lang} --dataset {dataset}` first"
         )
     gallery: dict[str, int] = {}
@@ -103,7 +105,7 @@ def load_split(ws: Workspace, dataset: str, split: str, lang: str) -> SplitData:
         query_keys=[c.key for c in captions], query_texts=[c.text for c in captions],
         query_pids=np.array([c.person_id for c in captions], dtype=np.int64),
         gallery_paths=list(gallery), gallery_pids=np.array(list(gallery.values()), dtype=np.int64),
-        image_root=Path(info.image_root), untranslated=len(english) - len(captions),
+        image_root=Path(info.image_root), left_out=split_caps.left_out,
     )
 
 
@@ -320,28 +322,30 @@ def evaluate_bi_irra(
     metrics = evaluate_similarity(scored.similarity, scored.query_pids, scored.gallery_pids,
                                   directions=directions, progress=progress)
     return record(ws, "bi-irra", data, scored.train_lang, metrics, scored.checkpoint_sha256,
-                  n_queries=len(scored.query_keys), n_gallery=len(scored.gallery_paths))
+                  n_queries=len(scored.query_keys), n_gallery=len(scored.gallery_paths), selection=scored.selection)
 
 
 def record(
     ws: Workspace, model: str, data: SplitData, train_lang: str, metrics: dict[str, dict[str, float]],
-    checkpoint_sha256: str, *, n_queries: int | None = None, n_gallery: int | None = None,
+    checkpoint_sha256: str, *, n_queries: int | None = None, n_gallery: int | None = None, selection: str = "",
 ) -> Outcome:
-    """Store one result per direction (one transaction) and describe what was stored."""
+    """Store one result per direction (one transaction), with how many queries it scored, against how
+    many images, how many captions it left out and what chose the epoch; describe what was stored."""
     created_at = utc_now()
+    n_queries = len(data.query_keys) if n_queries is None else n_queries
+    n_gallery = len(data.gallery_paths) if n_gallery is None else n_gallery
     with ws.transaction():
         for direction, values in metrics.items():
             ws.add_result(EvalResult(
                 model=model, dataset=data.dataset, query_lang=data.lang, train_lang=train_lang,
                 split=data.split, direction=direction, metrics=values, checkpoint_sha256=checkpoint_sha256,
-                created_at=created_at,
+                created_at=created_at, n_queries=n_queries, n_gallery=n_gallery, n_left_out=data.left_out,
+                selection=selection,
             ))
     return Outcome(
         model=model, dataset=data.dataset, split=data.split, query_lang=data.lang, train_lang=train_lang,
-        metrics=metrics, checkpoint_sha256=checkpoint_sha256,
-        n_queries=len(data.query_keys) if n_queries is None else n_queries,
-        n_gallery=len(data.gallery_paths) if n_gallery is None else n_gallery, created_at=created_at,
-        untranslated=data.untranslated,
+        metrics=metrics, checkpoint_sha256=checkpoint_sha256, n_queries=n_queries, n_gallery=n_gallery,
+        created_at=created_at, left_out=data.left_out, selection=selection,
     )
 
 
@@ -434,7 +438,7 @@ def _same_set(source: Path, what: str, given: Sequence[str], expected: Sequence[
                         f"e.g. {missing[0]!r}; {fix}")
     if extra:
         raise UserError(f"{source}: {len(extra)} {what} are not in {split.name}, e.g. {extra[0]!r}; "
-                        f"remove them (another split or language?)")
+                        f"remove them (another split or language, or a caption with no usable translation?)")
 
 
 def _read_lines(path: Path, what: str) -> list[str]:

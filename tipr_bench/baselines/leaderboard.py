@@ -1,6 +1,8 @@
-"""The leaderboard: the latest stored result per (model, training language, dataset, query language,
-split, direction), laid out like the published tables: one table per query language (and split and
-direction), a row per method and training language, R@1 R@5 R@10 mAP mINP per dataset.
+"""The leaderboard: the latest stored result per (model, training language, epoch selection, dataset,
+query language, split, direction), laid out like the published tables: one table per query language
+(and split and direction), a row per method, training language and epoch-selection protocol, R@1 R@5
+R@10 mAP mINP per dataset. A result whose epoch was chosen on the test split (the reference's
+protocol, optimistic) is its own row, marked "test", never mixed with one chosen on val.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ DATASET_TITLES = {
     "cuhk-pedes": "CUHK-PEDES", "icfg-pedes": "ICFG-PEDES", "rstpreid": "RSTPReid", "ufinebench": "UFineBench",
 }
 DIRECTION_TITLES = {"t2i": "text-to-image", "i2t": "image-to-text"}
+SELECTION_TITLES = {"val": "val", "test": "test (optimistic)", "": "-"}
 # Published tables list the datasets in this order; others follow alphabetically.
 DATASET_ORDER = tuple(DATASET_TITLES)
 FORMATS = ("md", "csv", "json")
@@ -33,7 +36,7 @@ class Table:
     split: str
     direction: str
     datasets: list[str]
-    rows: list[tuple[str, str, dict[str, dict]]]  # (model, train_lang, dataset -> metrics)
+    rows: list[tuple[str, str, str, dict[str, dict]]]  # (model, train_lang, selection, dataset -> metrics)
 
     @property
     def title(self) -> str:
@@ -43,11 +46,11 @@ class Table:
 
 
 def latest(results: Iterable[EvalResult]) -> list[EvalResult]:
-    """The newest result per (model, train_lang, dataset, query_lang, split, direction); `results`
-    come in storage order, so a later one replaces an earlier one."""
+    """The newest result per (model, train_lang, selection, dataset, query_lang, split, direction);
+    `results` come in storage order, so a later one replaces an earlier one."""
     newest: dict[tuple, EvalResult] = {}
     for r in results:
-        key = (r.model, r.train_lang, r.dataset, r.query_lang, r.split, r.direction)
+        key = (r.model, r.train_lang, r.selection, r.dataset, r.query_lang, r.split, r.direction)
         if key not in newest or r.created_at >= newest[key].created_at:
             newest[key] = r
     return sorted(newest.values(), key=lambda r: (*_table_order(r), r.model, r.train_lang, _dataset_order(r.dataset)))
@@ -60,24 +63,24 @@ def tables(results: Iterable[EvalResult]) -> list[Table]:
     out = []
     for (lang, split, direction), rows in grouped.items():
         datasets = sorted({r.dataset for r in rows}, key=_dataset_order)
-        methods: dict[tuple[str, str], dict[str, dict]] = {}
+        methods: dict[tuple[str, str, str], dict[str, dict]] = {}
         for r in rows:
-            methods.setdefault((r.model, r.train_lang), {})[r.dataset] = r.metrics
+            methods.setdefault((r.model, r.train_lang, r.selection), {})[r.dataset] = r.metrics
         out.append(Table(lang, split, direction, datasets,
-                         [(model, train, cells) for (model, train), cells in methods.items()]))
+                         [(model, train, chosen, cells) for (model, train, chosen), cells in methods.items()]))
     return out
 
 
 def to_markdown(results: Iterable[EvalResult]) -> str:
     parts = []
     for table in tables(results):
-        header = ["Method", "Train"] + [
+        header = ["Method", "Train", "Epoch chosen on"] + [
             f"{dataset_title(d)} {METRIC_TITLES[m]}" for d in table.datasets for m in METRICS
         ]
-        lines = [f"### {table.title}", "", _md_row(header), _md_row(["---"] * 2 + ["---:"] * (len(header) - 2))]
-        for model, train, cells in table.rows:
+        lines = [f"### {table.title}", "", _md_row(header), _md_row(["---"] * 3 + ["---:"] * (len(header) - 3))]
+        for model, train, chosen, cells in table.rows:
             values = [_fmt(cells.get(d, {}).get(m)) for d in table.datasets for m in METRICS]
-            lines.append(_md_row([model, train or "-", *values]))
+            lines.append(_md_row([model, train or "-", SELECTION_TITLES.get(chosen, chosen), *values]))
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + ("\n" if parts else "")
 
@@ -87,8 +90,9 @@ def to_rows(results: Iterable[EvalResult]) -> list[dict]:
     return [
         {
             "query_lang": r.query_lang, "split": r.split, "direction": r.direction, "model": r.model,
-            "train_lang": r.train_lang, "dataset": r.dataset,
+            "train_lang": r.train_lang, "selection": r.selection, "dataset": r.dataset,
             **{m: r.metrics.get(m) for m in METRICS},
+            "queries": r.n_queries, "gallery": r.n_gallery, "left_out": r.n_left_out,
             "checkpoint_sha256": r.checkpoint_sha256, "created_at": r.created_at,
         }
         for r in latest(results)
@@ -98,8 +102,8 @@ def to_rows(results: Iterable[EvalResult]) -> list[dict]:
 def to_csv(results: Iterable[EvalResult]) -> str:
     rows = to_rows(results)
     buffer = io.StringIO()
-    fields = ["query_lang", "split", "direction", "model", "train_lang", "dataset", *METRICS,
-              "checkpoint_sha256", "created_at"]
+    fields = ["query_lang", "split", "direction", "model", "train_lang", "selection", "dataset", *METRICS,
+              "queries", "gallery", "left_out", "checkpoint_sha256", "created_at"]
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
@@ -131,10 +135,11 @@ def plot_r1(results: Iterable[EvalResult], path: str | Path) -> int:
     for ax, table in zip(axes[:, 0], panels, strict=True):
         n = len(table.rows)
         width = min(0.8 / max(n, 1), 0.3)
-        for i, (model, train, cells) in enumerate(table.rows):
+        for i, (model, train, chosen, cells) in enumerate(table.rows):
             xs = [j + width * (i - (n - 1) / 2) for j in range(len(table.datasets))]
             heights = [cells.get(d, {}).get("R1", 0.0) or 0.0 for d in table.datasets]
             label = f"{model} (trained on {train})" if train else model
+            label += ", epoch chosen on test" if chosen == "test" else ""
             bars = ax.bar(xs, heights, width=width, label=label)
             ax.bar_label(bars, fmt="%.1f", fontsize=7)
         ax.set_xticks(range(len(table.datasets)), [dataset_title(d) for d in table.datasets])

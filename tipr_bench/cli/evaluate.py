@@ -94,11 +94,13 @@ def evaluate(
             outcome = evaluator.evaluate_bi_irra(
                 ws, checkpoint=checkpoint, device=device, directions=directions, progress=progress, **common)
 
-    if outcome.untranslated:
-        err_console.print(f"[yellow]note:[/] {outcome.untranslated:,} {dataset}/{split} captions have no {lang} "
-                          "translation yet and are not among the queries")
+    if outcome.left_out:
+        err_console.print(f"note: {outcome.left_out:,} {dataset}/{split} captions have no usable {lang} "
+                          "translation (none yet, failed or empty) and are not among the queries", markup=False)
+    counts = {"queries": outcome.n_queries, "gallery": outcome.n_gallery, "left_out": outcome.left_out,
+              "selection": outcome.selection}
     if json_out:
-        print_json(outcome.metrics[directions[0]] if len(directions) == 1 else outcome.metrics)
+        print_json({**(outcome.metrics[directions[0]] if len(directions) == 1 else outcome.metrics), **counts})
         return
     table = Table(title=f"{outcome.model} on {dataset}/{split}, queries in {lang}"
                         + (f", trained on {outcome.train_lang}" if outcome.train_lang else ""))
@@ -108,8 +110,10 @@ def evaluate(
     for name, values in outcome.metrics.items():
         table.add_row(name, *(f"{values[m]:.2f}" for m in board.METRICS))
     console.print(table)
-    console.print(f"{outcome.n_queries:,} captions x {outcome.n_gallery:,} images; stored in {workspace} "
-                  f"(sha256 {outcome.checkpoint_sha256[:12]}); see `tipr-bench leaderboard`")
+    chosen = f"; epoch chosen on {outcome.selection}" if outcome.selection else ""
+    console.print(f"{outcome.n_queries:,} captions x {outcome.n_gallery:,} images ({outcome.left_out:,} left out"
+                  f"{chosen}); stored in {workspace} (sha256 {outcome.checkpoint_sha256[:12]}); "
+                  "see `tipr-bench leaderboard`", markup=False)
 
 
 @app.command("leaderboard")

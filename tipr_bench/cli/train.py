@@ -34,7 +34,8 @@ def train(
         "--xlmr", help="Local Hugging Face XLM-R folder: text weights and tokenizer.")] = None,
     dataset: DatasetOption = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs (default: the config's).")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size per process.")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", help="Global batch, split over the processes (base: 128, the reference's 32 x 4).")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (default: the config's).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda[:N].")] = "auto",
     amp: Annotated[bool, typer.Option("--amp/--no-amp", help="bf16 autocast on CUDA.")] = True,
@@ -46,6 +47,15 @@ def train(
         "--threads", help="CPU threads for torch (1 is fastest on a busy shared machine).")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Data loader worker processes.")] = 0,
     test: Annotated[bool, typer.Option("--test/--no-test", help="Score the best checkpoint on the test split.")] = True,
+    select_on: Annotated[str, typer.Option(
+        "--select-on", help="Split that picks the best epoch: val, or test (the reference's protocol, per language; "
+                            "optimistic).")] = "val",
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", help="Another config field, FIELD=VALUE (repeatable), e.g. augment=irra (docs/FIDELITY.md).")] = None,
+    save_every: Annotated[int | None, typer.Option(
+        "--save-every", help="Also write last.pt every N optimizer steps, so --resume continues mid-epoch.")] = None,
+    max_steps: Annotated[int | None, typer.Option(
+        "--max-steps", help="Stop after N optimizer steps (last.pt keeps the place; --resume continues).")] = None,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     json_out: JsonOption = False,
 ) -> None:
@@ -56,22 +66,25 @@ def train(
     """
     if model != "bi-irra":
         raise UserError(f"--model {model}: only bi-irra can be trained here")
+    from tipr_bench.baselines.bi_irra.config import parse_settings
     from tipr_bench.baselines.bi_irra.train import EpochLog, TrainOptions
     from tipr_bench.baselines.bi_irra.train import train as run_training
 
     opts = TrainOptions(
         lang=get_language(lang).code, dataset=dataset, config=config, init=init, xlmr=xlmr, epochs=epochs,
-        batch_size=batch_size,
-        lr=lr, device=device, amp=amp, accum=accum, resume=resume, seed=seed, comet=comet, workers=workers,
-        progress=not json_out, test=test, threads=threads,
+        batch_size=batch_size, lr=lr, settings=parse_settings(settings or []), select_on=select_on,
+        save_every=save_every, max_steps=max_steps, device=device, amp=amp, accum=accum, resume=resume, seed=seed,
+        comet=comet, workers=workers, progress=not json_out, test=test, threads=threads,
     )
+
+    chosen_on = "test" if select_on == "test" else "val"
 
     def show(log: EpochLog) -> None:
         if json_out:
             return
         parts = " ".join(f"{k} {v:.3f}" for k, v in log.parts.items())
         console.print(
-            f"epoch {log.epoch}: loss {log.loss:.3f} ({parts})  val R@1 {log.val['R1']:.1f} "
+            f"epoch {log.epoch}: loss {log.loss:.3f} ({parts})  {chosen_on} R@1 {log.val['R1']:.1f} "
             f"(chance {log.val['chance_R1']:.1f})  {log.seconds:.0f}s {log.images_per_s:.0f} img/s",
             soft_wrap=True,
         )
@@ -81,7 +94,8 @@ def train(
     if json_out:
         print_json({
             "best": str(result.best), "last": str(result.last), "dataset": result.dataset,
-            "val_split": result.val_split, "seconds": result.seconds, "notes": result.notes,
+            "val_split": result.val_split, "selection": result.selection, "seconds": result.seconds,
+            "notes": result.notes,
             "epochs": [asdict(e) for e in result.epochs], "test": result.test,
         })
         return
@@ -91,7 +105,8 @@ def train(
         console.print(
             f"test {query_lang} queries: R@1 {m['R1']:.1f} (ITC only {m['R1_itc']:.1f}, "
             f"chance {m['chance_R1']:.1f})  R@5 {m['R5']:.1f}  R@10 {m['R10']:.1f}  mAP {m['mAP']:.1f}  "
-            f"[{m['queries']} queries, {m['gallery']} images]",
+            f"[{m['queries']} queries, {m['gallery']} images, {m['left_out']} left out; "
+            f"epoch chosen on {result.selection}]",
             soft_wrap=True,
         )
     console.print(f"trained in {result.seconds:.0f}s")

@@ -1,12 +1,16 @@
 """Score a split with a trained Bi-IRRA: global ITC similarity, then ITM re-ranking of each query's
 top-k gallery images (k = 256 as published).
 
-How scores combine: each of a query's top-k images gets 3 + cos + p_match, where cos is its ITC
-cosine and p_match the ITM head's softmax probability of "match"; every other image keeps its cosine
-(in [-1, 1]). So the top-k stay above the rest, ordered by cos + p_match. The public
-code ranks the top-k by the ITM logit alone; adding the cosine keeps the ITC order where the ITM head
-is unsure (near-equal p_match), which matters for small models trained from scratch. rerank_k=0 gives
-pure ITC.
+How scores combine is the config's `rerank_score`:
+
+- "itm" (the reference's misc/eval.py): each of a query's top-k images gets the ITM head's raw
+  "match" logit; every other image gets -100, so it ranks below the top-k in gallery order;
+- "itc+itm": each of the top-k gets 3 + cos + p_match (cos its ITC cosine, p_match the ITM softmax
+  probability of "match"); every other image keeps its cosine (in [-1, 1]). The top-k stay above
+  the rest, ordered by cos + p_match, which keeps the ITC order where the ITM head is unsure (small
+  models trained from scratch), and mAP/mINP outside the top-k keep the ITC order too.
+
+rerank_k=0 gives pure ITC. Queries are the split's captions with a usable text (baselines/queries.py).
 """
 
 from __future__ import annotations
@@ -20,15 +24,17 @@ from rich.progress import Progress
 
 from tipr_bench.baselines.bi_irra import checkpoint as ckpt
 from tipr_bench.baselines.bi_irra.config import BiIrraConfig
-from tipr_bench.baselines.bi_irra.data import image_root, normalize, read_image
+from tipr_bench.baselines.bi_irra.data import eval_image, image_root
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
+from tipr_bench.baselines.queries import split_captions
 from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
 
 RERANK_OFFSET = 3.0
+OUTSIDE_TOP_K = -100.0  # the reference's score for every image outside a query's top k
 
 
 @dataclass
@@ -41,6 +47,8 @@ class ScoredSplit:
     checkpoint_sha256: str
     train_lang: str
     checkpoint: Path
+    left_out: int = 0  # captions of the split with no usable text in the query language
+    selection: str = ""  # what chose the checkpoint's epoch ("val" or "test")
 
 
 @dataclass
@@ -51,6 +59,7 @@ class LoadedModel:
     train_lang: str
     path: Path
     sha256: str
+    selection: str = ""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -81,16 +90,22 @@ def load_model(path: Path, device: torch.device) -> LoadedModel:
     model.load_state_dict(payload["model"])
     model.to(device).eval()
     return LoadedModel(model, Tokenizer.from_spec(payload["tokenizer"]), config, payload["lang"], Path(path),
-                       sha256_file(path))
+                       sha256_file(path), payload.get("selection", "val"))
 
 
 def _autocast(device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
-def rerank_scores(cosine: torch.Tensor, match_prob: torch.Tensor) -> torch.Tensor:
-    """Scores of re-ranked candidates: above every plain cosine, ordered by cosine + ITM match probability."""
-    return RERANK_OFFSET + cosine + match_prob
+def rerank_row(sim: torch.Tensor, top: torch.Tensor, itm_logits: torch.Tensor, how: str) -> torch.Tensor:
+    """One query's scores after re-ranking its `top` candidates (see the module docstring)."""
+    if how == "itm":
+        out = torch.full_like(sim, OUTSIDE_TOP_K)
+        out[top] = itm_logits[:, 1]
+        return out
+    out = sim.clone()
+    out[top] = RERANK_OFFSET + sim[top] + itm_logits.softmax(dim=-1)[:, 1]
+    return out
 
 
 @torch.no_grad()
@@ -101,7 +116,7 @@ def encode_gallery(lm: LoadedModel, paths: list[str], device: torch.device, prog
     bs = lm.config.eval_batch_size
     task = progress.add_task("gallery images", total=len(paths)) if progress else None
     for start in range(0, len(paths), bs):
-        batch = torch.stack([normalize(read_image(p, lm.config.image_size)) for p in paths[start:start + bs]])
+        batch = torch.stack([eval_image(p, lm.config) for p in paths[start:start + bs]])
         with _autocast(device):
             t = lm.model.encode_image(batch.to(device))
         tokens.append(t)
@@ -131,15 +146,14 @@ def score_texts(lm: LoadedModel, texts: list[str], target_lang: bool, image_toke
             top = sim.topk(k, dim=1).indices
             for q in range(sim.shape[0]):
                 # pairs of one query with its k candidates, in chunks to bound memory
-                probs = []
+                logits = []
                 for c in range(0, k, bs):
                     cand = top[q, c:c + bs]
                     n = cand.shape[0]
                     with _autocast(device):
-                        logits = model.itm_logits(text_tokens[q:q + 1].expand(n, -1, -1), att[q:q + 1].expand(n, -1),
-                                                  image_tokens[cand])
-                    probs.append(logits.float().softmax(dim=-1)[:, 1])
-                sim[q, top[q]] = rerank_scores(sim[q, top[q]], torch.cat(probs))
+                        logits.append(model.itm_logits(text_tokens[q:q + 1].expand(n, -1, -1),
+                                                       att[q:q + 1].expand(n, -1), image_tokens[cand]).float())
+                sim[q] = rerank_row(sim[q], top[q], torch.cat(logits), cfg.rerank_score)
         rows.append(sim.cpu())
         if progress:
             progress.advance(task, sim.shape[0])
@@ -158,16 +172,17 @@ def gallery_of(ws: Workspace, dataset: str, split: str) -> tuple[list[str], list
 
 def score_loaded(ws: Workspace, lm: LoadedModel, *, dataset: str, split: str, lang: str, device: torch.device,
                  rerank_k: int = 256, progress: bool = True) -> ScoredSplit:
-    queries = ws.captions(dataset, split, lang)
+    captions = split_captions(ws, dataset, split, lang)
+    queries = captions.usable
     if not queries:
-        raise UserError(f"no {lang} captions for {dataset}/{split} in {ws.root}; translate or ingest them first")
+        raise UserError(f"no usable {lang} captions for {dataset}/{split} in {ws.root}; translate or ingest them first")
     rel, paths, gpids = gallery_of(ws, dataset, split)
     lm.model.to(device).eval()
     with make_progress(progress, unit="items") as bar:
         tokens, feats = encode_gallery(lm, paths, device, bar)
         sim = score_texts(lm, [q.text for q in queries], lang != "en", tokens, feats, device, rerank_k, bar)
     return ScoredSplit(sim, [q.key for q in queries], [q.person_id for q in queries], rel, gpids, lm.sha256,
-                       lm.train_lang, lm.path)
+                       lm.train_lang, lm.path, captions.left_out, lm.selection)
 
 
 def score_split(ws: Workspace, *, dataset: str, split: str, lang: str, checkpoint: Path | None = None,

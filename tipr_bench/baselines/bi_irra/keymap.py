@@ -178,3 +178,14 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], text_layers: int
     tied = {"mlm_head.decoder.weight"}
     report.missing = sorted(k for k in own if k not in usable and k not in tied)
     return report
+
+
+def position_convention(init_state: dict[str, torch.Tensor] | None, text_layers: int, xlmr: bool) -> str:
+    """Which position-table rows the text weights were trained to read: "zero" (0, 1, 2, ...) when a
+    CCLM/X2-VLM (or Bi-IRRA) checkpoint provides the position table, as the reference's xbert numbers
+    them; "xlmr" (from pad_id + 1) when the table comes from a Hugging Face XLM-R folder alone; "zero"
+    for random init, as the reference's model."""
+    if init_state is not None and "text.embeddings.position_embeddings.weight" in map_state_dict(
+            init_state, text_layers)[0]:
+        return "zero"
+    return "xlmr" if xlmr else "zero"

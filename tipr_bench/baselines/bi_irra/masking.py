@@ -59,16 +59,22 @@ class MaskedText:
 def mask_tokens(
     ids: Sequence[int], *, special_ids: set[int], mask_id: int, vocab_size: int, rng: random.Random,
     prob: float = 0.4, max_masks: int = 12, skipgram_prob: float = 0.2, skipgram_size: int = 3,
+    mask_eos: bool = False,
 ) -> MaskedText:
     """BERT/CCLM-style MLM masking of one tokenised caption.
 
-    min(max_masks, max(1, round(prob * n))) of the n non-special tokens are chosen, with short spans
-    (skip-grams) now and then; each chosen token becomes <mask> 80% of the time, a random token 10%,
-    or stays 10%.
+    min(max_masks, max(1, round(prob * n))) tokens are chosen, with short spans (skip-grams) now and
+    then; each chosen token becomes <mask> 80% of the time, a random token 10%, or stays 10%. With
+    mask_eos (the reference's TextMaskingGenerator), every token but the leading <s> is a candidate
+    and n counts the whole sequence; without it only non-special tokens are, and n counts those.
     """
     ids = list(ids)
-    candidates = [i for i, t in enumerate(ids) if t not in special_ids]
-    n_pred = min(max_masks, max(1, int(round(len(candidates) * prob)))) if candidates else 0
+    if mask_eos:
+        candidates = list(range(1, len(ids)))
+        n_pred = min(max_masks, max(1, int(round(len(ids) * prob))))
+    else:
+        candidates = [i for i, t in enumerate(ids) if t not in special_ids]
+        n_pred = min(max_masks, max(1, int(round(len(candidates) * prob)))) if candidates else 0
     rng.shuffle(candidates)
     chosen: set[int] = set()
     candidate_set = set(candidates)

@@ -64,7 +64,12 @@ class MlmHead(nn.Module):
 
 
 class _GatherWithGrad(torch.autograd.Function):
-    """all_gather that keeps the gradient of this rank's slice, so ITC sees every rank's batch."""
+    """all_gather whose backward sums every rank's gradient before taking this rank's slice.
+
+    Every rank computes the same ITC loss over the gathered batch, and DDP averages gradients over
+    ranks; summing here makes the average equal the gradient of one process holding the whole global
+    batch. The reference (models/xvlm.py AllGather) returns only this rank's own slice, which scales
+    the ITC gradient by 1/world under DDP's average (docs/FIDELITY.md)."""
 
     @staticmethod
     def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
@@ -75,11 +80,17 @@ class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
         return grad[ctx.rank * ctx.size:(ctx.rank + 1) * ctx.size]
 
 
 def gather_across_ranks(tensor: torch.Tensor) -> torch.Tensor:
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if not tensor.requires_grad:  # person ids
+            parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+            dist.all_gather(parts, tensor.contiguous())
+            return torch.cat(parts)
         return _GatherWithGrad.apply(tensor)
     return tensor
 
@@ -110,7 +121,12 @@ class BiIRRA(nn.Module):
         return self.vision(images, patch_mask)
 
     def encode_text(self, ids: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-        return self.text(input_ids=ids, attention_mask=att).last_hidden_state
+        """Hugging Face numbers XLM-R positions from pad_id + 1; the reference's xbert (and so every
+        CCLM/X2-VLM checkpoint) from 0. config.position_ids says which table rows the weights expect."""
+        positions = None
+        if self.config.position_ids == "zero":
+            positions = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+        return self.text(input_ids=ids, attention_mask=att, position_ids=positions).last_hidden_state
 
     def image_features(self, image_tokens: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.vision_proj(image_tokens[:, 0]).float(), dim=-1)
@@ -148,8 +164,9 @@ class BiIRRA(nn.Module):
         return losses.mlm_loss(logits, labels)
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            self.temp.clamp_(0.001, 0.5)
+        if self.config.temperature_clamp:
+            with torch.no_grad():
+                self.temp.clamp_(0.001, 0.5)
         image_tokens = self.encode_image(batch.images)
         image_feat = self.image_features(image_tokens)
         en_tokens = self.encode_text(batch.en_ids, batch.en_att)

@@ -53,9 +53,10 @@ def build_text_encoder(config: BiIrraConfig, xlmr_folder: Path | None = None) ->
 
 
 class MultiHeadAttention(nn.Module):
-    def __init__(self, width: int, heads: int):
+    def __init__(self, width: int, heads: int, attn_dropout: float = 0.0):
         super().__init__()
         self.heads = heads
+        self.attn_dropout = attn_dropout  # on the attention probabilities, while training
         self.query = nn.Linear(width, width)
         self.key = nn.Linear(width, width)
         self.value = nn.Linear(width, width)
@@ -70,18 +71,19 @@ class MultiHeadAttention(nn.Module):
         if memory_mask is not None:
             bias = torch.zeros(memory_mask.shape, dtype=q.dtype, device=q.device)
             bias = bias.masked_fill(memory_mask == 0, torch.finfo(q.dtype).min)[:, None, None, :]
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
+                                             dropout_p=self.attn_dropout if self.training else 0.0)
         return self.out(out.transpose(1, 2).reshape(b, n, c))
 
 
 class FusionLayer(nn.Module):
     """Self-attention, cross-attention to the other modality, feed-forward; each post-LayerNorm."""
 
-    def __init__(self, width: int, heads: int, ffn: int, dropout: float = 0.1):
+    def __init__(self, width: int, heads: int, ffn: int, dropout: float = 0.1, attn_dropout: float = 0.0):
         super().__init__()
-        self.self_attn = MultiHeadAttention(width, heads)
+        self.self_attn = MultiHeadAttention(width, heads, attn_dropout)
         self.self_norm = nn.LayerNorm(width, eps=1e-5)
-        self.cross_attn = MultiHeadAttention(width, heads)
+        self.cross_attn = MultiHeadAttention(width, heads, attn_dropout)
         self.cross_norm = nn.LayerNorm(width, eps=1e-5)
         self.ffn_in = nn.Linear(width, ffn)
         self.ffn_out = nn.Linear(ffn, width)
@@ -100,7 +102,7 @@ class FusionEncoder(nn.Module):
     def __init__(self, config: BiIrraConfig):
         super().__init__()
         self.layer = nn.ModuleList(
-            FusionLayer(config.text_width, config.text_heads, config.text_ffn, config.dropout)
+            FusionLayer(config.text_width, config.text_heads, config.text_ffn, config.dropout, config.attn_dropout)
             for _ in range(config.fusion_layers)
         )
         for module in self.modules():

@@ -5,6 +5,9 @@ one as fairseq does, <mask> last: vocab 250002), or a small SentencePiece model 
 workspace captions (for tiny configs, where a 250k vocabulary would dwarf the model). Both give
 <s>=0, <pad>=1, </s>=2, <unk>=3. The model proto travels inside every checkpoint, so inference needs
 nothing but the checkpoint file.
+
+Every caption is cleaned first as the reference does (`clean_caption`), in training and test and for
+English and the target language alike.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ from tipr_bench.benchmark.errors import UserError
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
 
+# The punctuation the reference replaces with spaces before tokenising.
+_REFERENCE_PUNCT = re.compile(r'[.!"()*#:;~]')
+_SPACES = re.compile(r"\s{2,}")
+
 # CJK ideographs and kana (the ranges multilingual BERT isolates); see `_normalise`.
 _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
 
 
 class Tokenizer:
-    def __init__(self, model_proto: bytes, kind: str, lowercase: bool, split_cjk: bool = False):
+    def __init__(self, model_proto: bytes, kind: str, lowercase: bool, split_cjk: bool = False,
+                 clean: bool = True):
         self.model_proto = model_proto
+        self.clean = clean  # the reference's caption cleaning (False only for checkpoints written before it)
         self.kind = kind  # "xlmr" (fairseq offset) or "trained" (ids used as they are)
         self.lowercase = lowercase
         self.split_cjk = split_cjk
@@ -50,7 +59,7 @@ class Tokenizer:
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> Tokenizer:
         """Train a BPE SentencePiece model on captions (English and target language together)."""
-        sentences = [_normalise(t, lowercase=True, split_cjk=True) for t in texts if t.strip()]
+        sentences = [_normalise(clean_caption(t, 10**6), lowercase=True, split_cjk=True) for t in texts if t.strip()]
         if not sentences:
             raise UserError("no captions to train a tokenizer on; ingest a dataset first")
         out = io.BytesIO()
@@ -64,14 +73,17 @@ class Tokenizer:
 
     def spec(self) -> dict:
         return {"kind": self.kind, "lowercase": self.lowercase, "split_cjk": self.split_cjk,
-                "model_proto": self.model_proto}
+                "clean": self.clean, "model_proto": self.model_proto}
 
     @classmethod
     def from_spec(cls, spec: dict) -> Tokenizer:
-        return cls(spec["model_proto"], spec["kind"], spec["lowercase"], spec.get("split_cjk", False))
+        return cls(spec["model_proto"], spec["kind"], spec["lowercase"], spec.get("split_cjk", False),
+                   spec.get("clean", False))
 
     def ids(self, text: str, max_len: int) -> list[int]:
-        """<s> pieces </s>, truncated to max_len."""
+        """<s> pieces </s>, truncated to max_len (and, cleaned, to max_len words first, as the reference)."""
+        if self.clean:
+            text = clean_caption(text, max_len)
         pieces = self.sp.encode(_normalise(text, self.lowercase, self.split_cjk))
         if self.kind == "xlmr":
             pieces = [p + 1 if p > 0 else UNK for p in pieces]
@@ -89,6 +101,15 @@ class Tokenizer:
 
     def encode(self, texts: Sequence[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.pad([self.ids(t, max_len) for t in texts])
+
+
+def clean_caption(text: str, max_words: int) -> str:
+    """The reference's caption cleaning (misc/caption_dataset.py `pre_caption`): lower-case, each of
+    . ! " ( ) * # : ; ~ becomes a space, runs of whitespace become one space, and only the first
+    max_words space-separated words are kept."""
+    text = _SPACES.sub(" ", _REFERENCE_PUNCT.sub(" ", text.lower())).rstrip("\n").strip(" ")
+    words = text.split(" ")
+    return " ".join(words[:max_words]) if len(words) > max_words else text
 
 
 def _normalise(text: str, lowercase: bool, split_cjk: bool) -> str:
