@@ -1,12 +1,19 @@
-"""Ingest a dataset root into the workspace: validate everything first, then write in one go."""
+"""Ingest a dataset root into the workspace: validate everything first, then write in one go.
+
+`prepare_ingest` reads and checks without a workspace, so bad input leaves no workspace behind; a
+tipr-bench release is verified against its MANIFEST.json first (a changed byte can change a caption
+key and silently drop translations), unless the caller opts out.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.adapters import load_dataset
+from tipr_bench.benchmark.adapters import LoadedDataset, load_dataset
+from tipr_bench.benchmark.adapters.release import is_release
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.release.manifest import ReleaseNotIntact, verify_release
 from tipr_bench.benchmark.store import IngestCounts, Workspace
 
 
@@ -28,16 +35,33 @@ class IngestReport:
     translations_added: int
     splits: list[SplitCounts]
     first_missing: str | None
+    unverified_release: bool = False  # a release read with verification turned off
 
 
-def ingest_dataset(
-    ws: Workspace,
+@dataclass(frozen=True, slots=True)
+class PreparedIngest:
+    """A dataset read and checked, not yet written."""
+
+    loaded: LoadedDataset
+    splits: list[SplitCounts]
+    first_missing: str | None
+    unverified_release: bool
+
+
+def prepare_ingest(
     root: str | Path,
     dataset: str | None = None,
     *,
     image_root: str | Path | None = None,
     strict: bool = False,
-) -> IngestReport:
+    verify: bool = True,
+) -> PreparedIngest:
+    """Read and check everything (a release against its manifest, with `verify`); writes nothing."""
+    release = Path(root).is_dir() and is_release(Path(root))
+    if release and verify:
+        report = verify_release(root)
+        if not report.ok:
+            raise ReleaseNotIntact(report)
     loaded = load_dataset(root, dataset, image_root)
     images_dir = Path(loaded.info.image_root)
     by_split: dict[str, dict[str, set]] = {}
@@ -60,17 +84,35 @@ def ingest_dataset(
             f"{sum(missing.values())} image files are missing below {images_dir} (first: {first_missing}); "
             "fix --root/--images or drop --strict"
         )
-    with ws.transaction():
-        counts = ws.ingest(loaded.info, loaded.captions)
-        translations_added = _put_new_translations(ws, loaded.translations)
     splits = [
         SplitCounts(split, len(s["images"]), len(s["captions"]), len(s["persons"]), missing.get(split, 0))
         for split, s in sorted(by_split.items(), key=lambda kv: ("train", "val", "test").index(kv[0]))
     ]
+    return PreparedIngest(loaded, splits, first_missing, release and not verify)
+
+
+def write_ingest(ws: Workspace, prepared: PreparedIngest) -> IngestReport:
+    """Write a prepared dataset in one transaction; the same data twice changes nothing."""
+    loaded = prepared.loaded
+    with ws.transaction():
+        counts = ws.ingest(loaded.info, loaded.captions)
+        translations_added = _put_new_translations(ws, loaded.translations)
     return IngestReport(
-        loaded.info.slug, loaded.info.annotation, loaded.info.image_root, counts, translations_added, splits,
-        first_missing,
+        loaded.info.slug, loaded.info.annotation, loaded.info.image_root, counts, translations_added,
+        prepared.splits, prepared.first_missing, prepared.unverified_release,
     )
+
+
+def ingest_dataset(
+    ws: Workspace,
+    root: str | Path,
+    dataset: str | None = None,
+    *,
+    image_root: str | Path | None = None,
+    strict: bool = False,
+    verify: bool = True,
+) -> IngestReport:
+    return write_ingest(ws, prepare_ingest(root, dataset, image_root=image_root, strict=strict, verify=verify))
 
 
 def _put_new_translations(ws: Workspace, translations) -> int:

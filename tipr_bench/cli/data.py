@@ -9,10 +9,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tipr_bench.benchmark.ingest import ingest_dataset
+from tipr_bench.benchmark.ingest import prepare_ingest, write_ingest
+from tipr_bench.benchmark.release.manifest import ReleaseNotIntact
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
-from tipr_bench.cli.common import DEFAULT_WORKSPACE, DatasetOption, JsonOption, WorkspaceOption, console, print_json
+from tipr_bench.cli.common import (
+    DEFAULT_WORKSPACE,
+    EXIT_FAILURE,
+    DatasetOption,
+    JsonOption,
+    WorkspaceOption,
+    console,
+    err_console,
+    print_json,
+)
 
 
 @app.command()
@@ -45,15 +55,30 @@ def ingest(
         Path | None, typer.Option("--images", help="Image folder, if not ROOT/imgs (e.g. for a downloaded release).")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail if any image file is missing.")] = False,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Read a release without checking it against "
+                                            "its MANIFEST.json (a damaged release can lose captions).")] = False,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     json_out: JsonOption = False,
 ) -> None:
     """Read a dataset's annotations into the workspace. Ingesting the same data again changes nothing.
 
+    A tipr-bench release is verified against its MANIFEST.json first and refused if damaged.
+    Bad input writes nothing, not even an empty workspace.
+
     Example: tipr-bench ingest --dataset cuhk-pedes --root /data/CUHK-PEDES --workspace tipr-work
     """
+    try:
+        prepared = prepare_ingest(root, dataset, image_root=images, strict=strict, verify=not no_verify)
+    except ReleaseNotIntact as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        for problem in exc.report.problems:
+            err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    if prepared.unverified_release:
+        err_console.print(f"warning: --no-verify: the release at {root} was NOT checked against its MANIFEST.json; "
+                          f"check it with `tipr-bench verify {root}`", markup=False, highlight=False, soft_wrap=True)
     with Workspace.open(workspace) as ws:
-        report = ingest_dataset(ws, root, dataset, image_root=images, strict=strict)
+        report = write_ingest(ws, prepared)
     if json_out:
         print_json(asdict(report))
         return

@@ -214,7 +214,7 @@ def _finish(out: dict, json_output: bool, title: str, failed: int = 0) -> None:
                 console.print("  " + " · ".join(parts), highlight=False, soft_wrap=True)
         if out.get("unreachable"):
             err_console.print(f"unreachable, set aside: {', '.join(out['unreachable'])} (refused connections; "
-                              "check those --base-url servers)", highlight=False, soft_wrap=True)
+                              "check those --base-url servers)", markup=False, highlight=False, soft_wrap=True)
         for key in ("batch_out", "first_error", "top_failure", "estimator"):
             if key in out:
                 console.print(f"  {key.replace('_', ' ')}: {out[key]}", highlight=False, soft_wrap=True)

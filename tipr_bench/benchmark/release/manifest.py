@@ -16,8 +16,12 @@ from typing import Any
 
 from tipr_bench.benchmark.atomic import sha256_file
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.hub_source import HUB_SOURCE_NAME
 
 MANIFEST_NAME = "MANIFEST.json"
+# What a copy from a Hugging Face dataset repo adds beside the release (the repo's .gitattributes, the
+# record of the commit it came from): not release content, so verify does not count it as unexpected.
+HUB_COPY_FILES = frozenset({".gitattributes", HUB_SOURCE_NAME})
 RELEASE_FORMAT = "tipr-bench-release/1"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
@@ -113,6 +117,15 @@ class VerifyReport:
         }
 
 
+class ReleaseNotIntact(UserError):
+    """A release whose files differ from its manifest: nothing may be read from it (exit 1, not 2)."""
+
+    def __init__(self, report: VerifyReport):
+        super().__init__(f"{report.name}@{report.version} at {report.root} is not intact "
+                         f"({len(report.problems)} problem(s)); download it again, or pass --no-verify")
+        self.report = report
+
+
 def verify_release(root: str | Path) -> VerifyReport:
     """Re-check a release folder: every manifest file present with its size and sha256, nothing extra.
 
@@ -147,6 +160,6 @@ def verify_release(root: str | Path) -> VerifyReport:
         report.bytes_checked += size
     for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
         rel = path.relative_to(root).as_posix()
-        if rel != MANIFEST_NAME and rel not in listed:
+        if rel != MANIFEST_NAME and rel not in listed and rel not in HUB_COPY_FILES:
             report.problems.append(f"{rel}: not listed in {MANIFEST_NAME} (unexpected file)")
     return report
