@@ -168,6 +168,31 @@ def test_de_adjective_endings_plurals_umlauts_and_compounds(de):
     assert wrong_pairs(de.check("black pants", "schwarze Unterhose")) == (("pants", "Unterhose"),)
 
 
+def test_de_forms_table_matches_and_non_matches():
+    # adjectives in -el and -euer drop their e before an ending
+    for word in ("dunkle", "dunklen", "dunkler", "dunkles", "dunklem", "dunkel"):
+        assert german_word_part(word, "dunkel") == (0, len(word))
+    assert german_word_part("teure", "teuer") == (0, 5)
+    # compound parts are character spans, so two terms can own one word
+    assert german_word_part("kapuzenjacke", "jacke") == (7, 12)
+    assert german_word_part("kapuzenjacke", "kapuze") == (0, 6)
+    # non-matches: a stem written with an adjective ending is never a compound part, short bases never are
+    assert german_word_part("silbentrennung", "silber") is None
+    assert german_word_part("dunkelheit", "dunkel") is not None and german_word_part("dunk", "dunkel") is None
+    assert german_word_part("rotor", "rot") is None
+
+
+def test_de_two_terms_share_a_compound_and_a_phrase_shares_a_span(de):
+    assert de.check("a jacket with a hood", "eine Kapuzenjacke").missed == ()
+    assert de.check("a pleated skirt", "ein Faltenrock").missed == ()
+    assert de.check("dark pants", "eine dunkle Hose").missed == ()
+
+
+def test_fr_forms_table_has_no_stray_forms():
+    assert {"noire", "noirs", "noires"} <= french_forms("noir")
+    assert "noirci" not in french_forms("noir") and "blanchi" not in french_forms("blanc")
+
+
 def test_term_match_rate_pools_terms_over_captions():
     checks = [
         TermCheck(("a", "b"), ("a",), ("b",), ()),
@@ -187,3 +212,17 @@ def test_other_language_uses_generic_word_matching():
     g = Glossary("es", [GlossaryEntry("shoe", ("shoe",), ("zapato",), ("zapata",), "footwear")])
     assert g.check("two shoes", "dos zapatos").met == ("shoe",)
     assert wrong_pairs(g.check("two shoes", "dos zapatas")) == (("shoe", "zapata"),)
+
+
+def test_zh_one_span_serves_its_noun_phrase_but_not_another(zh):
+    assert zh.check("dark colored long pants", "深色长裤").missed == ()  # 色 and 长 belong to the phrase
+    assert "colored" not in zh.check("dark colored long pants", "深色长裤").expected  # a colour suffix
+    # 蓝 inside 深蓝 belongs to the first phrase: the blue jeans of the second are still missed
+    assert zh.check("a dark blue jacket and blue shorts", "深蓝色夹克和黑色短裤").missed == ("blue",)
+
+
+def test_english_senses_positions_and_modifiers(zh):
+    on_top = zh.check("sunglasses on top of her head", "头顶上架着墨镜")
+    assert "top" not in on_top.expected and on_top.wrong_used == ()
+    assert "dress" not in zh.check("black dress shoes", "黑色正装皮鞋").expected
+    assert "dress" in zh.check("a black dress and shoes", "黑色连衣裙和鞋子").expected

@@ -80,7 +80,8 @@ _LEXICON: dict[str, Noun] = {
     **_entries("hair", "hair", "hair", "hair, ponytail, pony tail, bun, braid, braids, bangs"),
     **_entries("item", "head", "hat", "hat, cap, beanie, baseball cap, headscarf, beret"),
     **_entries("item", "head", "helmet", "helmet"),
-    **_entries("item", "face", "glasses", "glasses, eyeglasses, spectacles"),
+    **_entries("item", "face", "glasses", "glasses, eyeglasses, spectacles, eyeglass, eye glass, eyeglass frame, "
+               "glasses frame, framed glasses"),
     **_entries("item", "face", "sunglasses", "sunglasses, sun glasses", parent="glasses"),
     **_entries("item", "face", "mask", "mask, face mask"),
     **_entries("item", "neck", "scarf", "scarf"),
