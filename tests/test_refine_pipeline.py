@@ -155,3 +155,19 @@ def test_a_left_out_action_or_quantity_word_is_no_reason_to_flag(tmp_path):
     assert not [r for r in qa[key("p/4.png")].reasons if r.flags]
     assert qa[key("p/3.png")].verdict == "flagged"  # the wrong colour still flags
     assert summary.term_match_rate < 1.0
+
+
+def test_no_usable_back_translation_is_reported_not_a_crash_and_force_asks_again(tmp_path):
+    """A server that answers every back-translation in the wrong language: refine still finishes with its
+    signatures and report; a rerun against a correct server answers from the cache until --force."""
+    ws = make_workspace(tmp_path)
+    with OpenAIServer(responder=lambda body: "他穿着红色的衣服。") as wrong_language:
+        summary = _refine(ws, wrong_language, rewrite="none", report_dir=tmp_path / "report")
+    assert summary.mean_chrf is None and summary.signatures["chrF"].startswith("nrefs:1")
+    assert summary.verdicts["noisy"] == 3 and (tmp_path / "report" / "refine-zh-test.md").is_file()
+    with OpenAIServer(responder=responder({})) as right:
+        cached = _refine(ws, right, rewrite="none")
+        assert right.request_count == 0 and cached.mean_chrf is None
+        forced = _refine(ws, right, rewrite="none", force=True)
+        assert right.request_count > 0
+    assert forced.mean_chrf is not None and forced.verdicts["flagged"] == 1  # p/3's wrong colour is seen again

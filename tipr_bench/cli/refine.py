@@ -74,6 +74,9 @@ def refine(
                              ] = None,
     report: Annotated[Path | None, _Opt("--report", help="Write Markdown + HTML pages with histograms here.")
                       ] = None,
+    force: Annotated[bool, _Opt("--force", help="Ask the model again for every back-translation and rewrite "
+                                "instead of answering from the cache (after a server that answered badly).")
+                     ] = False,
     json_output: JsonOption = False,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
 ) -> None:
@@ -106,6 +109,7 @@ def refine(
             ws, lang, engine, dataset=dataset, split=split, glossary=glossary, qe=qe, comet_model=comet_model,
             comet_python=comet_python, threshold=threshold, chrf_min=chrf_min, rewrite=rewrite, rounds=rounds,
             rewrite_backend=rewriter, max_tokens=max_tokens, report_dir=report, progress=not json_output,
+            force=force,
         )
     finally:
         ws.close()
@@ -122,7 +126,7 @@ def refine(
     rate = "n/a" if summary.term_match_rate is None else f"{summary.term_match_rate:.1%}"
     chrf = "n/a" if summary.mean_chrf is None else f"{summary.mean_chrf:.1f}"
     console.print(
-        f"term-match rate {rate} · mean back-translation chrF {chrf} · QE {summary.qe} theta "
+        f"term-match rate {rate} ({summary.soft_misses} soft misses) · mean back-translation chrF {chrf} · QE {summary.qe} theta "
         f"{summary.qe_threshold:.2f} ({summary.threshold_from}) · rewritten {summary.rewritten} · improved "
         f"{summary.improved} (now ok: {summary.fixed}) · requests {summary.requests} · tokens in {summary.tokens_in:,} "
         f"out {summary.tokens_out:,} · glossary {summary.glossary_version}", highlight=False)
@@ -184,7 +188,9 @@ def review_import(
         ws.close()
     if json_output:
         print_json({"lang": result.lang, "rows": result.rows, "corrected": result.corrected,
-                    "approved": result.approved})
+                    "approved": result.approved, "untouched": result.untouched})
     else:
+        untouched = f"; {result.untouched} never-checked rows without a correction left untouched" \
+            if result.untouched else ""
         console.print(f"imported {result.rows} {result.lang} rows as human translations: {result.corrected} "
-                      f"corrected, {result.approved} approved as they were", highlight=False)
+                      f"corrected, {result.approved} approved as they were{untouched}", highlight=False)

@@ -71,8 +71,10 @@ def back_translate(
     params: DecodingParams | None = None,
     progress: bool = True,
     usage: Usage | None = None,
+    force: bool = False,
 ) -> dict[str, BackTranslation]:
-    """English back-translations of `texts` (caption key -> text in `lang`), cached, not stored."""
+    """English back-translations of `texts` (caption key -> text in `lang`), cached, not stored;
+    `force` asks the model again (after a server that answered badly under the same model name)."""
     jobs = [TranslationJob(key, text, "en", extras={"source_lang": lang}) for key, text in texts.items()
             if text.strip()]
     out = {key: BackTranslation("", "no translation to back-translate") for key, text in texts.items()
@@ -80,7 +82,7 @@ def back_translate(
     if not jobs:
         return out
     prompt = PRESETS["fewshot"] if completion_style(backend) else BACK_TRANSLATION_PROMPT
-    report = translate_jobs(ws, jobs, backend, prompt, params or DecodingParams(), store=False,
+    report = translate_jobs(ws, jobs, backend, prompt, params or DecodingParams(), store=False, force=force,
                             progress=progress)
     if usage is not None:
         usage.add(report)

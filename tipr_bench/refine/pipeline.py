@@ -65,6 +65,7 @@ class RefineSummary:
     verdicts_before: dict[str, int]
     verdicts: dict[str, int]
     term_match_rate: float | None
+    soft_misses: int  # approved terms absent but still in the back-translation: no flag, listed in the report
     mean_chrf: float | None
     mean_bleu: float | None
     mean_qe: float | None
@@ -100,8 +101,10 @@ class Judge:
     """Scores (source, translation) pairs with one fixed measure: the verdict's."""
 
     def __init__(self, ws: Workspace, lang: str, backend, glossary: Glossary | None, scorer,
-                 thresholds: Thresholds, progress: bool = True, max_tokens: int = DEFAULT_MAX_TOKENS):
+                 thresholds: Thresholds, progress: bool = True, max_tokens: int = DEFAULT_MAX_TOKENS,
+                 force: bool = False):
         self.ws = ws
+        self.force = force
         self.params = DecodingParams(max_tokens=max_tokens)
         self.lang = lang
         self.backend = backend
@@ -140,7 +143,7 @@ class Judge:
     def judge(self, items: Sequence[Item]) -> dict[str, Assessment]:
         """Assess every item; the first call fixes theta from its QE scores (mean noise) unless given."""
         bts = back_translate(self.ws, self.backend, self.lang, {i.key: i.text for i in items}, params=self.params,
-                             progress=self.progress, usage=self.usage)
+                             progress=self.progress, usage=self.usage, force=self.force)
         scorable = [i for i in items if i.text.strip()]
         bar = _progress(self.progress and len(scorable) > 0)
         if bar is not None:
@@ -248,6 +251,7 @@ def refine_language(
     rewrite_backend=None,
     report_dir: str | Path | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> RefineSummary:
     """Judge, rewrite and report one language's translations (see the module docstring)."""
     started = time.perf_counter()
@@ -268,7 +272,7 @@ def refine_language(
     scorer = make_scorer(qe, comet_model, comet_python)
     thresholds = Thresholds(chrf_min=chrf_min, qe_theta=qe_threshold([], threshold) if threshold is not None
                             else None)
-    judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, max_tokens)
+    judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, max_tokens, force)
     items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
              for c in captions if c.key in translations]
     base = _next_round(ws, lang)
@@ -289,7 +293,7 @@ def refine_language(
         round_no = base + r
         candidates = rewrite_candidates(ws, rewriter, rewrite, lang, targets, round_index=r, glossary=gloss,
                                         last_tries=last_tries, progress=progress, usage=judge.usage,
-                                        max_tokens=max_tokens)
+                                        max_tokens=max_tokens, force=force)
         if not candidates:
             continue
         judged = judge.judge([Item(k, targets[k].source, c.text, c.status, c.reason) for k, c in candidates.items()])
@@ -319,6 +323,7 @@ def refine_language(
         lang=lang, dataset=dataset, split=split, captions=len(items), untranslated=len(captions) - len(items),
         verdicts_before=before, verdicts=_counts(final),
         term_match_rate=round(term_met / term_expected, 4) if term_expected else None,
+        soft_misses=sum(len(a.soft_misses) for a in final),
         mean_chrf=_mean([a.chrf for a in final if a.chrf is not None]),
         mean_bleu=_mean([a.bleu for a in final if a.bleu is not None]),
         mean_qe=_mean([a.qe for a in final if a.qe is not None]),

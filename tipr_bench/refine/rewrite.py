@@ -126,6 +126,7 @@ def rewrite_candidates(
     progress: bool = True,
     usage: Usage | None = None,
     max_tokens: int = DEFAULT_MAX_TOKENS,
+    force: bool = False,
 ) -> dict[str, Candidate]:
     """One candidate per target caption (cached like any translation, not stored)."""
     if mode not in REWRITE_MODES:
@@ -147,7 +148,7 @@ def rewrite_candidates(
         prompt = GLOSSARY_REWRITE_PROMPT
         jobs = [TranslationJob(key, a.source, lang, extras={"notes": glossary_notes(a, glossary, last_tries.get(key))})
                 for key, a in targets.items()]
-    report = translate_jobs(ws, jobs, backend, prompt, params, store=False, progress=progress)
+    report = translate_jobs(ws, jobs, backend, prompt, params, store=False, force=force, progress=progress)
     if usage is not None:
         usage.add(report)
     return {
