@@ -126,7 +126,8 @@ def refine(
     rate = "n/a" if summary.term_match_rate is None else f"{summary.term_match_rate:.1%}"
     chrf = "n/a" if summary.mean_chrf is None else f"{summary.mean_chrf:.1f}"
     console.print(
-        f"term-match rate {rate} ({summary.soft_misses} soft misses) · mean back-translation chrF {chrf} · QE {summary.qe} theta "
+        f"term-match rate {rate} ({summary.soft_misses} soft misses) · mean back-translation chrF {chrf} · "
+        f"QE {summary.qe} theta "
         f"{summary.qe_threshold:.2f} ({summary.threshold_from}) · rewritten {summary.rewritten} · improved "
         f"{summary.improved} (now ok: {summary.fixed}) · requests {summary.requests} · tokens in {summary.tokens_in:,} "
         f"out {summary.tokens_out:,} · glossary {summary.glossary_version}", highlight=False)
