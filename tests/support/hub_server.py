@@ -154,6 +154,9 @@ class HubServer:
             def do_PUT(self) -> None:
                 self._route("PUT")
 
+            def do_DELETE(self) -> None:
+                self._route("DELETE")
+
             # -- plumbing --
 
             def _route(self, method: str) -> None:
@@ -176,7 +179,10 @@ class HubServer:
                     ("POST", r"^/datasets/([^/]+/[^/]+)\.git/info/lfs/objects/batch$", self._lfs_batch),
                     ("PUT", r"^/lfs/upload/([0-9a-f]{64})$", self._lfs_put),
                     ("POST", r"^/lfs/verify$", self._lfs_verify),
+                    ("GET", r"^/api/datasets/([^/]+/[^/]+)/refs$", self._refs),
                     ("POST", r"^/api/datasets/([^/]+/[^/]+)/branch/(.+)$", self._branch),
+                    ("POST", r"^/api/datasets/([^/]+/[^/]+)/tag/(.+)$", self._tag),
+                    ("DELETE", r"^/api/datasets/([^/]+/[^/]+)/tag/(.+)$", self._untag),
                     ("POST", r"^/api/datasets/([^/]+/[^/]+)/commit/(.+)$", self._commit),
                 ]
                 for verb, pattern, handler in routes:
@@ -396,6 +402,31 @@ class HubServer:
                 obj = json.loads(self.body)
                 ok = obj["oid"] in hub.lfs and len(hub.lfs[obj["oid"]]) == obj["size"]
                 self._json(200 if ok else 404, {"message": "ok" if ok else "object not found"})
+
+            def _refs(self, repo_id: str, query) -> None:
+                if repo := self._readable(repo_id):
+                    refs = lambda kind, names: [{"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": oid}  # noqa: E731
+                                                for n, oid in sorted(names.items())]
+                    self._json(200, {"branches": refs("heads", repo.branches), "tags": refs("tags", repo.tags),
+                                     "converts": [], "pullRequests": []})
+
+            def _tag(self, repo_id: str, revision: str, query) -> None:
+                if not ((repo := self._writable(repo_id)) and (commit := self._revision(repo, revision))):
+                    return
+                tag = json.loads(self.body)["tag"]
+                if tag in repo.tags or tag in repo.branches:
+                    self._error(409, "", f"tag {tag} already exists")
+                    return
+                repo.tags[tag] = commit.oid
+                self._json(200, {})
+
+            def _untag(self, repo_id: str, tag: str, query) -> None:
+                if not (repo := self._writable(repo_id)):
+                    return
+                if repo.tags.pop(tag, None) is None:
+                    self._error(404, "RevisionNotFound", f"no tag {tag}")
+                    return
+                self._json(200, {})
 
             def _branch(self, repo_id: str, branch: str, query) -> None:
                 if not (repo := self._writable(repo_id)):

@@ -205,3 +205,40 @@ def verify(
             err_console.print(f"  {problem}", highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def publish(
+    release_dir: Annotated[Path, typer.Argument(help="A release folder (NAME/VERSION, holding MANIFEST.json).")],
+    repo: Annotated[str, typer.Option("--repo", help="Hub dataset repo OWNER/NAME; created if it does not exist.")],
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="Branch to commit to (default main; created from main if new).")
+    ] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the repo private (an existing repo keeps its "
+                                          "visibility).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Publish a version that is already published again.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Publish a verified release to the Hugging Face Hub as one commit, tagged vVERSION. The token comes from
+    HF_TOKEN or `hf auth login` and is never written anywhere.
+
+    Example: tipr-bench publish releases/cuhk-pedes-m/1.0.0 --repo my-lab/cuhk-pedes-m
+    """
+    from tipr_bench.benchmark.release.hub_publish import publish_release
+
+    try:
+        result = publish_release(release_dir, repo, revision=revision, private=private, force=force)
+    except IntegrityError as exc:
+        err_console.print(f"[bold red]integrity check failed:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    except HubUnreachable as exc:
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    if json_out:
+        print_json(result.as_dict())
+        return
+    removed = f", {len(result.deleted)} files of an earlier version removed" if result.deleted else ""
+    console.print(f"published {release_dir} to {result.repo_id}@{result.branch}: commit {result.commit}, tag "
+                  f"{result.tag}, {result.files} files, {result.bytes} bytes{removed}")
+    console.print(f"{result.commit_url}\nload it: datasets.load_dataset({result.repo_id!r}, LANG)  "
+                  f"or  tipr-bench download hf://datasets/{result.repo_id}@{result.tag}")

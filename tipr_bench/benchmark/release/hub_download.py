@@ -122,9 +122,12 @@ def download_from_hub(
 
 
 def survey(root: Path, paths: list[str]) -> list[FoundDataset]:
-    """Every folder holding files an adapter reads, with what its file names or manifest say."""
-    found = []
+    """Every folder holding files an adapter reads, with what its file names or manifest say (the folders
+    inside a release are its own copies, not datasets of their own)."""
+    found: list[FoundDataset] = []
     for folder in sorted({str(Path(p).parent) if "/" in p else "" for p in paths}):
+        if any(f.format == "release" and (not f.folder or folder.startswith(f"{f.folder}/")) for f in found):
+            continue
         where = root / folder if folder else root
         try:
             fmt, slug = detect_format(where)
