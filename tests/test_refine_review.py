@@ -198,3 +198,50 @@ def test_export_never_replaces_a_sheet_unless_forced(refined):
         export_review(ws, "zh", sheet)
     assert _read(sheet)[0]["corrected"] == "人工修正"
     assert export_review(ws, "zh", sheet, force=True) == 3 and _read(sheet)[0]["corrected"] == ""
+
+
+def test_a_correction_in_the_wrong_script_is_refused_with_its_row(refined):
+    """Issue 16 item 4: a human correction passes the same output checks as a machine answer."""
+    ws, _, tmp = refined
+    sheet = tmp / "review.csv"
+    export_review(ws, "zh", sheet)
+    rows = _read(sheet)
+    rows[2]["corrected"] = "Un homme portant un manteau gris et un pantalon noir."
+    _write(sheet, rows)
+    before = {k: (t.text, t.provenance) for k, t in ws.translations("zh").items()}
+    with pytest.raises(UserError, match=r"row 4: the correction fails the output check for Chinese \(wrong script"):
+        import_review(ws, sheet)
+    assert {k: (t.text, t.provenance) for k, t in ws.translations("zh").items()} == before
+
+
+def test_a_correction_equal_to_the_translation_counts_as_approved(refined):
+    ws, _, tmp = refined
+    sheet = tmp / "review.csv"
+    export_review(ws, "zh", sheet)
+    rows = _read(sheet)
+    for r in rows:  # the flagged row is corrected; the others copy their translation, as the error advises
+        r["corrected"] = GOOD["p/3.png"] if r["key"] == key("p/3.png") else r["translation"]
+    _write(sheet, rows)
+    result = import_review(ws, sheet)
+    assert (result.rows, result.corrected, result.approved, result.untouched) == (3, 1, 2, 0)
+    current = ws.translations("zh")
+    assert len(current[key("p/1.png")].prompt_sha256) == 64  # the sheet's full sha256, as every prompt sha
+    assert str(ws.qa("zh")[key("p/1.png")].reasons[0]) == "approved by a reviewer"
+
+
+def test_an_untouched_sheet_of_a_never_refined_split_imports_nothing(tmp_path):
+    """Rows refine never checked, left without a correction, were not reviewed: they stay machine rows."""
+    ws = make_workspace(tmp_path)
+    try:
+        sheet = tmp_path / "review.csv"
+        assert export_review(ws, "zh", sheet) == 3
+        with pytest.raises(UserError, match="nothing to import: no row has a correction and no row was checked"):
+            import_review(ws, sheet)
+        rows = _read(sheet)
+        rows[0]["corrected"] = rows[0]["translation"]  # one reviewed row, confirmed as it is
+        _write(sheet, rows)
+        result = import_review(ws, sheet)
+        assert (result.rows, result.corrected, result.approved, result.untouched) == (1, 0, 1, 2)
+        assert sorted(t.provenance for t in ws.translations("zh").values()) == ["human", "machine", "machine"]
+    finally:
+        ws.close()

@@ -1,9 +1,12 @@
 """People correct the test split (as the published benchmark did): a CSV sheet out, the same sheet in.
 
 The sheet holds each caption's source, current translation, back-translation, verdict and reasons,
-and an empty `corrected` column. On import a filled `corrected` cell replaces the translation and an
-empty one approves it as is (only for rows whose verdict was ok); either way the row becomes
-provenance `human`. The whole sheet is checked before anything is written, then written in one
+and an empty `corrected` column. On import a filled `corrected` cell replaces the translation (a cell
+equal to the translation approves it) and an empty one approves it as is (only for rows whose verdict was
+ok); either way the row becomes provenance `human`. A row that refine never checked (no verdict) and that
+has no correction was not reviewed, so it is left untouched. A correction must pass the translation
+output checks (script, echo, length, ...) that a machine answer must pass; one that fails is refused
+with its row number. The whole sheet is checked before anything is written, then written in one
 transaction: a bad sheet changes nothing and the error names its row.
 """
 
@@ -20,6 +23,7 @@ from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import LANGUAGES, get_language
 from tipr_bench.benchmark.records import QARecord, Reason, ReasonKind, Translation
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.translate.checks import check_output
 
 COLUMNS = ("key", "lang", "source", "translation", "back_translation", "verdict", "reasons", "corrected")
 REQUIRED = ("key", "source", "translation", "verdict", "corrected")
@@ -32,6 +36,7 @@ class ImportResult:
     rows: int
     corrected: int
     approved: int
+    untouched: int = 0  # rows never checked by refine and left without a correction: not imported
 
 
 def export_review(ws: Workspace, lang: str, out: Path, *, split: str = "test", dataset: str | None = None,
@@ -112,13 +117,13 @@ def import_review(ws: Workspace, path: Path, lang: str | None = None) -> ImportR
         raise UserError(f"{path} row 1: no `lang` column; pass --lang or keep the column from the export")
     if not rows:
         raise UserError(f"{path}: no rows below the header; export a sheet with `tipr-bench review export`")
-    sheet_sha = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    sheet_sha = hashlib.sha256(path.read_bytes()).hexdigest()
     english = {c.key: c.text for c in ws.captions()}
     current_by_lang: dict[str, dict[str, Translation]] = {}
     seen: dict[tuple[str, str], int] = {}
     updates: list[Translation] = []
     qa: list[QARecord] = []
-    corrected = approved = 0
+    corrected = approved = untouched = 0
     for line, row in rows:
         row_lang = (row.get("lang") or "").strip().lower() or lang
         if row_lang == "ch":
@@ -154,22 +159,35 @@ def import_review(ws: Workspace, path: Path, lang: str | None = None) -> ImportR
             if row["translation"].strip() != current.text.strip():
                 raise UserError(f"{path} row {line}: the translation changed since this sheet was exported; "
                                 "export a fresh sheet or write the text into `corrected`")
-        text = fix or current.text
-        corrected += bool(fix)
-        approved += not fix
+            if not verdict:  # never checked and nothing written: nobody reviewed this row
+                untouched += 1
+                continue
+        elif fix != current.text.strip():
+            check = check_output(english[key], fix, row_lang)
+            if check.status != "ok":
+                raise UserError(f"{path} row {line}: the correction fails the output check for "
+                                f"{get_language(row_lang).name} ({check.reason}); fix the `corrected` cell "
+                                "(or copy the translation if it is right)")
+        changed = bool(fix) and fix != current.text.strip()
+        text = fix if changed else current.text
+        corrected += changed
+        approved += not changed
         updates.append(Translation(
             key=key, lang=row_lang, text=text, backend="human", model=f"review:{path.name}",
             prompt_id="review", prompt_sha256=sheet_sha, params={}, status="ok", reason="",
             provenance="human", round=current.round + 1,
         ))
-        note = "corrected by a reviewer" if fix else "approved by a reviewer"
+        note = "corrected by a reviewer" if changed else "approved by a reviewer"
         qa.append(QARecord(key=key, lang=row_lang, verdict="reviewed", reasons=(Reason(ReasonKind.REVIEW, note),),
                            round=_next_qa_round(ws, key, row_lang)))
+    if not updates:
+        raise UserError(f"{path}: nothing to import: no row has a correction and no row was checked by refine "
+                        f"({untouched} untouched); fill `corrected`, or run `tipr-bench refine` and export again")
     with ws.transaction():
         ws.put_translations(updates)
         ws.put_qa(qa)
     return ImportResult(lang=lang or ",".join(sorted(current_by_lang)), rows=len(updates), corrected=corrected,
-                        approved=approved)
+                        approved=approved, untouched=untouched)
 
 
 def _next_qa_round(ws: Workspace, key: str, lang: str) -> int:
