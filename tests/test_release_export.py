@@ -84,9 +84,12 @@ def test_bi_irra_is_index_aligned_and_irra_keeps_what_each_language_has(ws, tmp_
 def test_rebuild_gives_identical_data_bytes(ws, tmp_path):
     a = export_release(ws, "m", "1.0.0", tmp_path / "a", formats=ALL, created_at="2026-01-01T00:00:00+00:00")
     b = export_release(ws, "m", "1.0.0", tmp_path / "b", formats=ALL, created_at="2026-02-02T00:00:00+00:00")
-    sums_a = {f.path: f.sha256 for f in a.files if f.path != "README.md"}
-    sums_b = {f.path: f.sha256 for f in b.files if f.path != "README.md"}
-    assert sums_a == sums_b and "croissant.json" in sums_a
+    sums_a = {f.path: f.sha256 for f in a.files if f.path not in ("README.md", "croissant.json")}
+    sums_b = {f.path: f.sha256 for f in b.files if f.path not in ("README.md", "croissant.json")}
+    assert sums_a == sums_b and "data/zh/train.parquet" in sums_a
+    docs = [json.loads((r.path / "croissant.json").read_text()) for r in (a, b)]
+    assert [d.pop("datePublished") for d in docs] == ["2026-01-01T00:00:00+00:00", "2026-02-02T00:00:00+00:00"]
+    assert docs[0] == docs[1]  # the build time is croissant.json's one difference
 
 
 def test_existing_version_is_never_overwritten(ws, tmp_path):
@@ -259,3 +262,23 @@ def test_release_and_index_are_readable_by_a_web_server_running_as_another_user(
     modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in entries}
     assert all(mode & 0o004 for mode in modes.values()), modes
     assert all(modes[name] & 0o001 for name in modes if (out / name).is_dir())
+
+
+def test_card_quality_table_after_a_review(ws, tmp_path):
+    """Issue 16 item 5: after `review import` the QA table still counts refine's rewrites (not the human
+    rows), takes QE from the scored rounds (a review round has no scores), shows the theta refine
+    recorded, and cites the review sheet's full sha256."""
+    from statistics import fmean
+
+    from tipr_bench.refine.review import export_review, import_review
+
+    ws.set_meta({"qa.zh[cuhk-pedes.test].qe_threshold": "0.25"})
+    sheet = tmp_path / "review.csv"
+    assert export_review(ws, "zh", sheet, split="test") == 12
+    assert import_review(ws, sheet).approved == 12
+    body = (export_release(ws, "m", "1.0.0", tmp_path / "out").path / "README.md").read_text()
+    (row,) = [line for line in body.splitlines() if line.startswith("| zh | ")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    qe = fmean(0.9 - 0.01 * (i % 5) for i in range(1, 28))
+    assert cells[4:9] == ["3.7%", "44.4%", f"{qe:.3f}", "0.25", "55.0"]  # rewritten 1/27, human 12/27
+    assert f"| review | `{sha256_file(sheet)}` | 12 |" in body

@@ -294,6 +294,18 @@ class Workspace:
         )
         return {r[0] for r in rows}
 
+    def refine_rewritten_keys(self, lang: str, dataset: str | None = None, split: str | None = None) -> set[str]:
+        """Keys whose text a refine round replaced (a machine translation of round > 0, current or since
+        replaced by a reviewer's): a human row's own round does not make it a rewrite."""
+        where, args = _where(dataset, split)
+        rows = self.conn.execute(
+            f"SELECT t.key FROM (SELECT key, lang, provenance, round FROM translations UNION ALL "
+            f"SELECT key, lang, provenance, round FROM translation_history) t JOIN captions c ON c.key = t.key "
+            f"AND t.lang = ? AND t.provenance = 'machine' AND t.round > 0{where}",
+            [lang, *args],
+        )
+        return {r[0] for r in rows}
+
     def translation_history(self, key: str, lang: str) -> list[Translation]:
         rows = self.conn.execute(
             f"SELECT {_TRANSLATION_COLUMNS} FROM translation_history WHERE key = ? AND lang = ? "
@@ -324,11 +336,14 @@ class Workspace:
             )
         return len(rows)
 
-    def qa(self, lang: str, dataset: str | None = None, split: str | None = None) -> dict[str, QARecord]:
-        """The latest QA round per caption."""
+    def qa(self, lang: str, dataset: str | None = None, split: str | None = None,
+           scored: bool = False) -> dict[str, QARecord]:
+        """The latest QA round per caption; with `scored`, the latest round that has a QE or chrF score
+        (a review round records a person's verdict, not scores)."""
         where, args = _where(dataset, split)
+        with_scores = " AND (q.qe IS NOT NULL OR q.chrf IS NOT NULL)" if scored else ""
         rows = self.conn.execute(
-            f"SELECT q.* FROM qa q JOIN captions c ON c.key = q.key AND q.lang = ?{where} "
+            f"SELECT q.* FROM qa q JOIN captions c ON c.key = q.key AND q.lang = ?{with_scores}{where} "
             "ORDER BY q.round",
             [lang, *args],
         )

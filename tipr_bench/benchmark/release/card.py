@@ -205,16 +205,20 @@ def quality_section(data: ReleaseData, settings: dict[str, str]) -> str:
         st = data.stats[lang]
         verdicts = ", ".join(f"{v} {n}" for v, n in sorted(st.verdicts.items())) or "-"
         qe = f"{fmean(st.qe_scores):.3f}" if st.qe_scores else "-"
-        theta = f"{round(fmean(1 - q for q in st.qe_scores), 2):.2f}" if st.qe_scores else "-"
+        theta = recorded_theta(settings, lang) or \
+            (f"{round(fmean(1 - q for q in st.qe_scores), 2):.2f} (computed)" if st.qe_scores else "-")
         chrf = f"{fmean(st.chrf_scores):.1f}" if st.chrf_scores else "-"
         out.append(f"| {lang} | {st.qa_records} | {verdicts} | {_pct(st.flagged, st.translations)} | "
                    f"{_pct(st.rewritten, st.translations)} | {_pct(st.human, st.translations)} | {qe} | "
                    f"{theta} | {chrf} |")
     out.append("")
-    out.append("*flagged*: translations whose status is flagged; *rewritten*: re-translated in a refine round "
-               "(round > 0); *human-reviewed*: corrected or confirmed by a person (provenance human). "
-               "*LDAT theta*: the mean noise (1 - QE score) rounded to two decimals, the threshold the LDAT "
-               "recipe keeps translations under. Percentages are of the translations in scope.")
+    out.append("*flagged*: translations whose status is flagged; *rewritten*: text replaced by a refine "
+               "round (also when a person later approved or corrected it); *human-reviewed*: corrected or "
+               "confirmed by a person (provenance human). *mean QE* and *mean chrF*: over each translation's "
+               "latest scored QA round (a review round adds no scores). *LDAT theta*: the threshold refine "
+               "recorded (the mean noise, 1 - QE score, rounded to two decimals, unless set by hand), the "
+               "noise the LDAT recipe keeps translations under; *(computed)* when none was recorded. "
+               "Percentages are of the translations in scope.")
     out.append("")
     recorded = {k: v for k, v in settings.items() if not k.lower().startswith("glossary")}
     if recorded:
@@ -226,6 +230,13 @@ def quality_section(data: ReleaseData, settings: dict[str, str]) -> str:
     flagged = "included (--include-flagged)" if data.include_flagged else "left out"
     out.append(f"\nFlagged translations are {flagged} in this release; failed ones are always left out.")
     return "\n".join(out)
+
+
+def recorded_theta(settings: dict[str, str], lang: str) -> str:
+    """The QE thresholds refine recorded for `lang` (`qa.zh.qe_threshold`, `qa.zh[ds.test].qe_threshold`)."""
+    values = [v for k, v in sorted(settings.items())
+              if k.endswith(".qe_threshold") and (k.startswith(f"qa.{lang}.") or k.startswith(f"qa.{lang}["))]
+    return " / ".join(dict.fromkeys(values))
 
 
 def licence_section(data: ReleaseData) -> str:

@@ -52,7 +52,7 @@ class LangStats:
     translations: int = 0  # every translation in scope, any status
     flagged: int = 0
     failed: int = 0
-    rewritten: int = 0  # round > 0: re-translated by refine
+    rewritten: int = 0  # text replaced by a refine round (even if a reviewer later approved or corrected it)
     human: int = 0
     source_provenance: int = 0
     machine: int = 0
@@ -133,13 +133,15 @@ def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include
             else:
                 translations = ws.translations(lang, slug, split)
                 qa = ws.qa(lang, slug, split)
+                scored = ws.qa(lang, slug, split, scored=True)
+                rewritten = ws.refine_rewritten_keys(lang, slug, split)
                 out = []
                 for c in english:
                     t = translations.get(c.key)
                     if t is None:
                         st.missing += 1
                         continue
-                    _count(st, t, qa.get(c.key))
+                    _count(st, t, qa.get(c.key), scored.get(c.key), c.key in rewritten)
                     if t.status not in allowed:
                         if t.status == "flagged":
                             st.excluded_flagged += 1
@@ -169,11 +171,13 @@ def _row(c, text: str, t: Translation | None, verdict: str) -> dict:
     }
 
 
-def _count(st: LangStats, t: Translation, qa) -> None:
+def _count(st: LangStats, t: Translation, qa, scored, rewritten: bool) -> None:
+    """Count one translation; `qa` is its latest QA round (its verdict), `scored` the latest with scores
+    (a review round has none), `rewritten` whether a refine round replaced its text."""
     st.translations += 1
     st.flagged += t.status == "flagged"
     st.failed += t.status == "failed"
-    st.rewritten += t.round > 0
+    st.rewritten += rewritten
     st.human += t.provenance == "human"
     st.source_provenance += t.provenance == "source"
     st.machine += t.provenance == "machine"
@@ -185,7 +189,8 @@ def _count(st: LangStats, t: Translation, qa) -> None:
             st.glossary[f"{k}={v}"] += 1
     if qa is not None:
         st.verdicts[qa.verdict] += 1
-        if qa.qe is not None:
-            st.qe_scores.append(qa.qe)
-        if qa.chrf is not None:
-            st.chrf_scores.append(qa.chrf)
+    if scored is not None:
+        if scored.qe is not None:
+            st.qe_scores.append(scored.qe)
+        if scored.chrf is not None:
+            st.chrf_scores.append(scored.chrf)
