@@ -148,7 +148,8 @@ def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, c
     data_files, dropped = _write_data(staging, data, chosen, advance)
     entries = [file_entry(staging, p) for p in _listing(staging)]
     parquet_files = {lang: {s: p for s, p in by.items() if p.endswith(".parquet")} for lang, by in data_files.items()}
-    doc = croissant(name, version, data.dataset, data.languages, entries, parquet_files, tipr_bench.__version__)
+    doc = croissant(name, version, data.dataset, data.languages, entries, parquet_files, tipr_bench.__version__,
+                    created_at)
     write_durable(staging / "croissant.json", (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode())
     card = render_card(name, version, created_at, tipr_bench.__version__, data, parquet_files, chosen,
                        {**KNOWN_PROMPTS, **(prompt_texts or {})}, recorded_settings(ws), dropped)
