@@ -64,18 +64,22 @@ def test_layout_manifest_and_columns(ws, tmp_path):
     assert verify_release(rel).ok
 
 
-def test_bi_irra_is_index_aligned_and_irra_keeps_what_each_language_has(ws, tmp_path):
-    export_release(ws, "m", "1.0.0", tmp_path / "out", formats=ALL)
-    rel = tmp_path / "out" / "m" / "1.0.0"
-    files = {code: json.loads((rel / f"bi-irra/train_reid_{code}.json").read_text()) for code in
-             ("en", "ch", "fr", "de")}
-    shapes = {code: [(r["file_path"], r["id"], len(r["captions"])) for r in recs] for code, recs in files.items()}
-    assert len({tuple(s) for s in shapes.values()}) == 1  # same records, same caption counts everywhere
-    # caption 0 of the first image has no zh; captions 2 and 4 have no fr: left out of the aligned files
-    assert shapes["en"][0] == ("CUHK01/0001000.png", 1, 1)
-    assert files["ch"][0]["captions"][0].startswith("一个")
-    assert sum(len(r["captions"]) for r in files["en"]) == 16 - 3
-    assert json.loads((rel / "MANIFEST.json").read_text())["bi_irra_dropped"] == {"train": 3, "test": 0}
+def test_bi_irra_keeps_each_english_target_pair_complete_and_irra_keeps_what_each_language_has(ws, tmp_path):
+    """Issue 16 item 2: Bi-IRRA trains one (English, target) pair at a time, so one language's gaps must
+    not empty another pair's files; what a pair leaves out is reported."""
+    result = export_release(ws, "m", "1.0.0", tmp_path / "out", formats=ALL)
+    rel = result.path
+    pairs = {code: {lang: json.loads((rel / f"bi-irra/{code}/train_reid_{lang}.json").read_text())
+                    for lang in ("en", code)} for code in ("ch", "fr", "de")}
+    for code, files in pairs.items():
+        shapes = {lang: [(r["file_path"], r["id"], len(r["captions"])) for r in recs] for lang, recs in files.items()}
+        assert shapes["en"] == shapes[code], code  # index-aligned within the pair
+    # caption 0 has no zh; fr caption 2 is flagged and 4 failed; de is complete
+    assert [sum(len(r["captions"]) for r in pairs[c]["en"]) for c in ("ch", "fr", "de")] == [15, 14, 16]
+    assert pairs["ch"]["ch"][0]["captions"][0].startswith("一个")
+    left_out = {"zh": {"train": 1, "test": 0}, "fr": {"train": 2, "test": 0}, "de": {"train": 0, "test": 0}}
+    assert json.loads((rel / "MANIFEST.json").read_text())["bi_irra_left_out"] == left_out
+    assert result.as_dict()["bi_irra_left_out"] == left_out
     irra_zh = json.loads((rel / "irra/zh/reid_raw.json").read_text())
     assert sum(len(r["captions"]) for r in irra_zh) == 27
     assert set(irra_zh[0]) == {"split", "id", "file_path", "captions"}
@@ -213,7 +217,12 @@ def test_cli_export_and_bad_version(cli, tmp_path):
              "--out", tmp_path / "out", "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["counts"]["zh"] == {"train": 15, "test": 12}
+    assert json.loads(ok.stdout)["bi_irra_left_out"] == {"zh": {"train": 1, "test": 0}}
+    table = cli("export", "--name", "m", "--version", "1.1.0", "-w", tmp_path / "ws", "--out", tmp_path / "out")
+    assert "bi-irra en-zh: 1 of 28 English captions left out (no zh translation: train 1, test 0)" in table.stdout
+    assert "bi-irra en-fr: 2 of 28" in table.stdout and "en-de" not in table.stdout
     card = (tmp_path / "out/m/1.0.0/README.md").read_text()
+    assert "- en-zh: 1 (train: 1, test: 0)" in card
     assert "Prompt `ldat` verbatim (identified by its recorded sha256)" in card
     bad = cli("export", "--name", "m", "--version", "2", "-w", tmp_path / "ws", "--out", tmp_path / "out")
     assert bad.returncode == 2 and "semantic version" in bad.stderr and "Traceback" not in bad.stderr
@@ -223,10 +232,10 @@ def test_cli_export_and_bad_version(cli, tmp_path):
 
 def test_the_project_adapters_read_the_irra_and_bi_irra_files(ws, tmp_path):
     result = export_release(ws, "m", "1.0.0", tmp_path / "out", formats=ALL)
-    bi = load_dataset(result.path / "bi-irra", SLUG)
-    assert len(bi.captions) == 28 - 3  # the captions every language has
+    bi = load_dataset(result.path / "bi-irra" / "ch", SLUG)
+    assert len(bi.captions) == 28 - 1  # the captions that have a zh translation
     zh = {t.text for t in bi.translations if t.lang == "zh"}
-    assert len(zh) == 25 and zh <= {r["text"] for s in ("train", "test")
+    assert len(zh) == 27 and zh <= {r["text"] for s in ("train", "test")
                                     for r in pq.read_table(result.path / f"data/zh/{s}.parquet").to_pylist()}
     irra = load_dataset(result.path / "irra" / "en", SLUG)
     assert [c.text for c in irra.captions] == [c.text for c in ws.captions(SLUG, "train")] + \

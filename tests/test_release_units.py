@@ -22,7 +22,7 @@ def test_semver_precedence():
 
 
 @pytest.mark.parametrize("path,ok", [
-    ("data/en/train.parquet", True), ("bi-irra/test_reid_ch.json", True), ("README.md", True),
+    ("data/en/train.parquet", True), ("bi-irra/ch/test_reid_ch.json", True), ("README.md", True),
     ("../x", False), ("a/../../x", False), ("/etc/passwd", False), ("a//b", False), ("./a", False),
     ("a\\b", False), ("C:/x", False), ("", False), ("MANIFEST.json", False), (None, False), ("a\x00b", False),
 ])

@@ -76,6 +76,11 @@ def export(
     for lang, by in result.counts.items():
         table.add_row(lang, *(str(by.get(s, 0)) for s in splits), str(result.missing[lang]))
     console.print(table)
+    for lang, by in result.bi_irra_left_out.items():
+        total = sum(result.counts["en"].values())
+        if sum(by.values()):
+            console.print(f"bi-irra en-{lang}: {sum(by.values())} of {total} English captions left out (no {lang} "
+                          f"translation: {', '.join(f'{s} {n}' for s, n in by.items())})", highlight=False)
     console.print(f"{len(result.files)} files + MANIFEST.json -> {result.path}")
     console.print(f"manifest sha256 {result.manifest_sha256}; index {result.index}")
 

@@ -30,8 +30,9 @@ FORMAT_NOTES = {
     "jsonl": ("data/<lang>/<split>.jsonl", "the same rows as JSON lines"),
     "irra": ("irra/<lang>/reid_raw.json", "IRRA layout, one record per image {split, id, file_path, captions}; "
              "a language's record holds the captions it has"),
-    "bi-irra": ("bi-irra/{split}_reid_{code}.json", "the published multilingual layout ({file_path, id, captions}, "
-                "Chinese is `ch`), index-aligned across languages: only captions present in every language"),
+    "bi-irra": ("bi-irra/{code}/{split}_reid_{en,code}.json", "the published multilingual layout ({file_path, id, "
+                "captions}, Chinese is `ch`), one folder per (English, target) pair as Bi-IRRA trains, "
+                "index-aligned within the pair: the captions that have that translation"),
 }
 
 
@@ -134,7 +135,7 @@ def counts_table(data: ReleaseData) -> str:
     return "\n".join(rows)
 
 
-def missing_note(data: ReleaseData, bi_irra_dropped: dict[str, int] | None) -> str:
+def missing_note(data: ReleaseData, bi_irra_left_out: dict[str, dict[str, int]] | None) -> str:
     reasons = "never translated, translation failed" + ("" if data.include_flagged else ", or flagged by QA")
     notes = [
         "A caption without an exported translation in a language is absent from that language's files "
@@ -146,12 +147,12 @@ def missing_note(data: ReleaseData, bi_irra_dropped: dict[str, int] | None) -> s
         if lang != "en" and st.source_captions - st.exported:
             notes.append(f"- {lang}: {st.missing} never translated, {st.excluded_failed} failed, "
                          f"{st.excluded_flagged} flagged and left out.")
-    if bi_irra_dropped:
+    left = {lang: by for lang, by in (bi_irra_left_out or {}).items() if sum(by.values())}
+    if left:
         notes.append("")
-        total = sum(bi_irra_dropped.values())
-        notes.append(f"The index-aligned Bi-IRRA files keep only captions present in every language: "
-                     f"{total} caption(s) were left out of them for that reason "
-                     f"({', '.join(f'{s}: {n}' for s, n in bi_irra_dropped.items())}).")
+        notes.append("Each Bi-IRRA pair folder keeps the English captions that have that translation; left out:")
+        notes.extend(f"- en-{lang}: {sum(by.values())} ({', '.join(f'{s}: {n}' for s, n in by.items())})"
+                     for lang, by in left.items())
     return "\n".join(notes)
 
 
@@ -248,7 +249,7 @@ def licence_section(data: ReleaseData) -> str:
 
 def render_card(name: str, version: str, created_at: str, tool_version: str, data: ReleaseData,
                 data_files: dict[str, dict[str, str]], formats: list[str], prompt_texts: dict[str, str],
-                settings: dict[str, str], bi_irra_dropped: dict[str, int] | None) -> str:
+                settings: dict[str, str], bi_irra_left_out: dict[str, dict[str, int]] | None) -> str:
     source = source_of(data.dataset)
     fm = "\n".join(_yaml(front_matter(name, data, data_files)))
     summary = (f"{source.name} captions in {', '.join(get_language(lang).name for lang in data.languages)}: "
@@ -257,7 +258,7 @@ def render_card(name: str, version: str, created_at: str, tool_version: str, dat
     formats_table = "\n".join(f"| {f} | `{FORMAT_NOTES[f][0]}` | {FORMAT_NOTES[f][1]} |" for f in formats)
     return Template(load_template()).substitute(
         front_matter=fm, title=f"{name} {version}", summary=summary, name=name, version=version,
-        counts_table=counts_table(data), missing_note=missing_note(data, bi_irra_dropped),
+        counts_table=counts_table(data), missing_note=missing_note(data, bi_irra_left_out),
         formats_table=formats_table, licence=licence_section(data),
         provenance=provenance_section(data, prompt_texts, settings), quality=quality_section(data, settings),
         created_at=created_at, tool_version=tool_version, dataset=data.dataset,

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import tipr_bench
 from tipr_bench.benchmark.atomic import fsync_dir, sha256_file, staging_dir, write_durable
 from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import get_language
+from tipr_bench.benchmark.languages import file_code, get_language
 from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.release.card import KNOWN_PROMPTS, render_card
 from tipr_bench.benchmark.release.collect import ReleaseData, collect, languages_of, pick_dataset
@@ -52,12 +52,13 @@ class ExportResult:
     counts: dict[str, dict[str, int]]
     missing: dict[str, int]
     files: list[FileEntry] = field(default_factory=list)
+    bi_irra_left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # lang -> split -> captions
 
     def as_dict(self) -> dict:
         return {
             "name": self.name, "version": self.version, "path": str(self.path), "index": str(self.index),
             "manifest_sha256": self.manifest_sha256, "dataset": self.dataset, "languages": self.languages,
-            "counts": self.counts, "missing": self.missing,
+            "counts": self.counts, "missing": self.missing, "bi_irra_left_out": self.bi_irra_left_out,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
         }
 
@@ -145,17 +146,17 @@ def export_release(
 def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, created_at: str, data: ReleaseData,
            chosen: list[str], prompt_texts: dict[str, str] | None, advance: Callable[[int], None]) -> ExportResult:
     """Write everything into `staging`, then rename it to `final` in one step."""
-    data_files, dropped = _write_data(staging, data, chosen, advance)
+    data_files, left_out = _write_data(staging, data, chosen, advance)
     entries = [file_entry(staging, p) for p in _listing(staging)]
     parquet_files = {lang: {s: p for s, p in by.items() if p.endswith(".parquet")} for lang, by in data_files.items()}
     doc = croissant(name, version, data.dataset, data.languages, entries, parquet_files, tipr_bench.__version__,
                     created_at)
     write_durable(staging / "croissant.json", (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode())
     card = render_card(name, version, created_at, tipr_bench.__version__, data, parquet_files, chosen,
-                       {**KNOWN_PROMPTS, **(prompt_texts or {})}, recorded_settings(ws), dropped)
+                       {**KNOWN_PROMPTS, **(prompt_texts or {})}, recorded_settings(ws), left_out)
     write_durable(staging / "README.md", card.encode())
     entries = [file_entry(staging, p) for p in _listing(staging)]
-    manifest = _manifest(name, version, created_at, data, chosen, entries, dropped)
+    manifest = _manifest(name, version, created_at, data, chosen, entries, left_out)
     write_durable(staging / MANIFEST_NAME, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
     fsync_dir(staging)
     if final.exists():
@@ -166,7 +167,7 @@ def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, c
         name=name, version=version, path=final, index=final.parent.parent / INDEX_NAME,
         manifest_sha256=sha256_file(final / MANIFEST_NAME), dataset=data.dataset, languages=data.languages,
         counts=manifest["counts"], missing={lang: st.source_captions - st.exported for lang, st in data.stats.items()},
-        files=entries,
+        files=entries, bi_irra_left_out=left_out or {},
     )
 
 
@@ -175,8 +176,9 @@ def _versions(folder: Path) -> list[str]:
 
 
 def _write_data(root: Path, data: ReleaseData, formats: list[str],
-                advance: Callable[[int], None]) -> tuple[dict, dict[str, int] | None]:
-    """Writes every data file; returns lang -> split -> relative parquet/jsonl paths, and the Bi-IRRA drops."""
+                advance: Callable[[int], None]) -> tuple[dict, dict[str, dict[str, int]] | None]:
+    """Writes every data file; returns lang -> split -> relative parquet/jsonl paths, and per target
+    language and split the English captions its Bi-IRRA pair left out (no translation)."""
     files: dict[str, dict[str, str]] = {}
     for lang in data.languages:
         files[lang] = {}
@@ -192,13 +194,14 @@ def _write_data(root: Path, data: ReleaseData, formats: list[str],
             advance(len(rows))
         if "irra" in formats:
             write_irra(root / f"irra/{lang}/reid_raw.json", data.rows[lang])
-    dropped = None
+    left_out = None
     if "bi-irra" in formats:
-        dropped = {}
-        for split in data.splits:
-            _, dropped[split] = write_bi_irra(root / "bi-irra", split,
-                                              {lang: data.rows[lang][split] for lang in data.languages})
-    return files, dropped
+        left_out = {}
+        for lang in (lang for lang in data.languages if lang != "en"):
+            left_out[lang] = {split: write_bi_irra(root / "bi-irra" / file_code(lang), split, lang,
+                                                   data.rows["en"][split], data.rows[lang][split])
+                              for split in data.splits}
+    return files, left_out
 
 
 def _listing(root: Path) -> list[str]:
@@ -207,7 +210,7 @@ def _listing(root: Path) -> list[str]:
 
 
 def _manifest(name: str, version: str, created_at: str, data: ReleaseData, formats: list[str],
-              entries: list[FileEntry], dropped: dict[str, int] | None) -> dict:
+              entries: list[FileEntry], left_out: dict[str, dict[str, int]] | None) -> dict:
     return {
         "format": RELEASE_FORMAT,
         "name": name,
@@ -222,6 +225,6 @@ def _manifest(name: str, version: str, created_at: str, data: ReleaseData, forma
         "counts": {lang: {s: data.stats[lang].per_split.get(s, 0) for s in data.splits} for lang in data.languages},
         "missing": {lang: {s: st.source_per_split.get(s, 0) - st.per_split.get(s, 0) for s in data.splits}
                     for lang, st in data.stats.items()},
-        "bi_irra_dropped": dropped or {},
+        "bi_irra_left_out": left_out or {},
         "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries],
     }

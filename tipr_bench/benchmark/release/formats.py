@@ -5,8 +5,10 @@ the same bytes, so rebuilding a release from the same workspace gives the same c
 - jsonl:   data/<lang>/<split>.jsonl, the same rows, one JSON object per line.
 - irra:    irra/<lang>/reid_raw.json, IRRA's CUHK-PEDES layout: one record per image
            {split, id, file_path, captions}; a language's record holds the captions it has.
-- bi-irra: bi-irra/{split}_reid_{code}.json, the published multilingual layout: lists of
-           {file_path, id, captions}, index-aligned across languages (see `aligned_records`).
+- bi-irra: bi-irra/{code}/{split}_reid_{en,code}.json, the published multilingual layout per
+           (English, target) pair, the unit Bi-IRRA trains on: lists of {file_path, id, captions},
+           index-aligned within the pair (see `aligned_records`), so one language's gaps never empty
+           another pair's files.
 """
 
 from __future__ import annotations
@@ -85,11 +87,12 @@ def aligned_records(rows_by_lang: dict[str, list[dict]]) -> tuple[list[tuple[str
     return plan, dropped
 
 
-def write_bi_irra(folder: Path, split: str, rows_by_lang: dict[str, list[dict]]) -> tuple[int, int]:
-    """{split}_reid_{code}.json for every language; returns (records, captions dropped for alignment)."""
-    plan, dropped = aligned_records(rows_by_lang)
-    for lang, rows in rows_by_lang.items():
+def write_bi_irra(folder: Path, split: str, lang: str, english: list[dict], target: list[dict]) -> int:
+    """{split}_reid_en.json and {split}_reid_{code}.json of the (English, `lang`) pair, written into
+    `folder`; returns how many English captions were left out (no `lang` translation)."""
+    plan, _ = aligned_records({"en": english, lang: target})
+    for code, rows in (("en", english), (lang, target)):
         images = _images(rows)
         records = [{"file_path": p, "id": pid, "captions": [images[p][1][i] for i in idx]} for p, pid, idx in plan]
-        write_durable(folder / f"{split}_reid_{file_code(lang)}.json", _json_bytes(records))
-    return len(plan), dropped
+        write_durable(folder / f"{split}_reid_{file_code(code)}.json", _json_bytes(records))
+    return len(english) - sum(len(idx) for _, _, idx in plan)
