@@ -176,3 +176,10 @@ def _dataset_order(slug: str) -> tuple[int, str]:
 
 def _table_order(r: EvalResult) -> tuple:
     return (r.query_lang != "en", r.query_lang, r.split != "test", r.split, r.direction != "t2i", r.direction)
+
+
+def to_frame(results: Iterable[EvalResult]):
+    """The records of `to_rows` (the csv and json formats) as a pandas DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(to_rows(results))

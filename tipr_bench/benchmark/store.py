@@ -248,6 +248,13 @@ class Workspace:
         )
         return [_caption_from_row(r, lang, r["t_text"]) for r in rows]
 
+    def frame(self, lang: str = "en", dataset: str | None = None, split: str | None = None):
+        """`captions(...)` as a pandas DataFrame; a translation's rows add status, provenance, backend,
+        model and round (see benchmark/frames.py)."""
+        from tipr_bench.benchmark.frames import captions_frame
+
+        return captions_frame(self, lang, dataset, split)
+
     def splits(self, dataset: str | None = None) -> list[tuple[str, str]]:
         where, args = _where(dataset, None, prefix="")
         return [tuple(r) for r in self.conn.execute(
