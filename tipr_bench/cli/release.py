@@ -141,7 +141,7 @@ def download(
         print_json({**result.as_dict(), **({"ingest": asdict(report)} if report else {})})
         return
     if hub:
-        _print_hub_download(result)
+        _print_hub_download(result, ingested=report is not None)
     else:
         what = "already installed and intact" if result.already_present else "downloaded and verified"
         console.print(f"{result.name}@{result.version}: {what}, {result.files} files + MANIFEST.json, "
@@ -168,7 +168,7 @@ def check_download_options(spec: str, hub: bool, index: str | None, include: lis
         raise UserError("--dataset goes with --ingest (it names the dataset to ingest)")
 
 
-def _print_hub_download(result) -> None:
+def _print_hub_download(result, ingested: bool) -> None:
     state = "already there and intact" if result.already_present else "downloaded"
     console.print(f"hf://datasets/{result.repo_id}@{result.revision or 'main'} = commit {result.commit}: {state}, "
                   f"{result.files} files, {result.bytes} bytes, {result.verified} checked against the Hub's "
@@ -177,11 +177,11 @@ def _print_hub_download(result) -> None:
     for column in ("folder", "format", "dataset", "splits", "languages"):
         table.add_column(column)
     for f in result.found:
-        table.add_row(f.folder or ".", f.format, f.dataset or "(pass --dataset)", ",".join(f.splits) or "-",
+        table.add_row(f.folder or ".", f.format, f.dataset or "(not named)", ",".join(f.splits) or "-",
                       ",".join(f.languages) or "-")
     console.print(table)
-    console.print(f"commit recorded in {result.path / HUB_SOURCE_NAME}; ingest with "
-                  f"`tipr-bench ingest --root {result.path}/FOLDER --dataset NAME`")
+    console.print(f"commit recorded in {result.path / HUB_SOURCE_NAME}" + ("" if ingested else
+                  f"; ingest with `tipr-bench ingest --root {result.path}/FOLDER --dataset NAME`"))
 
 
 @app.command()
