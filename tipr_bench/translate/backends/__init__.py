@@ -50,12 +50,8 @@ def make_backend(
     if name == "vllm":
         if not model:
             raise UserError("the vllm backend needs --model (a local model folder or a name vLLM resolves)")
-        try:
-            from tipr_bench.translate.backends.vllm_backend import VllmBackend
-        except ImportError as exc:
-            raise UserError(
-                f"the vllm backend needs vLLM ({exc}): pip install 'tipr-bench[vllm]' on a GPU machine"
-            ) from exc
+        from tipr_bench.translate.backends.vllm_backend import VllmBackend  # imports vllm only when built
+
         return VllmBackend(model, batch_size=batch_size, settings=vllm)
     raise UserError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
 
