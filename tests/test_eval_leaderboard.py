@@ -137,3 +137,24 @@ def test_plot_to_an_unwritable_path_is_refused(tmp_path):
     blocker.write_text("x")
     with pytest.raises(UserError, match="cannot write the plot"):
         board.plot_r1([result("a")], blocker / "r1.png")
+
+
+def test_plot_to_svg_writes_svg_and_other_suffixes_are_refused(tmp_path):
+    """Issue 16 item 7: an .svg holds SVG, never PNG bytes; a suffix it cannot write is refused first."""
+    out = tmp_path / "r1.svg"
+    assert board.plot_r1([result("a")], out) == 1
+    assert b"<svg" in out.read_bytes()[:400] and b"PNG" not in out.read_bytes()[:8]
+    with pytest.raises(UserError, match=r"--plot .*r1\.jpg: write a \.png or \.svg file"):
+        board.plot_r1([result("a")], tmp_path / "r1.jpg")
+    assert not (tmp_path / "r1.jpg").exists()
+
+
+def test_a_method_keeps_its_colour_in_every_panel(tmp_path):
+    """Panel de has methods a and b, panel zh only b: b must not take a's colour in the zh panel."""
+    results = [result("a", lang="de"), result("b", lang="de"), result("b", lang="zh")]
+    out = tmp_path / "r1.svg"
+    assert board.plot_r1(results, out) == 2
+    svg = out.read_text()
+    first, second = "#1f77b4", "#ff7f0e"  # matplotlib's C0 and C1
+    # a: one bar and one legend patch in C0; b: two bars and two legend patches in C1
+    assert (svg.count(f"fill: {first}"), svg.count(f"fill: {second}")) == (2, 4)

@@ -120,9 +120,23 @@ def render(results: Iterable[EvalResult], fmt: str) -> str | list[dict]:
     raise UserError(f"unknown leaderboard format {fmt!r}: use {', '.join(FORMATS)}")
 
 
+PLOT_FORMATS = {".png": "png", ".svg": "svg"}
+
+
+def plot_format(path: str | Path) -> str:
+    """The image format a --plot path asks for by its suffix (png or svg); anything else is refused, so
+    an .svg never holds PNG bytes."""
+    fmt = PLOT_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UserError(f"--plot {path}: write a .png or .svg file (the suffix picks the format)")
+    return fmt
+
+
 def plot_r1(results: Iterable[EvalResult], path: str | Path) -> int:
-    """A grouped bar chart of R@1 (one panel per table, a group per dataset, a bar per method),
-    written atomically as PNG. Returns the number of panels."""
+    """A grouped bar chart of R@1 (one panel per table, a group per dataset, a bar per method, each method
+    one colour in every panel), written atomically as PNG or SVG by the path's suffix. Returns the number
+    of panels."""
+    fmt = plot_format(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,6 +145,7 @@ def plot_r1(results: Iterable[EvalResult], path: str | Path) -> int:
     panels = tables(results)
     if not panels:
         raise UserError("no results to plot yet: run `tipr-bench evaluate ...` first")
+    colours = method_colours(panels)
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3.2 * len(panels)), squeeze=False)
     for ax, table in zip(axes[:, 0], panels, strict=True):
         n = len(table.rows)
@@ -140,7 +155,7 @@ def plot_r1(results: Iterable[EvalResult], path: str | Path) -> int:
             heights = [cells.get(d, {}).get("R1", 0.0) or 0.0 for d in table.datasets]
             label = f"{model} (trained on {train})" if train else model
             label += ", epoch chosen on test" if chosen == "test" else ""
-            bars = ax.bar(xs, heights, width=width, label=label)
+            bars = ax.bar(xs, heights, width=width, label=label, color=colours[model, train, chosen])
             ax.bar_label(bars, fmt="%.1f", fontsize=7)
         ax.set_xticks(range(len(table.datasets)), [dataset_title(d) for d in table.datasets])
         ax.set_ylabel("R@1 (%)")
@@ -149,13 +164,23 @@ def plot_r1(results: Iterable[EvalResult], path: str | Path) -> int:
         ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
+    fig.savefig(buffer, format=fmt, dpi=120)
     plt.close(fig)
     try:
         write_bytes(path, buffer.getvalue())
     except OSError as exc:
         raise UserError(f"cannot write the plot to {path} ({exc.strerror or exc}); pick a writable path") from None
     return len(panels)
+
+
+def method_colours(panels) -> dict[tuple, str]:
+    """One colour per (method, training language, epoch protocol) across all panels, in order of first
+    appearance; matplotlib's default cycle would restart in each panel and recolour a method."""
+    seen: dict[tuple, str] = {}
+    for table in panels:
+        for model, train, chosen, _ in table.rows:
+            seen.setdefault((model, train, chosen), f"C{len(seen) % 10}")
+    return seen
 
 
 def dataset_title(slug: str) -> str:

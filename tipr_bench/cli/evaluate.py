@@ -119,7 +119,8 @@ def evaluate(
 @app.command("leaderboard")
 def leaderboard_command(
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv or json.")] = "md",
-    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a bar chart of R@1 to this PNG.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a bar chart of R@1 to this .png or "
+                                              ".svg file.")] = None,
     split: SplitOption = None,
     direction: Annotated[str | None, typer.Option("--direction", help="Only t2i or i2t results.")] = None,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
@@ -133,6 +134,8 @@ def leaderboard_command(
         raise UserError(f"--format {fmt!r}: use {', '.join(board.FORMATS)}")
     if direction is not None and direction not in ("t2i", "i2t"):
         raise UserError(f"--direction {direction!r}: use t2i or i2t")
+    if plot is not None:
+        board.plot_format(plot)
     with Workspace.open(workspace, create=False) as ws:
         results = [r for r in ws.results()
                    if (split is None or r.split == split) and (direction is None or r.direction == direction)]
