@@ -57,6 +57,8 @@ def test_open_release_refuses_a_changed_file_and_unknown_names(release, tmp_path
 
 def test_workspace_frame_and_leaderboard_frame(tmp_path):
     with build_workspace(tmp_path / "ws") as ws:
+        empty = tipr_bench.leaderboard_frame(ws.results())
+        assert empty.empty and {"model", "query_lang", "R1", "mAP"} <= set(empty.columns)
         en = ws.frame()
         fr = ws.frame(lang="fr", split="train")
         assert len(en) == 28 and list(en.columns)[:8] == ["key", "dataset", "split", "person_id", "image_path",

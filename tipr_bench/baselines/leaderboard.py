@@ -204,7 +204,7 @@ def _table_order(r: EvalResult) -> tuple:
 
 
 def to_frame(results: Iterable[EvalResult]):
-    """The records of `to_rows` (the csv and json formats) as a pandas DataFrame."""
+    """The records of `to_rows` as a pandas DataFrame, with the csv format's columns even when empty."""
     import pandas as pd
 
-    return pd.DataFrame(to_rows(results))
+    return pd.DataFrame(to_rows(results), columns=to_csv([]).strip().split(","))
