@@ -153,3 +153,21 @@ def test_publish_errors_are_one_line(cli, hub, releases, tmp_path, case):
     assert REPO not in hub.repos or len(hub.repos[REPO].commits) <= 1  # nothing committed
     if case in ("no token", "not a release", "tampered", "bad repo"):
         assert hub.requests == []  # refused before any request
+
+
+def test_datasets_loads_the_published_repo_per_language_from_the_hub(cli, hub, releases, tmp_path):
+    """The issue's promise: datasets.load_dataset("OWNER/NAME", "zh") returns train and test (a fresh
+    interpreter, so huggingface_hub reads HF_ENDPOINT pointing at the loopback Hub)."""
+    import os
+    import subprocess
+    import sys
+
+    assert publish(cli, hub, tmp_path, releases / "1.0.0", "--repo", REPO).returncode == 0
+    script = ("import datasets, json, sys; d = datasets.load_dataset(sys.argv[1], 'zh', cache_dir=sys.argv[2]); "
+              "print(json.dumps({s: [d[s].num_rows, sorted(set(d[s]['lang']))] for s in d}))")
+    done = subprocess.run([sys.executable, "-c", script, REPO, str(tmp_path / "datasets-cache")],
+                          env={**os.environ, **hub_env(hub.url, tmp_path, TOKEN), "HF_DATASETS_OFFLINE": "0"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    counts = json.loads((releases / "1.0.0" / "MANIFEST.json").read_text())["counts"]["zh"]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {s: [n, ["zh"]] for s, n in counts.items()}
