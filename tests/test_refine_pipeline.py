@@ -95,6 +95,8 @@ def test_mean_noise_threshold_and_no_rewrite(tmp_path):
     release = export_release(ws, "refined", "1.0.0", tmp_path / "releases", formats=["parquet"])
     card = (release.path / "README.md").read_text(encoding="utf-8")
     assert f"`qa.zh.qe_threshold` = `{summary.qe_threshold:.2f}`" in card
+    assert f"`qa.zh.signature.term-match` = `{summary.signatures['term-match']}`" in card
+    assert summary.signatures["term-match"].startswith(f"lang:zh|glossary:{summary.glossary_version}|matcher:")
 
 
 def test_mllm_rewrite_sends_the_image_with_the_published_prompt(tmp_path):
