@@ -347,9 +347,12 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
             batches = batches_of(epoch)
             first = skip if epoch == start_epoch else 0
             sums, seen, before = (dict(carried["sums"]), carried["seen"], carried["seconds"]) if first else ({}, 0, 0.0)
+            # its own generator: a loader draws a seed when iterated, which would shift the global
+            # RNG stream (hard negatives, dropout) between a resumed and an uninterrupted run
             loader = torch.utils.data.DataLoader(
                 dataset_obj, batch_sampler=batches[first:], num_workers=opts.workers,
-                collate_fn=collate(tokenizer, mask_per_batch=config.image_mask_per == "batch"))
+                collate_fn=collate(tokenizer, mask_per_batch=config.image_mask_per == "batch"),
+                generator=torch.Generator().manual_seed(opts.seed * 10007 + epoch))
             task = bar.add_task(f"epoch {epoch + 1}/{config.epochs}", total=sum(len(b) for b in batches),
                                 completed=sum(len(b) for b in batches[:first]))
             done = first
