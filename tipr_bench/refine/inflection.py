@@ -8,6 +8,7 @@ than stemming the running text: an entry can only ever match words it could real
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 VOWELS = frozenset("aeiou")
 
@@ -150,6 +151,7 @@ GERMAN_COMPOUND_MIN = 4
 GERMAN_COMPOUND_REST = 3  # the other part of a compound has at least this many letters
 
 
+@lru_cache(maxsize=1 << 14)
 def german_forms(base: str) -> frozenset[str]:
     """The full forms of a folded German base: its endings, and for adjectives in -el and -euer/-auer
     the forms that drop the e (dunkel -> dunkle, dunklen; teuer -> teure)."""
@@ -177,13 +179,17 @@ def german_word_part(word: str, base: str) -> tuple[int, int] | None:
     return part
 
 
+@lru_cache(maxsize=1 << 14)
+def _longest_first(base: str) -> tuple[str, ...]:
+    return tuple(sorted(german_forms(base), key=len, reverse=True))
+
+
 def _german_part(word: str, base: str) -> tuple[int, int] | None:
-    forms = german_forms(base)
-    if word in forms:
+    if word in german_forms(base):
         return (0, len(word))
-    if len(base) < GERMAN_COMPOUND_MIN:
+    if len(base) < GERMAN_COMPOUND_MIN or len(word) < len(base) + GERMAN_COMPOUND_REST:
         return None
-    for form in sorted(forms, key=len, reverse=True):
+    for form in _longest_first(base):
         if word.endswith(form) and len(word) - len(form) >= GERMAN_COMPOUND_REST:
             return (len(word) - len(form), len(word))
     if word.startswith(base) and len(word) - len(base) >= GERMAN_COMPOUND_REST:
