@@ -182,8 +182,6 @@ def _selected(tree: list, include: list[str] | None, repo: HubRepo) -> list:
 def _verify(snapshot: Path, files: list, repo: HubRepo) -> dict[str, str]:
     """Each file against the git blob id the Hub lists: of the file itself, or, for a file stored in LFS,
     of its LFS pointer (which holds the file's sha256). Returns path -> how it was checked."""
-    from huggingface_hub.utils.sha import git_hash
-
     how = {}
     for f in files:
         local = snapshot / f.path
@@ -193,10 +191,9 @@ def _verify(snapshot: Path, files: list, repo: HubRepo) -> dict[str, str]:
         if local.stat().st_size != f.size:
             raise IntegrityError(f"{repo.spec}: {f.path} has {local.stat().st_size} bytes, the Hub lists {f.size}; "
                                  "nothing was installed")
-        data = local.read_bytes()
-        if git_hash(data) == f.blob_id:
+        if git_blob_id(local) == f.blob_id:
             how[f.path] = "git-blob-sha1"
-        elif git_hash(lfs_pointer(data)) == f.blob_id:
+        elif _git_blob_id_of(lfs_pointer(sha256_file(local), f.size)) == f.blob_id:
             how[f.path] = "git-lfs-sha256"
         else:
             raise IntegrityError(f"{repo.spec}: {f.path} does not match the checksum the Hub lists; the cached copy "
@@ -204,10 +201,22 @@ def _verify(snapshot: Path, files: list, repo: HubRepo) -> dict[str, str]:
     return how
 
 
-def lfs_pointer(data: bytes) -> bytes:
-    """The git-LFS pointer file git stores for `data`; its blob id is what the Hub lists for an LFS file."""
-    return (f"version https://git-lfs.github.com/spec/v1\noid sha256:{hashlib.sha256(data).hexdigest()}\n"
-            f"size {len(data)}\n").encode()
+def git_blob_id(path: Path) -> str:
+    """git's object id of a file (sha1 of "blob SIZE\\0" + content), read in chunks."""
+    digest = hashlib.sha1(b"blob %d\x00" % path.stat().st_size)
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _git_blob_id_of(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The git-LFS pointer git stores for a file; its blob id is what the Hub lists for an LFS file."""
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
 
 
 def _check_existing(dest: Path, repo: HubRepo, commit: str, files: list) -> None:
@@ -231,8 +240,11 @@ def _install(snapshot: Path, dest: Path, repo: HubRepo, commit: str, files: list
     try:
         record = []
         for f in files:
-            data = (snapshot / f.path).read_bytes()  # follows the cache's symlink to its blob
-            write_durable(staging / f.path, data)
+            target = staging / f.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(snapshot / f.path, target)  # follows the cache's symlink to its blob
+            with open(target, "rb") as handle:
+                os.fsync(handle.fileno())
             record.append({"path": f.path, "size": f.size, "sha256": sha256_file(staging / f.path),
                            "git_blob_id": f.blob_id, "checked": checked[f.path]})
         doc = {"repo": repo.repo_id, "repo_type": "dataset", "revision": repo.revision or "main", "commit": commit,
