@@ -170,3 +170,17 @@ def test_a_bad_spec_or_include_with_a_release_is_one_line(cli, hub, tmp_path):
     mixed = run(cli, hub.url, tmp_path, "m@1.0.0", "--include", "*.json")
     assert mixed.returncode == 2 and "--include goes with hf://" in one_error_line(mixed)
     assert np.all([r[0] != "POST" for r in hub.requests])
+
+
+
+def test_offline_with_a_cache_lacking_the_file_listing_says_so(cli, hub, tmp_path):
+    """A cache an older huggingface_hub filled has no tree listing to check the files against."""
+    import shutil
+
+    assert run(cli, hub.url, tmp_path, SPEC, "--include", "RSTPReid/*", "--out", tmp_path / "a").returncode == 0
+    for trees in (tmp_path / "hf-home").rglob("trees"):
+        shutil.rmtree(trees)
+    result = run(cli, hub.url, tmp_path, SPEC, "--include", "RSTPReid/*", "--out", tmp_path / "b",
+                 HF_HUB_OFFLINE="1")
+    assert result.returncode == 2 and "without its file listing" in one_error_line(result)
+    assert not (tmp_path / "b").exists()

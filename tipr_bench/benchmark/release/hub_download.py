@@ -76,7 +76,7 @@ def download_from_hub(
     progress: bool = True,
 ) -> HubDownload:
     """Download the files of hf://datasets/OWNER/NAME[@REV] (those matching `include` globs) into `out`."""
-    from huggingface_hub import get_cached_repo_tree, snapshot_download
+    from huggingface_hub import snapshot_download
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
     repo = parse_hub_spec(spec)
@@ -94,8 +94,7 @@ def download_from_hub(
             except OSError as exc:  # huggingface_hub's errors are OSErrors
                 _explain_uncached(exc, repo, endpoint, cache_dir)
                 raise
-            tree = get_cached_repo_tree(repo.repo_id, repo_type="dataset", revision=snapshot.name,
-                                        cache_dir=cache_dir)
+            tree = _tree(repo, snapshot.name, cache_dir)
     finally:
         if not progress:
             enable_progress_bars()
@@ -119,6 +118,19 @@ def download_from_hub(
         return result
     _install(snapshot, dest, repo, commit, selected, checked, endpoint)
     return result
+
+
+def _tree(repo: HubRepo, commit: str, cache_dir) -> list:
+    """The commit's file listing, as snapshot_download cached it (what the checks compare against)."""
+    from huggingface_hub import get_cached_repo_tree
+    from huggingface_hub.errors import CachedRepoTreeNotFoundError
+
+    try:
+        return get_cached_repo_tree(repo.repo_id, repo_type="dataset", revision=commit, cache_dir=cache_dir)
+    except CachedRepoTreeNotFoundError:
+        raise UserError(f"the Hub cache holds {repo.spec} (commit {commit[:12]}) without its file listing (an "
+                        "older huggingface_hub filled it), so the files cannot be checked; run once without "
+                        "HF_HUB_OFFLINE") from None
 
 
 def survey(root: Path, paths: list[str]) -> list[FoundDataset]:
