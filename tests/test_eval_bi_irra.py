@@ -31,6 +31,7 @@ def test_bi_irra_checkpoint_is_evaluated_and_stored(tmp_path, cli):
         stored = ws.results()[-1]
         assert (stored.model, stored.dataset, stored.query_lang, stored.train_lang, stored.direction) == (
             "bi-irra", "synth", "zh", "zh", "t2i")
+        assert (stored.n_queries, stored.n_gallery, stored.n_left_out, stored.selection) == (8, 4, 0, "val")
         assert stored.checkpoint_sha256 == sha256_file(trained.best)
         with pytest.raises(UserError, match="text-to-image only"):
             evaluate_bi_irra(ws, dataset="synth", split="test", lang="zh", directions=("i2t",))
@@ -38,4 +39,6 @@ def test_bi_irra_checkpoint_is_evaluated_and_stored(tmp_path, cli):
     done = cli("evaluate", "--model", "bi-irra", "--checkpoint", trained.best, "-d", "synth", "-l", "zh",
                "--device", "cpu", "--json", "-w", tmp_path / "ws")
     assert done.returncode == 0, done.stderr
-    assert list(json.loads(done.stdout)) == METRIC_KEYS
+    out = json.loads(done.stdout)
+    assert list(out) == [*METRIC_KEYS, "queries", "gallery", "left_out", "selection"]
+    assert (out["queries"], out["gallery"], out["left_out"], out["selection"]) == (8, 4, 0, "val")
