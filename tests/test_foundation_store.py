@@ -9,7 +9,7 @@ import pytest
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.ingest import ingest_dataset
-from tipr_bench.benchmark.records import QARecord, Translation
+from tipr_bench.benchmark.records import QARecord, Reason, ReasonKind, Translation
 from tipr_bench.benchmark.store import EvalResult, Workspace
 
 
@@ -76,8 +76,10 @@ def test_translations_join_history_and_qa(tmp_path):
         zh = ws.captions(split="test", lang="zh")
         assert [(c.key, c.lang, c.text) for c in zh] == [(key, "zh", "第二")]
         assert [h.text for h in ws.translation_history(key, "zh")] == ["第一"]
-        ws.put_qa([QARecord(key, "zh", verdict="flagged", reasons=("colour",), round=0),
-                   QARecord(key, "zh", verdict="ok", round=1)])
+        colour = Reason(ReasonKind.ATTRIBUTE, "colour of coat: grey -> red", term="coat")
+        ws.put_qa([QARecord(key, "zh", verdict="flagged", reasons=(colour,), round=0)])
+        assert ws.qa("zh")[key].reasons == (colour,)  # typed reasons survive the round trip
+        ws.put_qa([QARecord(key, "zh", verdict="ok", round=1)])
         assert ws.qa("zh")[key].verdict == "ok"
         assert ws.languages() == ["en", "zh"]
         summary = {(r["dataset"], r["split"]): r for r in ws.summary()}
