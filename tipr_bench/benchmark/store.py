@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Caption, QARecord, Reason, Translation, utc_now
@@ -120,6 +121,21 @@ def _caption_from_row(row: sqlite3.Row, lang: str = "en", text: str | None = Non
         dataset=row["dataset"], split=row["split"], person_id=row["person_id"], image_path=row["image_path"],
         caption_index=row["caption_index"], lang=lang, text=row["text"] if text is None else text,
     )
+
+
+CAPTION_ORDER = " ORDER BY c.dataset, c.split, c.person_id, c.image_path, c.caption_index"
+
+
+class TranslationSlot(NamedTuple):
+    key: str
+    text: str
+    status: str
+    reason: str
+    prompt_sha256: str
+    model: str
+    backend: str
+    round: int
+    provenance: str
 
 
 def _where(dataset: str | None, split: str | None, prefix: str = "c.") -> tuple[str, list]:
@@ -232,7 +248,7 @@ class Workspace:
         """Captions in a language, in a stable order. Non-English ones are the current translations;
         captions with no translation in that language are left out."""
         where, args = _where(dataset, split)
-        order = " ORDER BY c.dataset, c.split, c.person_id, c.image_path, c.caption_index"
+        order = CAPTION_ORDER
         tail = f" LIMIT {int(limit)}" if limit else ""
         if lang == "en":
             rows = self.conn.execute(f"SELECT c.* FROM captions c{where}{order}{tail}", args)
@@ -247,6 +263,23 @@ class Workspace:
             [lang, *(statuses or []), *args],
         )
         return [_caption_from_row(r, lang, r["t_text"]) for r in rows]
+
+    def caption_texts(self, dataset: str | None = None, split: str | None = None,
+                      limit: int | None = None) -> list[tuple[str, str]]:
+        """(key, English text) in `captions`' order, reading only those two columns (80k captions)."""
+        where, args = _where(dataset, split)
+        tail = f" LIMIT {int(limit)}" if limit else ""
+        return [tuple(r) for r in self.conn.execute(
+            f"SELECT c.key, c.text FROM captions c{where}{CAPTION_ORDER}{tail}", args)]
+
+    def caption_count(self, dataset: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM captions WHERE dataset = ?", (dataset,)).fetchone()[0]
+
+    def datasets_with(self, lang: str) -> list[str]:
+        """Slugs of the datasets with at least one `lang` translation."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT c.dataset FROM captions c JOIN translations t ON t.key = c.key AND t.lang = ? "
+            "ORDER BY c.dataset", (lang,))]
 
     def frame(self, lang: str = "en", dataset: str | None = None, split: str | None = None):
         """`captions(...)` as a pandas DataFrame; a translation's rows add status, provenance, backend,
@@ -313,6 +346,31 @@ class Workspace:
         )
         return {r[0] for r in rows}
 
+    def keys_with_provenance(self, lang: str, provenances: Iterable[str]) -> set[str]:
+        provenances = list(provenances)
+        marks = ",".join("?" * len(provenances))
+        return {r[0] for r in self.conn.execute(
+            f"SELECT key FROM translations WHERE lang = ? AND provenance IN ({marks})", (lang, *provenances))}
+
+    def translation_slots(self, lang: str) -> Iterator[TranslationSlot]:
+        """What a translate run compares against before writing, without building full records."""
+        for row in self.conn.execute(
+            "SELECT key, text, status, reason, prompt_sha256, model, backend, round, provenance "
+            "FROM translations WHERE lang = ?", (lang,),
+        ):
+            yield TranslationSlot(*row)
+
+    def next_round(self, lang: str) -> int:
+        """The round after every QA round and translation round of `lang` so far (refine numbers its runs)."""
+        row = self.conn.execute(
+            "SELECT MAX(r) FROM (SELECT MAX(round) AS r FROM qa WHERE lang = ? "
+            "UNION ALL SELECT MAX(round) FROM translations WHERE lang = ?)", (lang, lang)).fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def next_qa_round(self, key: str, lang: str) -> int:
+        row = self.conn.execute("SELECT MAX(round) FROM qa WHERE key = ? AND lang = ?", (key, lang)).fetchone()
+        return 0 if row[0] is None else row[0] + 1
+
     def translation_history(self, key: str, lang: str) -> list[Translation]:
         rows = self.conn.execute(
             f"SELECT {_TRANSLATION_COLUMNS} FROM translation_history WHERE key = ? AND lang = ? "
@@ -321,9 +379,13 @@ class Workspace:
         )
         return [_translation_from_row(r) for r in rows]
 
-    def languages(self) -> list[str]:
+    def languages(self, dataset: str | None = None) -> list[str]:
+        """English and every language with at least one translation (of `dataset`'s captions)."""
+        if dataset is None:
+            return ["en", *(r[0] for r in self.conn.execute("SELECT DISTINCT lang FROM translations ORDER BY lang"))]
         return ["en", *(r[0] for r in self.conn.execute(
-            "SELECT DISTINCT lang FROM translations ORDER BY lang"))]
+            "SELECT DISTINCT t.lang FROM translations t JOIN captions c ON c.key = t.key WHERE c.dataset = ? "
+            "ORDER BY t.lang", (dataset,)))]
 
     # -- QA --------------------------------------------------------------------------------
 
@@ -360,7 +422,8 @@ class Workspace:
                 key=r["key"], lang=r["lang"], back_translation=r["back_translation"], chrf=r["chrf"],
                 bleu=r["bleu"], qe=r["qe"], terms_expected=tuple(json.loads(r["terms_expected"])),
                 terms_met=tuple(json.loads(r["terms_met"])), verdict=r["verdict"],
-                reasons=tuple(Reason.from_json(x) for x in json.loads(r["reasons"])), round=r["round"], created_at=r["created_at"],
+                reasons=tuple(Reason.from_json(x) for x in json.loads(r["reasons"])), round=r["round"],
+                created_at=r["created_at"],
             )
         return latest
 

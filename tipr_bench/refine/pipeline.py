@@ -206,13 +206,6 @@ def recorded_settings(s: RefineSummary) -> dict[str, str]:
     }
 
 
-def _next_round(ws: Workspace, lang: str) -> int:
-    row = ws.conn.execute(
-        "SELECT MAX(r) FROM (SELECT MAX(round) AS r FROM qa WHERE lang = ? "
-        "UNION ALL SELECT MAX(round) FROM translations WHERE lang = ?)", (lang, lang)).fetchone()
-    return 0 if row[0] is None else int(row[0]) + 1
-
-
 def _counts(assessments) -> dict[str, int]:
     counts = dict.fromkeys(VERDICTS, 0)
     for a in assessments:
@@ -275,7 +268,7 @@ def refine_language(
     judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, max_tokens, force)
     items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
              for c in captions if c.key in translations]
-    base = _next_round(ws, lang)
+    base = ws.next_round(lang)
     best = judge.judge(items)
     ws.put_qa(a.to_qa(lang, base) for a in best.values())
     before = _counts(best.values())

@@ -179,7 +179,7 @@ def import_review(ws: Workspace, path: Path, lang: str | None = None) -> ImportR
         ))
         note = "corrected by a reviewer" if changed else "approved by a reviewer"
         qa.append(QARecord(key=key, lang=row_lang, verdict="reviewed", reasons=(Reason(ReasonKind.REVIEW, note),),
-                           round=_next_qa_round(ws, key, row_lang)))
+                           round=ws.next_qa_round(key, row_lang)))
     if not updates:
         raise UserError(f"{path}: nothing to import: no row has a correction and no row was checked by refine "
                         f"({untouched} untouched); fill `corrected`, or run `tipr-bench refine` and export again")
@@ -188,9 +188,3 @@ def import_review(ws: Workspace, path: Path, lang: str | None = None) -> ImportR
         ws.put_qa(qa)
     return ImportResult(lang=lang or ",".join(sorted(current_by_lang)), rows=len(updates), corrected=corrected,
                         approved=approved, untouched=untouched)
-
-
-def _next_qa_round(ws: Workspace, key: str, lang: str) -> int:
-    row = ws.conn.execute("SELECT MAX(round) FROM qa WHERE key = ? AND lang = ?", (key, lang)).fetchone()
-    return 0 if row[0] is None else row[0] + 1
-

@@ -3,9 +3,9 @@
 Safe to clean: wrapping quotes, a chatter prefix ("Sure! Here is the translation:"), a trailing
 note paragraph, surrounding whitespace. Failed: an empty answer, which is no translation at all (the
 runner retries it, and if every attempt is empty the caption fails and is asked again on a rerun).
-Flagged (the runner retries with the strict prompt): an echo of the source, a copy of the few-shot example, the wrong script for the target
-language, leftover multi-line chatter, a length-ratio outlier, truncation (finish_reason "length"),
-a loop the engine stopped (finish_reason "repetition").
+Flagged (the runner retries with the strict prompt): an echo of the source, a copy of the few-shot
+example, the wrong script for the target language, leftover multi-line chatter, a length-ratio
+outlier, truncation (finish_reason "length"), a loop the engine stopped (finish_reason "repetition").
 """
 
 from __future__ import annotations

@@ -181,17 +181,15 @@ class _Run:
             return
         langs = {lang for lang, _ in lang_keys}
         for lang in langs:
-            for key, text, status, reason, prompt_sha, model, backend, rnd, prov in self.ws.conn.execute(
-                "SELECT key, text, status, reason, prompt_sha256, model, backend, round, provenance "
-                "FROM translations WHERE lang = ?", (lang,),
-            ):
-                if (lang, key) not in lang_keys:
+            for slot in self.ws.translation_slots(lang):
+                if (lang, slot.key) not in lang_keys:
                     continue
-                if prov in PROTECTED_PROVENANCE:
-                    self._protected.add(f"{lang}\x1f{key}")
-                elif rnd > self.round:
-                    self._newer.add(f"{lang}\x1f{key}")
-                self._existing[f"{lang}\x1f{key}"] = hash((text, status, reason, prompt_sha, model, backend, rnd))
+                name = f"{lang}\x1f{slot.key}"
+                if slot.provenance in PROTECTED_PROVENANCE:
+                    self._protected.add(name)
+                elif slot.round > self.round:
+                    self._newer.add(name)
+                self._existing[name] = hash(slot[1:8])
 
     # -- finishing items --
 
@@ -566,20 +564,7 @@ def workspace_jobs(
 ) -> tuple[list[TranslationJob], int]:
     """One job per English caption in the selection, leaving out captions that already have a human
     or source (published) translation in `lang`; returns (jobs, number left out)."""
-    clauses, args = [], []
-    for column, value in (("dataset", dataset), ("split", split)):
-        if value:
-            clauses.append(f"c.{column} = ?")
-            args.append(value)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    tail = f" LIMIT {int(limit)}" if limit else ""
-    # The same selection and order as Workspace.captions, reading only the two columns a job needs.
-    rows = ws.conn.execute(
-        f"SELECT c.key, c.text FROM captions c{where} "
-        f"ORDER BY c.dataset, c.split, c.person_id, c.image_path, c.caption_index{tail}", args,
-    ).fetchall()
-    marks = ",".join("?" * len(PROTECTED_PROVENANCE))
-    protected = {row[0] for row in ws.conn.execute(
-        f"SELECT key FROM translations WHERE lang = ? AND provenance IN ({marks})", (lang, *PROTECTED_PROVENANCE))}
+    rows = ws.caption_texts(dataset, split, limit)
+    protected = ws.keys_with_provenance(lang, PROTECTED_PROVENANCE)
     jobs = [TranslationJob(key, text, lang) for key, text in rows if key not in protected]
     return jobs, len(rows) - len(jobs)

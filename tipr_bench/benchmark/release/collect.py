@@ -96,9 +96,7 @@ def pick_dataset(ws: Workspace, dataset: str | None) -> str:
 
 def languages_of(ws: Workspace, slug: str) -> list[str]:
     """English and every language with at least one translation of this dataset's captions."""
-    return ["en", *(r[0] for r in ws.conn.execute(
-        "SELECT DISTINCT t.lang FROM translations t JOIN captions c ON c.key = t.key WHERE c.dataset = ? "
-        "ORDER BY t.lang", (slug,)))]
+    return ws.languages(slug)
 
 
 def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include_flagged: bool,

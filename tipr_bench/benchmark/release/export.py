@@ -119,7 +119,7 @@ def export_release(
         raise UserError(f"release {name}@{version} already exists at {final}; released versions are immutable: "
                         f"export a new --version (existing: {', '.join(_versions(out / name))})")
     slug = pick_dataset(ws, dataset)
-    n_captions = ws.conn.execute("SELECT COUNT(*) FROM captions WHERE dataset = ?", (slug,)).fetchone()[0]
+    n_captions = ws.caption_count(slug)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("captions"),
                TimeRemainingColumn())
     final.parent.mkdir(parents=True, exist_ok=True)
