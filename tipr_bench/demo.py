@@ -183,8 +183,10 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
 def _backend(opts: DemoOptions):
     from tipr_bench.translate.backends import make_backend
 
+    # the demo writes Chinese (translations, rewrites) and English (back-translations) only
+    langs = ("en", opts.lang) if opts.backend == "transformers" else ()
     return make_backend(opts.backend, opts.model, base_urls=opts.base_urls, api_key_env=opts.api_key_env,
-                        batch_size=opts.batch_size)
+                        batch_size=opts.batch_size, output_langs=langs)
 
 
 def _train(ws: Workspace, opts: DemoOptions) -> tuple[Path, str]:

@@ -34,8 +34,10 @@ def make_backend(
     device: str = "auto",
     batch_size: int = 16,
     vllm: VllmSettings | None = None,
+    output_langs: Sequence[str] = (),
 ) -> AsyncBackend | BatchBackend:
-    """`vllm` holds the engine settings of the vllm backend (context length, GPUs, thinking, ...)."""
+    """`vllm` holds the engine settings of the vllm backend (context length, GPUs, thinking, ...);
+    `output_langs` cuts the transformers backend's output layer to those languages' scripts."""
     if name == "openai":
         from tipr_bench.translate.backends.openai_backend import OpenAIBackend
 
@@ -46,7 +48,7 @@ def make_backend(
     if name == "transformers":
         from tipr_bench.translate.backends.transformers_backend import TransformersBackend
 
-        return TransformersBackend(model, device=device, batch_size=batch_size)
+        return TransformersBackend(model, device=device, batch_size=batch_size, output_langs=output_langs)
     if name == "vllm":
         if not model:
             raise UserError("the vllm backend needs --model (a local model folder or a name vLLM resolves)")

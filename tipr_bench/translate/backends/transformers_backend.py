@@ -32,6 +32,7 @@ from transformers.utils import logging as hf_logging
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
+from tipr_bench.translate.backends.decode_loop import DecodeLoop, OutputHead
 from tipr_bench.translate.backends.gemma_default import bundled_gguf
 from tipr_bench.translate.backends.local_common import (
     cut_at_stop,
@@ -41,6 +42,7 @@ from tipr_bench.translate.backends.local_common import (
     model_cache_dir,
     raw_prompt,
 )
+from tipr_bench.translate.backends.script_vocab import allowed_token_ids, scripts_for
 
 CONVERTED_SUBDIR = "converted"
 
@@ -50,7 +52,10 @@ class TransformersBackend:
 
     name = "transformers"
 
-    def __init__(self, model: str | None, *, device: str = "auto", batch_size: int = 16) -> None:
+    def __init__(self, model: str | None, *, device: str = "auto", batch_size: int = 16,
+                 output_langs: Sequence[str] = ()) -> None:
+        """`output_langs` cuts a causal LM's output layer to the scripts of those languages: an answer that
+        needed another script changes, so the cut goes into the model id (and the cache key)."""
         if batch_size < 1:
             raise UserError(f"--batch-size must be at least 1 (got {batch_size})")
         self.batch_size = batch_size
@@ -69,6 +74,22 @@ class TransformersBackend:
             self._tokenizer.pad_token = self._tokenizer.eos_token or self._tokenizer.unk_token
         self._net = loaded.net.to(self.device).eval()
         self._eos_ids = _eos_ids(self._net, self._tokenizer)
+        self._loop = self._decode_loop(output_langs)
+
+    def _decode_loop(self, output_langs: Sequence[str]) -> DecodeLoop | None:
+        """The faster loop for causal LMs whose logits are their body's output through the output layer
+        (checked on one input); None leaves the model to `generate`."""
+        if self.is_seq2seq or not _body_then_head(self._net, self._tokenizer, self.device):
+            if output_langs:
+                raise UserError(f"{self.model}: a restricted output vocabulary needs a causal LM whose logits "
+                                "come from its output layer alone")
+            return None
+        ids = None
+        if output_langs:
+            scripts = scripts_for(output_langs)
+            ids = allowed_token_ids(self._tokenizer, scripts, always=self._eos_ids).to(self.device)
+            self.model += "+vocab:" + ",".join(scripts)
+        return DecodeLoop(self._net, OutputHead(self._net, ids), self._eos_ids, self._tokenizer)
 
     # -- prompts -------------------------------------------------------------------------------------
     def render(self, conversation: Sequence[Message]) -> str:
@@ -123,8 +144,22 @@ class TransformersBackend:
             half = len(prompts) // 2
             return self._generate_fitting(prompts[:half], params) + self._generate_fitting(prompts[half:], params)
 
-    @torch.inference_mode()
     def _generate(self, prompts: list[list[int]], params: DecodingParams) -> list[Completion]:
+        if self._loop is None:
+            return self.generate_plain(prompts, params)
+        completions = []
+        for prompt, decoded in zip(prompts, self._loop.run(prompts, params), strict=True):
+            text, hit_stop = cut_at_stop(self._tokenizer.decode(decoded.tokens, skip_special_tokens=True),
+                                         params.stop)
+            finished = decoded.stopped or hit_stop or len(decoded.tokens) < params.max_tokens
+            completions.append(Completion(text=text.strip(), tokens_in=len(prompt), tokens_out=len(decoded.tokens),
+                                          finish_reason="stop" if finished else "length"))
+        return completions
+
+    @torch.inference_mode()
+    def generate_plain(self, prompts: list[list[int]], params: DecodingParams) -> list[Completion]:
+        """transformers' own `generate` over a left-padded batch: seq2seq models, and the reference the
+        faster loop is measured against (bench/demo_speed.py)."""
         batch = self._tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(self.device)
         start = 1 if self.is_seq2seq else batch["input_ids"].shape[1]  # seq2seq output opens with a start token
         stopper = StopOnStrings(self._tokenizer, params.stop, start) if any(params.stop) else None
@@ -333,6 +368,18 @@ def quiet_loading() -> Iterator[None]:
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()
+
+
+@torch.inference_mode()
+def _body_then_head(net: PreTrainedModel, tokenizer, device: torch.device) -> bool:
+    """True when the model's logits are its base model's last hidden state through its output layer
+    (plus soft-capping), the shape DecodeLoop computes; models that scale logits otherwise are left out."""
+    if net.base_model is net or net.get_output_embeddings() is None:
+        return False
+    ids = torch.tensor([tokenizer("A man in a red coat.")["input_ids"]], device=device)
+    expected = net(input_ids=ids).logits[0, -1].float()
+    got = OutputHead(net, None)(net.base_model(input_ids=ids).last_hidden_state[0, -1])
+    return torch.allclose(got, expected, rtol=1e-3, atol=1e-3 * float(expected.abs().max()))
 
 
 def _eos_ids(net: PreTrainedModel, tokenizer) -> set[int]:

@@ -1,0 +1,81 @@
+"""The transformers backend's own decode loop (shared prefix encoded once, finished rows dropped, output
+layer cut to the scripts asked for) against transformers' `generate`, on tiny real models."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.translate_local_models import save_causal, save_seq2seq
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.translate.backends.script_vocab import allowed_token_ids
+from tipr_bench.translate.backends.transformers_backend import TransformersBackend
+from tipr_bench.translate.prompts import PRESETS
+
+SOURCES = [
+    "A man wearing a black jacket.",
+    "The woman has long brown hair and wears a white shirt with a black skirt.",
+    "A young man in a grey hoodie.",
+    "She is wearing a yellow dress, black high heels and carries a small brown handbag.",
+    "red backpack",
+]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return save_causal(tmp_path_factory.mktemp("causal"))
+
+
+@pytest.fixture(scope="module")
+def causal(folder) -> TransformersBackend:
+    return TransformersBackend(str(folder), device="cpu", batch_size=8)
+
+
+def fewshot(source: str) -> list[dict]:
+    return PRESETS["fewshot"].render(source, "zh")
+
+
+def test_the_loop_gives_generates_answers_with_rows_that_end_at_different_steps(causal):
+    assert causal._loop is not None  # a Llama's logits are its body through lm_head
+    conversations = [fewshot(s) for s in SOURCES]
+    prompts = causal.encode(conversations)
+    assert len({len(p) for p in prompts}) > 2 and len({p[0] for p in prompts}) == 1  # padded, shared prefix
+    for params in (DecodingParams(max_tokens=12), DecodingParams(max_tokens=12, stop=("A",))):
+        fast = causal.complete_batch(conversations, params)
+        plain = causal.generate_plain(prompts, params)
+        assert fast == plain
+    assert {c.finish_reason for c in fast} == {"stop", "length"}  # rows left the batch at different steps
+
+
+def test_prefix_cache_is_reused_only_for_the_same_prefix(causal):
+    params = DecodingParams(max_tokens=6)
+    first = causal.complete_batch([fewshot(s) for s in SOURCES[:2]], params)
+    other = causal.complete_batch([[{"role": "user", "content": s}] for s in SOURCES[2:]], params)
+    again = causal.complete_batch([fewshot(s) for s in SOURCES[:2]], params)
+    assert first == again
+    assert other == causal.generate_plain(causal.encode([[{"role": "user", "content": s}] for s in SOURCES[2:]]),
+                                          params)
+
+
+def test_sampling_in_the_loop_is_reproducible_with_a_seed(causal):
+    conversations = [fewshot(s) for s in SOURCES]
+    params = DecodingParams(temperature=0.9, top_p=0.8, max_tokens=8, seed=7)
+    assert causal.complete_batch(conversations, params) == causal.complete_batch(conversations, params)
+
+
+def test_output_layer_cut_to_latin_never_writes_han_and_says_so_in_the_model_id(folder, causal):
+    latin = TransformersBackend(str(folder), device="cpu", batch_size=8, output_langs=("en",))
+    assert latin.model == causal.model + "+vocab:latin"
+    allowed = set(allowed_token_ids(latin._tokenizer, ("latin",)).tolist())
+    vocab = latin._tokenizer.get_vocab()
+    han = [i for tok, i in vocab.items() if any("\u4e00" <= c <= "\u9fff"
+                                                  for c in latin._tokenizer.convert_tokens_to_string([tok]))]
+    assert han and not allowed & set(han)
+    assert latin._tokenizer.convert_tokens_to_ids("man") in allowed
+    out = latin.complete_batch([fewshot(s) for s in SOURCES], DecodingParams(max_tokens=16))
+    assert all(c.text and not any("\u4e00" <= ch <= "\u9fff" for ch in c.text) for c in out)
+
+
+def test_a_cut_output_layer_needs_a_causal_lm(tmp_path):
+    with pytest.raises(UserError, match="restricted output vocabulary"):
+        TransformersBackend(str(save_seq2seq(tmp_path / "t5")), device="cpu", output_langs=("en",))
