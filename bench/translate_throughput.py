@@ -54,6 +54,8 @@ class InstantBackend:
     name = "openai"
     model = MODEL
     concurrency = CONCURRENCY
+    retries = 0
+    unreachable: set[str] = set()
 
     async def complete(self, messages, params: DecodingParams) -> Completion:
         text = messages[-1]["content"]

@@ -123,7 +123,8 @@ def translate(
                                     max_flag_retries=max_flag_retries)
             head["model"] = model_id
             if dry_run:
-                est = estimate(((m, job.source, n) for _, m, _, job, n in pending.requests()), price_in, price_out)
+                est = estimate(((r.messages, r.job.source, r.answers) for r in pending.requests()), price_in,
+                               price_out)
                 out = {**head, "dry_run": True, "cached": pending.answered, "requests": est.requests,
                        "tokens_in": est.tokens_in, "tokens_out": est.tokens_out, "cost": round(est.cost, 6),
                        "estimator": est.estimator}
@@ -146,7 +147,7 @@ def translate(
                 return _finish(out, json_output, f"wrote {written} requests to {len(files)} file(s)")
             from tipr_bench.translate.batchapi import import_batch_results
 
-            imported = import_batch_results(ws, batch_in, name, model_id, {key for key, *_ in pending.requests()})
+            imported = import_batch_results(ws, batch_in, name, model_id, {r.key for r in pending.requests()})
             report = translate_jobs(ws, jobs, CacheOnly(name, model_id), chosen_prompt, params,
                                     max_flag_retries=max_flag_retries, progress=False)
             out = {**head, "batch_in": ", ".join(map(str, batch_in)), "imported": imported.imported,

@@ -55,8 +55,9 @@ def write_batch_requests(path: str | Path, pending: PendingPlan, model: str, *, 
     def part_path(number: int) -> Path:
         return path.with_name(f"{path.stem}.{number:03d}{path.suffix}")
 
-    for key, messages, params, _job, _n in pending.requests():
-        body = {**chat_args(model, params), **(extra_body or {}), "messages": messages}
+    for request in pending.requests():
+        key = request.key
+        body = {**chat_args(model, request.params), **(extra_body or {}), "messages": request.messages}
         line = {"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": body}
         data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         if len(data) > max_bytes:

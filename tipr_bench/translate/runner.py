@@ -191,6 +191,10 @@ class _Run:
                     self._newer.add(name)
                 self._existing[name] = hash(slot[1:8])
 
+    def kept(self, jobs: Sequence[TranslationJob]) -> int:
+        """Jobs left alone because a person's or the dataset's own translation holds their slot."""
+        return sum(1 for j in jobs if f"{j.lang}\x1f{j.key}" in self._protected)
+
     # -- finishing items --
 
     def finish(self, unit: _Unit, check: CheckResult | None, failure: str = "") -> None:
@@ -352,7 +356,7 @@ async def _run_async(run: _Run, waiting: list[_Unit], backend: AsyncBackend) -> 
             await asyncio.sleep(FLUSH_SECONDS)
             run.maybe_flush()
 
-    workers = max(1, min(int(getattr(backend, "concurrency", 64)), len(waiting)))
+    workers = max(1, min(backend.concurrency, len(waiting)))
     run.flush_answers = min(FLUSH_ITEMS, workers)  # kill -9 then loses at most one answer per request slot
     tick = asyncio.create_task(ticker())
     try:
@@ -419,8 +423,7 @@ def _run_coroutine(run: _Run, coroutine) -> None:
 
 
 def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None:
-    size = int(getattr(backend, "batch_size", 16) or 0)
-    size = size if size > 0 else ALL_AT_ONCE_CHUNK
+    size = backend.batch_size if backend.batch_size > 0 else ALL_AT_ONCE_CHUNK
     levels: dict[int, list[_Unit]] = {}
     for unit in waiting:
         levels.setdefault(unit.attempt, []).append(unit)
@@ -461,6 +464,17 @@ def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None
         run.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class PendingRequest:
+    """One request a run would still send."""
+
+    key: str  # its cache key
+    messages: list[dict]  # with images inlined
+    params: DecodingParams
+    job: TranslationJob  # the first job it answers
+    answers: int  # how many jobs share it
+
+
 @dataclass
 class PendingPlan:
     """What a run would still have to request: one entry per distinct request, at the attempt it needs.
@@ -471,11 +485,11 @@ class PendingPlan:
     answered: int
     waiting: list[_Unit]
 
-    def requests(self) -> Iterator[tuple[str, list[dict], DecodingParams, TranslationJob, int]]:
-        """(cache key, messages with images, decoding params, job, number of jobs it answers)."""
+    def requests(self) -> Iterator[PendingRequest]:
         for unit in self.waiting:
             _, params, _ = self.plan.spec(unit.attempt)
-            yield unit.key, self.plan.messages(unit.job, unit.attempt), params, unit.job, len(unit.members)
+            yield PendingRequest(unit.key, self.plan.messages(unit.job, unit.attempt), params, unit.job,
+                                 len(unit.members))
 
 
 def plan_requests(
@@ -536,7 +550,7 @@ def translate_jobs(
         if waiting:
             if isinstance(backend, CacheOnly):
                 run.report.pending = sum(len(u.members) for u in waiting)
-            elif hasattr(backend, "complete_batch"):
+            elif isinstance(backend, BatchBackend):
                 _run_batches(run, waiting, backend)
             else:
                 _run_coroutine(run, _run_async(run, waiting, backend))
@@ -551,9 +565,10 @@ def translate_jobs(
         report.done += result.status != "failed"
         report.flagged += result.status == "flagged"
         report.failed += result.status == "failed"
-    report.kept = sum(1 for j in jobs if f"{j.lang}\x1f{j.key}" in run._protected) if store and not force else 0
-    report.retries = int(getattr(backend, "retries", 0))
-    report.unreachable = sorted(getattr(backend, "unreachable", ()))
+    report.kept = run.kept(jobs) if store and not force else 0
+    if isinstance(backend, AsyncBackend):
+        report.retries = backend.retries
+        report.unreachable = sorted(backend.unreachable)
     report.cost = money(report.tokens_in, report.tokens_out, price_in, price_out)
     report.wall_s = time.perf_counter() - started
     return report

@@ -40,10 +40,14 @@ class Completion:
 
 @runtime_checkable
 class AsyncBackend(Protocol):
-    """One request at a time, many in flight (openai)."""
+    """One request at a time, many in flight (openai). `retries` and `unreachable` (base URLs that
+    refused connections) go into the run summary."""
 
     name: str
     model: str
+    concurrency: int
+    retries: int
+    unreachable: set[str]
 
     async def complete(self, messages: Sequence[Message], params: DecodingParams) -> Completion: ...
 
