@@ -265,7 +265,7 @@ def test_batch_export_splits_at_the_limits_and_imports_every_part(tmp_path):
                 for line in path.read_text(encoding="utf-8").splitlines()]
             results.append(path.with_suffix(".out.jsonl"))
             results[-1].write_text("\n".join(json.dumps(a) for a in answers), encoding="utf-8")
-        imported = import_batch_results(ws, results, "openai", "gpt-x", {key for key, *_ in pending.requests()})
+        imported = import_batch_results(ws, results, "openai", "gpt-x", {r.key for r in pending.requests()})
         assert (imported.imported, imported.errors, imported.unmatched) == (7, 0, 0)
 
 

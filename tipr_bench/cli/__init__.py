@@ -8,7 +8,10 @@ from __future__ import annotations
 import importlib
 import sys
 
+import typer
 from rich.text import Text
+from typer._click import Context
+from typer.core import TyperArgument, TyperOption
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.cli.app import app
@@ -20,9 +23,29 @@ for _module in COMMAND_MODULES:
     importlib.import_module(f"tipr_bench.cli.{_module}")
 
 
+def command() -> typer.core.TyperGroup:
+    """The command tree, its help reading like the README: a flag shows no value placeholder, a
+    positional argument its name in capitals (or the metavar its command gives it)."""
+    tree = typer.main.get_command(app)
+    _tidy(tree)
+    return tree
+
+
+def _tidy(cmd) -> None:
+    help_option = cmd.get_help_option(Context(cmd))  # made on first use; make it now to tidy it too
+    for param in [*cmd.params, *([help_option] if help_option else [])]:
+        if param.metavar is None and isinstance(param, TyperOption) and param.is_flag:
+            param.metavar = ""
+        elif isinstance(param, TyperArgument):
+            name = param.metavar = param.metavar or param.name.upper()
+            param._usage_display_name = lambda name=name: name  # typer would write {NAME}
+    for sub in getattr(cmd, "commands", {}).values():
+        _tidy(sub)
+
+
 def main() -> None:
     try:
-        app()
+        command()(prog_name="tipr-bench")
     except UserError as exc:
         _error(str(exc))
         sys.exit(EXIT_BAD_INPUT)

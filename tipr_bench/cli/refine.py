@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
-from tipr_bench.cli import vllm_options as vo
 from tipr_bench.cli.app import app
+from tipr_bench.cli.backend_options import with_backend_options
 from tipr_bench.cli.common import (
     DEFAULT_WORKSPACE,
     DatasetOption,
@@ -23,13 +22,15 @@ from tipr_bench.cli.common import (
     print_json,
 )
 from tipr_bench.refine.review import export_review, import_review
+from tipr_bench.refine.settings import RefineSettings
 from tipr_bench.refine.verdict import DEFAULT_CHRF_MIN
-from tipr_bench.translate.backends import default_backend_name, make_backend
+from tipr_bench.translate.options import BackendOptions
 
 _Opt = typer.Option
 
 
 @app.command()
+@with_backend_options
 def refine(
     lang: LangOption,
     dataset: DatasetOption = None,
@@ -48,30 +49,9 @@ def refine(
     rewrite: Annotated[str, _Opt(help="glossary (constrained re-translation) | mllm (image-grounded, published) "
                                  "| none.")] = "glossary",
     rounds: Annotated[int, _Opt(help="Rewrite rounds at most; only strictly better candidates are kept.")] = 1,
-    max_tokens: Annotated[int, _Opt(help="Most tokens per back-translation or rewrite (as in translate).")] = 256,
-    backend: Annotated[str | None, _Opt("--backend", "-b", help="openai | vllm | transformers, for "
-                                        "back-translation and rewriting (as in translate).")] = None,
-    model: Annotated[str | None, _Opt("--model", "-m", help="Model name (openai) or local path.")] = None,
-    base_url: Annotated[list[str] | None, _Opt("--base-url", help="OpenAI-compatible server URL; repeatable.")
-                        ] = None,
-    api_key_env: Annotated[str, _Opt(help="Environment variable that holds the API key.")] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, _Opt(help="Requests in flight (openai).")] = 64,
-    rpm: Annotated[int | None, _Opt(help="Requests-per-minute limit.")] = None,
-    tpm: Annotated[int | None, _Opt(help="Tokens-per-minute limit.")] = None,
-    timeout: Annotated[float, _Opt(help="Seconds per request before it is retried.")] = 60.0,
-    max_retries: Annotated[int, _Opt(help="Retries per request on 429/5xx/timeouts.")] = 5,
-    device: Annotated[str, _Opt(help="auto | cpu | cuda (transformers).")] = "auto",
-    batch_size: Annotated[int | None, _Opt(help="Prompts per forward pass (transformers 16; vllm: all).")] = None,
-    max_model_len: vo.MaxModelLenOption = vo.DEFAULT_MAX_MODEL_LEN,
-    tensor_parallel_size: vo.TensorParallelOption = 1,
-    gpu_memory_utilization: vo.GpuMemoryOption = vo.DEFAULT_GPU_MEMORY_UTILIZATION,
-    trust_remote_code: vo.TrustRemoteCodeOption = False,
-    vllm_arg: vo.VllmArgOption = None,
-    thinking: vo.ThinkingOption = False,
-    chat_mode: vo.ChatModeOption = "auto",
     mllm_model: Annotated[str | None, _Opt(help="Multimodal model for --rewrite mllm (default: --model).")] = None,
-    mllm_base_url: Annotated[list[str] | None, _Opt(help="Its OpenAI-compatible server (default: --base-url).")
-                             ] = None,
+    mllm_base_url: Annotated[list[str] | None, _Opt(metavar="URL", help="Its OpenAI-compatible server (default: "
+                                                    "--base-url).")] = None,
     report: Annotated[Path | None, _Opt("--report", help="Write Markdown + HTML pages with histograms here.")
                       ] = None,
     force: Annotated[bool, _Opt("--force", help="Ask the model again for every back-translation and rewrite "
@@ -79,6 +59,7 @@ def refine(
                      ] = False,
     json_output: JsonOption = False,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    backend_options: BackendOptions = None,
 ) -> None:
     """Judge every translation (back-translation chrF, QE, glossary terms, attributes), re-translate the
     ones that fail, keep only better candidates, and store a verdict with reasons per caption.
@@ -87,32 +68,14 @@ def refine(
     """
     from tipr_bench.refine.pipeline import refine_language
 
-    base_urls = tuple(base_url or ())
-    name = backend or default_backend_name(base_urls, api_key_env)
-    size = batch_size if batch_size is not None else (0 if name == "vllm" else 16)
-    engine_settings = vo.vllm_settings(max_model_len, tensor_parallel_size, gpu_memory_utilization, trust_remote_code,
-                                       vllm_arg, thinking, chat_mode, max_tokens) if name == "vllm" else None
-    ws = Workspace.open(workspace, create=False)
-    try:
-        engine = make_backend(name, model, base_urls=base_urls, api_key_env=api_key_env, concurrency=concurrency,
-                              rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries, device=device,
-                              batch_size=size, vllm=engine_settings)
-        rewriter = None
-        if rewrite == "mllm" and (mllm_model or mllm_base_url):
-            rewriter = make_backend("openai", mllm_model or model, base_urls=tuple(mllm_base_url or base_urls),
-                                    api_key_env=api_key_env, concurrency=concurrency, rpm=rpm, tpm=tpm,
-                                    timeout=timeout, max_retries=max_retries)
-        elif rewrite == "mllm" and name != "openai":
-            raise UserError("--rewrite mllm sends images to an OpenAI-compatible multimodal server: pass "
-                            "--mllm-base-url URL --mllm-model NAME (or use --backend openai)")
-        summary = refine_language(
-            ws, lang, engine, dataset=dataset, split=split, glossary=glossary, qe=qe, comet_model=comet_model,
-            comet_python=comet_python, threshold=threshold, chrf_min=chrf_min, rewrite=rewrite, rounds=rounds,
-            rewrite_backend=rewriter, max_tokens=max_tokens, report_dir=report, progress=not json_output,
-            force=force,
-        )
-    finally:
-        ws.close()
+    settings = RefineSettings(glossary=glossary, qe=qe, comet_model=comet_model, comet_python=comet_python,
+                              threshold=threshold, chrf_min=chrf_min, rewrite=rewrite, rounds=rounds,
+                              max_tokens=backend_options.max_tokens, report_dir=report, force=force,
+                              mllm_model=mllm_model, mllm_base_urls=tuple(mllm_base_url or ()))
+    rewriter_options = settings.rewriter_options(backend_options)
+    with Workspace.open(workspace, create=False) as ws:
+        summary = refine_language(ws, lang, backend_options, dataset=dataset, split=split, settings=settings,
+                                  rewrite_backend=rewriter_options, progress=not json_output)
     if json_output:
         print_json(summary.to_json())
         return
@@ -172,7 +135,7 @@ def review_export(
 
 @review.command("import")
 def review_import(
-    sheet: Annotated[Path, typer.Argument(help="The corrected CSV sheet.")],
+    sheet: Annotated[Path, typer.Argument(metavar="SHEET.csv", help="The corrected CSV sheet.")],
     lang: Annotated[str | None, _Opt("--lang", "-l", help="Language of the sheet (default: its lang column).")
                     ] = None,
     json_output: JsonOption = False,

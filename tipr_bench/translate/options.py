@@ -1,0 +1,109 @@
+"""How to reach a model, said once: `BackendOptions`, checked on construction.
+
+`translate`, `refine` and the demo build their backend from one of these, and so can Python code.
+Every option has one meaning everywhere (`rpm=None` is no limit; 0 is refused, not "no limit"), and
+every bad value is a one-line `UserError` naming the option, raised before any model loads, any file
+is written or any request is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+from tipr_bench.benchmark.devices import check_device
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.translate.backends import BACKENDS, backend_identity, default_backend_name, make_backend
+from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, DecodingParams
+from tipr_bench.translate.backends.vllm_backend import VllmSettings
+
+DEFAULT_BATCH_SIZE = {"transformers": 16, "vllm": 0}  # 0: the whole job list at once (vLLM schedules it)
+
+
+@dataclass(frozen=True, slots=True)
+class BackendOptions:
+    """A backend and its settings. `backend` None: openai when a base URL or the API key is set, else the
+    offline transformers default."""
+
+    backend: str | None = None
+    model: str | None = None
+    base_urls: tuple[str, ...] = ()
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 64
+    rpm: int | None = None
+    tpm: int | None = None
+    timeout: float = 60.0
+    max_retries: int = 5
+    device: str = "auto"
+    batch_size: int | None = None
+    temperature: float = 0.0
+    max_tokens: int = 256
+    vllm: VllmSettings | None = None  # engine settings; default ones when the backend is vllm
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_urls", tuple(self.base_urls))
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise UserError(f"--backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+        for url in self.base_urls:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise UserError(f"--base-url {url!r} is not an http(s) URL; write it like http://host:8000/v1")
+        if not self.api_key_env or not self.api_key_env.replace("_", "").isalnum():
+            raise UserError(f"--api-key-env {self.api_key_env!r}: give the name of an environment variable, "
+                            "not the key itself")
+        _at_least("--concurrency", self.concurrency, 1)
+        _at_least("--rpm", self.rpm, 1, "; leave it out for no limit")
+        _at_least("--tpm", self.tpm, 1, "; leave it out for no limit")
+        _at_least("--max-retries", self.max_retries, 0)
+        _at_least("--batch-size", self.batch_size, 1)
+        _at_least("--max-tokens", self.max_tokens, 1)
+        if not self.timeout > 0:
+            raise UserError(f"--timeout must be positive (seconds), got {self.timeout}")
+        if self.temperature < 0:
+            raise UserError(f"--temperature must be 0 or more, got {self.temperature}")
+        check_device(self.device)
+        name = self.name
+        if name in ("openai", "vllm") and not self.model:
+            what = "the name the server serves, e.g. gpt-4o-mini" if name == "openai" else \
+                "a local model folder or a name vLLM resolves"
+            raise UserError(f"the {name} backend needs --model ({what})")
+        if name == "transformers" and self.model is not None and not Path(self.model).expanduser().exists():
+            raise UserError(f"--model {self.model}: no such folder or file; the transformers backend loads a local "
+                            "model folder or a .gguf file (leave --model out for the bundled Gemma-3-270M)")
+        if name == "vllm":
+            if self.vllm is None:
+                object.__setattr__(self, "vllm", VllmSettings())
+            if self.max_tokens >= self.vllm.max_model_len:
+                raise UserError(f"--max-tokens {self.max_tokens} leaves no room for the prompt in --max-model-len "
+                                f"{self.vllm.max_model_len}: raise --max-model-len or lower --max-tokens")
+
+    @property
+    def name(self) -> str:
+        """The backend this resolves to."""
+        return self.backend or default_backend_name(self.base_urls, self.api_key_env)
+
+    @property
+    def decoding(self) -> DecodingParams:
+        return DecodingParams(temperature=self.temperature, max_tokens=self.max_tokens)
+
+    def with_(self, **changes) -> BackendOptions:
+        """A copy with some options changed, checked again."""
+        return replace(self, **changes)
+
+    def identity(self) -> tuple[str, str]:
+        """(backend, model id) as the cache sees them, without loading a model (dry runs, batch files)."""
+        return backend_identity(self.name, self.model, thinking=bool(self.vllm and self.vllm.thinking))
+
+    def build(self) -> AsyncBackend | BatchBackend:
+        """The backend itself: this is where a local model loads."""
+        name = self.name
+        size = self.batch_size if self.batch_size is not None else DEFAULT_BATCH_SIZE.get(name, 16)
+        return make_backend(name, self.model, base_urls=self.base_urls, api_key_env=self.api_key_env,
+                            concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm, timeout=self.timeout,
+                            max_retries=self.max_retries, device=self.device, batch_size=size, vllm=self.vllm)
+
+
+def _at_least(option: str, value: int | None, low: int, hint: str = "") -> None:
+    if value is not None and value < low:
+        raise UserError(f"{option} must be at least {low}, got {value}{hint}")
