@@ -24,18 +24,15 @@ import torch
 def measure(config_name: str, device: str, batch_size: int, steps: int, warmup: int, amp: bool, text_len: int,
             threads: int | None) -> dict:
     from tipr_bench.baselines.bi_irra.config import get_config
-    from tipr_bench.baselines.bi_irra.inference import limit_threads_when_busy
     from tipr_bench.baselines.bi_irra.masking import blockwise_mask, mask_tokens
     from tipr_bench.baselines.bi_irra.model import BiIRRA, TrainBatch
     from tipr_bench.baselines.bi_irra.train import param_groups
+    from tipr_bench.benchmark.devices import use_cpu_threads
 
     torch.manual_seed(0)
     cfg = get_config(config_name)
     dev = torch.device(device)
-    if threads:
-        torch.set_num_threads(threads)
-    else:  # as training does: one thread on a CPU that other processes already saturate
-        limit_threads_when_busy(dev)
+    use_cpu_threads(dev, threads)  # as training does: fewer threads on a CPU other processes keep busy
     model = BiIRRA(cfg).to(dev).train()
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
     rng = random.Random(0)

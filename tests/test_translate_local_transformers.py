@@ -131,7 +131,7 @@ def test_device_selection(tmp_path, causal):
     folder = causal._net.name_or_path
     assert TransformersBackend(folder, device="auto").device.type == ("cuda" if torch.cuda.is_available()
                                                                       else "cpu")
-    with pytest.raises(UserError, match="unknown --device 'tpu0'"):
+    with pytest.raises(UserError, match="--device 'tpu0': use auto, cpu, cuda or cuda:N"):
         TransformersBackend(folder, device="tpu0")
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="sees no CUDA device; use --device cpu"):

@@ -24,6 +24,7 @@ from tipr_bench.baselines.metrics import (
 )
 from tipr_bench.baselines.queries import split_captions
 from tipr_bench.benchmark.atomic import sha256_file
+from tipr_bench.benchmark.devices import resolve_device
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.store import EvalResult, Workspace
@@ -353,14 +354,9 @@ def record(
 
 
 def _device(device: str | None) -> torch.device | None:
-    if device in (None, "auto"):
-        return torch.device("cuda") if torch.cuda.is_available() else None
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA device here; use --device cpu or auto")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise UserError(f"--device {device}: use auto, cpu or cuda[:N]") from None
+    """The device to rank on; None: the CPU, picked by `auto` (the ranking's own default path)."""
+    resolved = resolve_device(device or "auto")
+    return None if resolved.type == "cpu" and device in (None, "auto") else resolved
 
 
 def _must_exist(path: Path, what: str) -> None:

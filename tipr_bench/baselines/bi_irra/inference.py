@@ -15,7 +15,6 @@ rerank_k=0 gives pure ITC. Queries are the split's captions with a usable text (
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.baselines.queries import split_captions
 from tipr_bench.benchmark.atomic import sha256_file
+from tipr_bench.benchmark.devices import resolve_device, use_cpu_threads
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
@@ -60,27 +60,6 @@ class LoadedModel:
     path: Path
     sha256: str
     selection: str = ""
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA device here; use --device cpu or auto")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise UserError(f"--device {device}: use auto, cpu or cuda[:N]")
-    return torch.device(device)
-
-
-def limit_threads_when_busy(device: torch.device) -> bool:
-    """On a CPU that other processes already saturate, use one torch thread: OpenMP threads spinning
-    against other processes made a CPU training step 20x slower in our measurements. True if it did."""
-    if device.type != "cpu" or not hasattr(os, "getloadavg") or torch.get_num_threads() <= 1:
-        return False
-    if os.getloadavg()[0] < (os.cpu_count() or 1):
-        return False
-    torch.set_num_threads(1)
-    return True
 
 
 def load_model(path: Path, device: torch.device) -> LoadedModel:
@@ -195,7 +174,7 @@ def score_split(ws: Workspace, *, dataset: str, split: str, lang: str, checkpoin
     if path is None:
         raise UserError(f"no bi-irra checkpoint in {ws.root}; run `tipr-bench train --model bi-irra --lang {lang}`")
     dev = resolve_device(device)
-    limit_threads_when_busy(dev)
+    use_cpu_threads(dev)
     return score_loaded(ws, load_model(path, dev), dataset=dataset, split=split, lang=lang, device=dev,
                         rerank_k=rerank_k, progress=progress)
 

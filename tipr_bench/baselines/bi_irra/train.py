@@ -30,10 +30,8 @@ from tipr_bench.baselines.bi_irra.data import PairDataset, collate, epoch_batche
 from tipr_bench.baselines.bi_irra.inference import (
     LoadedModel,
     chance_r1,
-    limit_threads_when_busy,
     load_model,
     metrics,
-    resolve_device,
     score_loaded,
 )
 from tipr_bench.baselines.bi_irra.keymap import load_into, position_convention, read_state_dict
@@ -41,6 +39,7 @@ from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.schedule import WarmupCosine
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.baselines.queries import split_captions
+from tipr_bench.benchmark.devices import resolve_device, use_cpu_threads
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
@@ -112,8 +111,7 @@ def seed_everything(seed: int) -> None:
 def pick_dataset(ws: Workspace, dataset: str | None, lang: str) -> str:
     if dataset:
         return dataset
-    slugs = sorted({row[0] for row in ws.conn.execute(
-        "SELECT DISTINCT c.dataset FROM captions c JOIN translations t ON t.key = c.key AND t.lang = ?", (lang,))})
+    slugs = ws.datasets_with(lang)
     if len(slugs) == 1:
         return slugs[0]
     if not slugs:
@@ -161,10 +159,9 @@ def all_rng_states(world: int) -> list[dict]:
 
 
 def _set_threads(threads: int | None, device: torch.device, notes: list[str]) -> None:
-    if threads:
-        torch.set_num_threads(threads)
-    elif limit_threads_when_busy(device):
-        notes.append("CPU already busy (load >= cores): training with 1 thread; set --threads to override")
+    chosen = use_cpu_threads(device, threads)
+    if not threads and chosen is not None and chosen < (os.cpu_count() or 1):
+        notes.append(f"CPU already busy: training with {chosen} thread(s); set --threads to override")
 
 
 def _distributed() -> tuple[int, int, int]:

@@ -30,6 +30,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from tipr_bench.benchmark.devices import cpu_threads, resolve_device, use_cpu_threads  # noqa: F401 (cpu_threads: the demo's)
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
 from tipr_bench.translate.backends.decode_loop import DecodeLoop, OutputHead
@@ -61,8 +62,7 @@ class TransformersBackend:
         self.batch_size = batch_size
         self.device = resolve_device(device)
         self.dtype = dtype_for(self.device)
-        if self.device.type == "cpu":
-            torch.set_num_threads(cpu_threads())
+        use_cpu_threads(self.device)
         with quiet_loading():
             loaded = load_model(model, self.dtype)
         self.model: str = loaded.model_id
@@ -224,39 +224,6 @@ class StopOnStrings(StoppingCriteria):
 
 
 # -- devices -----------------------------------------------------------------------------------------
-def resolve_device(device: str) -> torch.device:
-    """"auto" picks a CUDA GPU when torch sees one, else the CPU; an explicit device must exist."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise UserError(f"unknown --device {device!r}: use auto, cpu, cuda or cuda:N") from exc
-    if chosen.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(f"--device {device} asked for a GPU but torch {torch.__version__} sees no CUDA "
-                            "device; use --device cpu (or auto)")
-        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
-            raise UserError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) visible")
-    elif chosen.type != "cpu":
-        raise UserError(f"unsupported --device {device!r}: use auto, cpu, cuda or cuda:N")
-    return chosen
-
-
-def cpu_threads() -> int:
-    """Threads for CPU inference: `TIPR_BENCH_THREADS` if set, else the cores this process may use minus
-    those other processes keep busy. Measured on 2 shared cores with a load of 6: 2 threads generated
-    10x slower than 1, because OpenMP threads spin waiting for each other when the cores are taken."""
-    override = os.environ.get("TIPR_BENCH_THREADS", "").strip()
-    if override:
-        if not override.isdigit() or int(override) < 1:
-            raise UserError(f"TIPR_BENCH_THREADS={override!r} must be a positive integer")
-        return int(override)
-    cores = len(os.sched_getaffinity(0))
-    busy_elsewhere = max(0, round(os.getloadavg()[0]) - 1)  # the load includes this process's own loading
-    return max(1, cores - busy_elsewhere)
-
-
 def dtype_for(device: torch.device) -> torch.dtype:
     """float32 on CPU (bf16 matmuls are slow there); bf16 on GPUs that have it, else float16."""
     if device.type == "cuda":
