@@ -8,6 +8,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
@@ -15,6 +16,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.text import Text
 
@@ -37,8 +39,11 @@ class RateColumn(ProgressColumn):
 
 
 def progress_columns(unit: str = "items") -> list[ProgressColumn]:
-    return [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(unit),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    """`unit="bytes"` counts and rates in bytes (downloads); any other unit is a count of things."""
+    count, rate = (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else \
+        (MofNCompleteColumn(), RateColumn(unit))
+    return [TextColumn("[bold]{task.description}"), BarColumn(), count, rate, TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn()]
 
 
 def make_progress(enabled: bool = True, unit: str = "items", transient: bool = True,

@@ -14,18 +14,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-
 from tipr_bench.benchmark.atomic import fsync_dir, sha256_file, write_durable
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.release.fetch import (
     IntegrityError,
     RetryPolicy,
@@ -170,9 +161,7 @@ def _fetch_into(staging: Path, base: str, name: str, version: str, expected: str
     staging.mkdir(exist_ok=True)
     _drop_strays(staging, {e.path for e in entries})
     total = sum(e.size for e in entries)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
+    with make_progress(progress, unit="bytes", transient=False) as bar:
         task = bar.add_task(f"{name}@{version}", total=total)
         for entry in entries:
             target = staging / entry.path

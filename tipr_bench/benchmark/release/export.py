@@ -13,13 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 import tipr_bench
 from tipr_bench.benchmark.atomic import fsync_dir, sha256_file, staging_dir, write_durable
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import file_code, get_language
+from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.release.card import KNOWN_PROMPTS, render_card
 from tipr_bench.benchmark.release.collect import ReleaseData, collect, languages_of, pick_dataset
@@ -120,11 +118,9 @@ def export_release(
                         f"export a new --version (existing: {', '.join(_versions(out / name))})")
     slug = pick_dataset(ws, dataset)
     n_captions = ws.caption_count(slug)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("captions"),
-               TimeRemainingColumn())
     final.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(final.parent, f".{version}.lock"), \
-            Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
+            make_progress(progress, unit="captions", transient=False) as bar:
         for stale in final.parent.glob(f".{version}.*.building"):  # left by a killed export of this version
             shutil.rmtree(stale, ignore_errors=True)
         task = bar.add_task(f"{name}@{version}: reading", total=n_captions * len(langs or languages_of(ws, slug)))
