@@ -110,6 +110,7 @@ def test_cli_evaluate_json_and_leaderboard(cli, submission, tmp_path):
     assert (tmp_path / "lb.png").read_bytes()[:4] == b"\x89PNG"
     rows = json.loads(cli("leaderboard", "--format", "json", "--direction", "t2i", "-w", ws_root).stdout)
     assert [(r["model"], r["train_lang"], r["direction"]) for r in rows] == [("run1", "", "t2i"), ("run1", "zh", "t2i")]
+    assert json.loads(cli("leaderboard", "--json", "--direction", "t2i", "-w", ws_root).stdout) == rows
 
 
 @pytest.mark.slow

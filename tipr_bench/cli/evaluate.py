@@ -123,6 +123,7 @@ def leaderboard_command(
                                               ".svg file.")] = None,
     split: SplitOption = None,
     direction: Annotated[str | None, typer.Option("--direction", help="Only t2i or i2t results.")] = None,
+    json_output: JsonOption = False,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
 ) -> None:
     """The latest result per method, training language, dataset and query language, one table per query
@@ -132,6 +133,8 @@ def leaderboard_command(
     """
     if fmt not in board.FORMATS:
         raise UserError(f"--format {fmt!r}: use {', '.join(board.FORMATS)}")
+    if json_output:
+        fmt = "json"
     if direction is not None and direction not in ("t2i", "i2t"):
         raise UserError(f"--direction {direction!r}: use t2i or i2t")
     if plot is not None:
