@@ -39,7 +39,7 @@ from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.schedule import WarmupCosine
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.baselines.queries import split_captions
-from tipr_bench.benchmark.devices import resolve_device, use_cpu_threads
+from tipr_bench.benchmark.devices import check_device, resolve_device, use_cpu_threads
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
@@ -73,6 +73,28 @@ class TrainOptions:
     test_rerank_k: int = 256
     max_steps: int | None = None  # stop after this many optimizer steps (smoke tests)
     threads: int | None = None  # CPU threads for torch; 1 is fastest on a busy shared machine
+
+    def __post_init__(self) -> None:
+        """Every option checked before any data is read or model built: one line each."""
+        if self.lang == "en":
+            raise UserError("--lang en: Bi-IRRA pairs English with a target language; pass --lang zh (or fr, de, ...)")
+        get_config(self.config)  # an unknown config name is refused here
+        check_device(self.device)
+        for option, value in (("--epochs", self.epochs), ("--batch-size", self.batch_size), ("--accum", self.accum),
+                              ("--save-every", self.save_every), ("--max-steps", self.max_steps),
+                              ("--threads", self.threads)):
+            if value is not None and value < 1:
+                raise UserError(f"{option} {value}: must be 1 or more")
+        if self.workers < 0:
+            raise UserError(f"--workers {self.workers}: must be 0 (load in this process) or more")
+        if self.lr is not None and not self.lr > 0:
+            raise UserError(f"--lr {self.lr}: a learning rate must be positive, e.g. 5e-5")
+        if self.select_on not in SELECTIONS:
+            raise UserError(f"--select-on {self.select_on}: use val (the default) or test (the reference's protocol)")
+        if self.init is not None and not Path(self.init).is_file():
+            raise UserError(f"--init {self.init} does not exist; pass a CCLM-X2VLM checkpoint file")
+        if self.xlmr is not None and not Path(self.xlmr).is_dir():
+            raise UserError(f"--xlmr {self.xlmr} is not a folder; pass a local XLM-R Hugging Face folder")
 
 
 @dataclass
@@ -205,24 +227,8 @@ class CometLogger:
 # -- the run ----------------------------------------------------------------------------------
 
 
-def _check(opts: TrainOptions) -> None:
-    if opts.lang == "en":
-        raise UserError("--lang en: Bi-IRRA pairs English with a target language; pass --lang zh (or fr, de, ...)")
-    if opts.accum < 1:
-        raise UserError(f"--accum {opts.accum}: must be 1 or more")
-    if opts.select_on not in SELECTIONS:
-        raise UserError(f"--select-on {opts.select_on}: use val (the default) or test (the reference's protocol)")
-    if opts.save_every is not None and opts.save_every < 1:
-        raise UserError(f"--save-every {opts.save_every}: must be 1 or more optimizer steps")
-    if opts.init is not None and not Path(opts.init).is_file():
-        raise UserError(f"--init {opts.init} does not exist; pass a CCLM-X2VLM checkpoint file")
-    if opts.xlmr is not None and not Path(opts.xlmr).is_dir():
-        raise UserError(f"--xlmr {opts.xlmr} is not a folder; pass a local XLM-R Hugging Face folder")
-
-
 def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None] | None = None) -> TrainResult:
     started = time.perf_counter()
-    _check(opts)
     rank, local_rank, world = _distributed()
     device = resolve_device(opts.device)
     notes: list[str] = []

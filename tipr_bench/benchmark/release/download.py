@@ -26,7 +26,7 @@ from tipr_bench.benchmark.release.fetch import (
     join,
     to_url,
 )
-from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, folder_lock, parse_index, resolve
+from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, folder_lock, parse_index, parse_spec, resolve
 from tipr_bench.benchmark.release.manifest import (
     MANIFEST_NAME,
     VerifyReport,
@@ -89,6 +89,7 @@ def download_release(
 ) -> DownloadResult:
     """Download NAME[@VERSION|@latest] listed in `index` into `out/NAME/VERSION` (default: the cache)."""
     policy = policy or RetryPolicy()
+    parse_spec(spec)  # a malformed NAME@VERSION is refused before the index is read
     source = index_url(index)
     entry = resolve(parse_index(fetch_bytes(source, policy), source), spec, source)
     name = check_name(entry["name"], f"{source}: release name")

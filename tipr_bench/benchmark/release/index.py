@@ -20,7 +20,7 @@ from pathlib import Path
 from tipr_bench.benchmark.atomic import write_json
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, sha256_bytes
-from tipr_bench.benchmark.release.semver import is_semver, precedence
+from tipr_bench.benchmark.release.semver import check_semver, is_semver, precedence
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "tipr-bench-index/1"
@@ -103,6 +103,9 @@ def parse_spec(spec: str) -> tuple[str, str]:
     name, version = name.strip(), version.strip() or "latest"
     if not name:
         raise UserError(f"release {spec!r} has no name: use NAME[@VERSION], e.g. cuhk-pedes-m@1.0.0")
+    check_name(name, "release")
+    if version != "latest":
+        check_semver(version, f"release {name}: version")
     return name, version
 
 
