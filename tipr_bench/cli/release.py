@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -121,19 +123,13 @@ def download(
     """
     hub = is_hub_spec(spec)
     check_download_options(spec, hub, index, include, ingest, dataset)
-    try:
+    with _failures_exit_1():
         if hub:
             result = download_from_hub(spec, out, include=include, progress=not json_out)
             root = dataset_folder(result, dataset) if ingest else None
         else:
             result = download_release(spec, index, out, progress=not json_out)
             root = result.path
-    except IntegrityError as exc:
-        err_console.print(f"[bold red]integrity check failed:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILURE) from None
-    except HubUnreachable as exc:
-        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILURE) from None
     report = None
     if ingest:
         with Workspace.open(workspace) as ws:
@@ -151,6 +147,21 @@ def download(
         c = report.captions
         console.print(f"ingested {report.dataset} from {root}: captions {c.added} added, {c.updated} updated, "
                       f"{c.unchanged} unchanged; {report.translations_added} source translations -> {workspace}")
+
+
+@contextmanager
+def _failures_exit_1() -> Iterator[None]:
+    """What is not the input's fault (a file that fails its checksum, a Hub that cannot be reached): one
+    plain-text line, exit 1."""
+    try:
+        yield
+    except IntegrityError as exc:
+        err_console.print(Text.assemble(("integrity check failed: ", "bold red"), str(exc)), highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    except HubUnreachable as exc:
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
 
 
 def check_download_options(spec: str, hub: bool, index: str | None, include: list[str] | None, ingest: bool,
@@ -232,14 +243,8 @@ def publish(
     """
     from tipr_bench.benchmark.release.hub_publish import publish_release
 
-    try:
+    with _failures_exit_1():
         result = publish_release(release_dir, repo, revision=revision, private=private, force=force)
-    except IntegrityError as exc:
-        err_console.print(f"[bold red]integrity check failed:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILURE) from None
-    except HubUnreachable as exc:
-        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILURE) from None
     if json_out:
         print_json(result.as_dict())
         return
