@@ -226,3 +226,14 @@ def test_english_senses_positions_and_modifiers(zh):
     assert "top" not in on_top.expected and on_top.wrong_used == ()
     assert "dress" not in zh.check("black dress shoes", "黑色正装皮鞋").expected
     assert "dress" in zh.check("a black dress and shoes", "黑色连衣裙和鞋子").expected
+
+
+def test_terms_and_senses_stop_at_punctuation(zh):
+    # a modifier reads its head only within the clause, and a two-word alias never spans a comma
+    assert "dress" in zh.check("she wears a dress, socks are white", "她穿着连衣裙，袜子是白色的").expected
+    assert "dress shoe" not in zh.check("a woman in a long dress, shoes are black", "一名女子").expected
+
+
+def test_a_longer_term_of_the_back_translation_says_its_words(zh):
+    assert zh.said_by("shoe", {"tennis shoe"}) and zh.said_by("black", {"black and white"})
+    assert not zh.said_by("boot", {"sneaker"})

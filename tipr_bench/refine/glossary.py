@@ -25,6 +25,7 @@ from tipr_bench.benchmark.languages import get_language
 from tipr_bench.refine.glossary_stopwords import COVERAGE_STOPWORDS
 from tipr_bench.refine.senses import COLOUR_SUFFIXES, MODIFIER_HEADS
 from tipr_bench.refine.term_matching import (
+    _PUNCTUATION,
     EN_TOKEN,
     MATCHER_VERSION,
     VERB_CATEGORIES,
@@ -220,11 +221,13 @@ class Glossary:
 
     def said_by(self, term: str, others: set[str]) -> bool:
         """Whether `others` (terms found in some English text) include `term` or a synonym of it for
-        this language: a term whose preferred target is one of this term's targets, or the other way
-        round (trousers ~ pants in zh, both 裤子), so a back-translation's wording is no evidence that
-        a term was lost. Shared generic targets (上衣 for both shirt and jacket) make no synonyms."""
-        if term in others:
-            return True
+        this language: a longer term that holds its words ("black and white" holds black), or a term
+        whose preferred target is one of this term's targets, or the other way round (trousers ~ pants
+        in zh, both 裤子), so a back-translation's wording is no evidence that a term was lost. Shared
+        generic targets (上衣 for both shirt and jacket) make no synonyms."""
+        words = set(term.split())
+        if term in others or any(words <= set(other.split()) for other in others):
+            return True  # the term itself, or a longer term that holds it ("shoe" in "tennis shoe")
         mine = self._targets_by_term.get(term)
         if mine is None:
             return False
@@ -350,8 +353,9 @@ class Glossary:
 
 
 def _next_word(text: str, at: int) -> str:
+    """The word right after `at` in the same clause ("" across punctuation: "a dress, socks")."""
     m = EN_TOKEN.search(text.lower(), at)
-    return m.group() if m else ""
+    return m.group() if m and not _PUNCTUATION.search(text, at, m.start()) else ""
 
 
 def _covers(outer: tuple[int, int], outer_weight: int, inner: tuple[int, int], inner_weight: int) -> bool:

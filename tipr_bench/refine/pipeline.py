@@ -188,10 +188,11 @@ class Judge:
 
 
 def _confirming_issue(term: str, issues: Sequence[AttributeIssue]) -> str:
-    """The attribute issue that reports the loss of `term` (its subject or its source value), if any."""
+    """The attribute issue about the thing `term` names (a garment, an item), if any: "colour of shoes:
+    black -> white" confirms a missed "shoe", not a missed "black" that belonged to the hair."""
     words = set(term.split())
     for issue in issues:
-        if words & (set(issue.subject.split()) | set(issue.expected.split())):
+        if words & set(issue.subject.split()):
             return str(issue)
     return ""
 

@@ -123,6 +123,8 @@ class EnglishTermIndex:
         while i < len(tokens):
             for n in range(min(self._longest, len(tokens) - i), 0, -1):
                 hit = self._table.get(tuple(t.text for t in tokens[i : i + n]))
+                if hit is not None and n > 1 and _PUNCTUATION.search(text, tokens[i].end, tokens[i + n - 1].start):
+                    continue  # "a long dress, shoes are black" holds no "dress shoe"
                 if hit is not None:
                     if hit[0] != NO_TERM:
                         punctuated = bool(matches) and _PUNCTUATION.search(text, matches[-1].end, tokens[i].start)
