@@ -34,3 +34,4 @@ def test_every_bad_option_is_one_line_exit_2_nothing_written_no_model_loaded(tmp
         assert r["expected"] in lines[0], (case, lines[0])
         assert not r["changed"], f"{case}: wrote to disk"
         assert not r["heavy"], f"{case}: loaded {r['heavy']}"
+        assert "SECRET" not in r["stderr"] and "abc123" not in r["stderr"], f"{case}: repeated a key"

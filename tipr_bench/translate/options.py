@@ -8,6 +8,7 @@ is written or any request is sent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
@@ -17,6 +18,9 @@ from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends import BACKENDS, backend_identity, default_backend_name, make_backend
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, DecodingParams
 from tipr_bench.translate.backends.vllm_backend import VllmSettings
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+KEY_PREFIXES = ("sk-", "sk_", "hf_", "gsk_", "xai-", "AIza")  # how common API keys and tokens begin
 
 DEFAULT_BATCH_SIZE = {"transformers": 16, "vllm": 0}  # 0: the whole job list at once (vLLM schedules it)
 
@@ -49,9 +53,10 @@ class BackendOptions:
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 raise UserError(f"--base-url {url!r} is not an http(s) URL; write it like http://host:8000/v1")
-        if not self.api_key_env or not self.api_key_env.replace("_", "").isalnum():
-            raise UserError(f"--api-key-env {self.api_key_env!r}: give the name of an environment variable, "
-                            "not the key itself")
+        if not ENV_NAME.fullmatch(self.api_key_env) or self.api_key_env.startswith(KEY_PREFIXES):
+            # never repeat the value: it may be the key itself
+            raise UserError("--api-key-env takes the name of an environment variable (such as OPENAI_API_KEY), "
+                            "and what was given is not one; put the key in that variable, never on the command line")
         _at_least("--concurrency", self.concurrency, 1)
         _at_least("--rpm", self.rpm, 1, "; leave it out for no limit")
         _at_least("--tpm", self.tpm, 1, "; leave it out for no limit")
