@@ -76,6 +76,25 @@ def test_dry_run_spends_nothing(tmp_path):
     assert stored(ws) == {}
 
 
+def test_dry_run_picks_the_prompt_the_live_run_would(tmp_path):
+    """Told from the model's files without loading it: a base model gets the few-shot prompt."""
+    ws = make_workspace(tmp_path / "ws", n=3)
+    chat, base = tmp_path / "chat-model", tmp_path / "base-model"
+    for folder, config in ((chat, {"chat_template": "{{ messages }}"}), (base, {})):
+        folder.mkdir()
+        (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    prompts = {}
+    for name, args in (("vllm chat", ["--backend", "vllm", "--model", chat]),
+                       ("vllm base", ["--backend", "vllm", "--model", base]),
+                       ("vllm forced base", ["--backend", "vllm", "--model", chat, "--chat-mode", "base"]),
+                       ("bundled", ["--backend", "transformers"])):
+        done = run_main("translate", "--lang", "zh", "-w", ws, "--dry-run", "--json", *args)
+        assert done.returncode == 0, done.stderr
+        prompts[name] = json.loads(done.stdout)["prompt"]
+    assert prompts == {"vllm chat": "ldat", "vllm base": "fewshot", "vllm forced base": "fewshot",
+                       "bundled": "fewshot"}
+
+
 def _provider(server: OpenAIServer, requests_file: Path, results_file: Path, fail_first: bool) -> None:
     """Play the Batch API: send each request body to the server, write the results file."""
     lines = []

@@ -24,6 +24,7 @@ from tipr_bench.benchmark.atomic import atomic_open
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.translate.backends.local_common import has_chat_template
 from tipr_bench.translate.backends.openai_backend import chat_args, completion_from_body
 from tipr_bench.translate.cache import TranslationCache
 from tipr_bench.translate.runner import PendingPlan
@@ -32,7 +33,6 @@ IMPORT_CHUNK = 1000
 MAX_REQUESTS = 50_000  # the OpenAI Batch API's limits per input file
 MAX_BYTES = 200 * 1024 * 1024
 # where vLLM (through transformers) finds a chat template in a model folder; tekken.json/params.json: Mistral
-TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json", "tekken.json", "params.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,16 +82,11 @@ def _write_part(path: Path, lines: list[bytes]) -> tuple[Path, int]:
 def refuse_base_model_batch(model: str, chat_mode: str) -> None:
     """`vllm run-batch` serves /v1/chat/completions only: a model without a chat template would answer
     every line with an error, so say so before writing anything."""
-    folder = Path(model).expanduser()
-    if chat_mode == "chat" or (chat_mode == "auto" and not folder.is_dir()):
-        return  # a hub name: vLLM resolves its template (or built-in fallback) where it runs
-    config = folder / "tokenizer_config.json"
-    has_template = chat_mode == "auto" and (any((folder / name).is_file() for name in TEMPLATE_FILES) or (
-        config.is_file() and "chat_template" in json.loads(config.read_text(encoding="utf-8"))))
-    if not has_template:
-        raise UserError(f"--batch-out with --backend vllm: {model} is a base model (no chat template) and "
-                        "`vllm run-batch` serves chat completions only; translate it in-process (drop "
-                        "--batch-out), or pass --chat-mode chat if vLLM has a built-in template for it")
+    if chat_mode == "chat" or (chat_mode == "auto" and has_chat_template(model) is not False):
+        return  # a chat model, or a hub name whose template (or built-in fallback) vLLM resolves where it runs
+    raise UserError(f"--batch-out with --backend vllm: {model} is a base model (no chat template) and "
+                    "`vllm run-batch` serves chat completions only; translate it in-process (drop "
+                    "--batch-out), or pass --chat-mode chat if vLLM has a built-in template for it")
 
 
 def _bad_line(path: Path, lineno: int, problem: str) -> UserError:

@@ -17,9 +17,10 @@ from pathlib import Path
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.translate.backends.local_common import has_chat_template
 from tipr_bench.translate.cost import estimate
 from tipr_bench.translate.options import BackendOptions
-from tipr_bench.translate.prompts import Prompt, default_prompt, get_prompt
+from tipr_bench.translate.prompts import PRESETS, Prompt, default_prompt, get_prompt
 from tipr_bench.translate.runner import (
     CacheOnly,
     PendingPlan,
@@ -157,8 +158,21 @@ def _select(ws: Workspace, s: TranslateSettings, options: BackendOptions) -> tup
 
 
 def _prompt(s: TranslateSettings, options: BackendOptions) -> Prompt:
-    """Without a model at hand (dry runs, batch files): few-shot for the offline base model, else ldat."""
-    return get_prompt(s.prompt or ("fewshot" if options.name == "transformers" else "ldat"))
+    """The prompt a live run would use, told without loading the model (dry runs, batch files): few-shot
+    for a base model, the published ldat prompt for a chat model or a server."""
+    if s.prompt:
+        return get_prompt(s.prompt)
+    return PRESETS["fewshot"] if _base_model(options) else PRESETS["ldat"]
+
+
+def _base_model(options: BackendOptions) -> bool:
+    if options.name == "openai":
+        return False
+    if options.vllm is not None and options.vllm.chat_mode != "auto":
+        return options.vllm.chat_mode == "base"
+    if options.model is None:  # the bundled Gemma-3-270M, a base model
+        return True
+    return has_chat_template(options.model) is False
 
 
 def _pending(ws: Workspace, jobs: list[TranslationJob], s: TranslateSettings,

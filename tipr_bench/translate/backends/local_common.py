@@ -7,6 +7,7 @@ Kept free of torch/transformers/vllm imports so either backend can use it withou
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,26 @@ def model_cache_dir() -> Path:
     """Where assembled and converted local models live (`TIPR_BENCH_CACHE` overrides ~/.cache/tipr-bench)."""
     root = os.environ.get("TIPR_BENCH_CACHE") or Path.home() / ".cache" / "tipr-bench"
     return Path(root) / "models"
+
+
+# files beside a model that hold its chat template (Hugging Face, and Mistral's own formats)
+TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json", "tekken.json", "params.json")
+
+
+def has_chat_template(model: str | Path) -> bool | None:
+    """Whether a local model has a chat template, read from its files without loading it: a folder's
+    template files or tokenizer_config.json, a GGUF file's metadata. None: not a local path (a hub name,
+    which the serving engine resolves)."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        config = path / "tokenizer_config.json"
+        return any((path / name).is_file() for name in TEMPLATE_FILES) or (
+            config.is_file() and "chat_template" in json.loads(config.read_text(encoding="utf-8")))
+    if path.is_file() and path.suffix == ".gguf":
+        import gguf
+
+        return "tokenizer.chat_template" in gguf.GGUFReader(str(path)).fields
+    return None
 
 
 def message_text(message: Message) -> str:
