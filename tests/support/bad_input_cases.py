@@ -48,6 +48,7 @@ def cases(work: Path) -> list[tuple[list[str], str]]:
          "--gpu-memory-utilization"),
         ([*translate, "--backend", "vllm", "--model", "m", "--vllm-arg", "junk"], "--vllm-arg"),
         ([*translate, *url, "--api-key-env", "sk-abc123"], "--api-key-env takes the name"),
+        ([*translate, "--chat-mode", "base"], "--chat-mode: vLLM engine settings"),
         ([*translate, *url, "--api-key-env", "hf_SECRET123"], "--api-key-env takes the name"),
         (["translate", "--lang", "zh", "-w", missing, *url], missing),
         ([*refine, "--rounds", "-1"], "--rounds -1"),

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.vllm_backend import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
     DEFAULT_MAX_MODEL_LEN,
@@ -65,10 +66,18 @@ OPTIONS: dict[str, tuple[object, object]] = {
 }
 
 
+VLLM_ONLY = ("max_model_len", "tensor_parallel_size", "gpu_memory_utilization", "trust_remote_code", "vllm_arg",
+             "thinking", "chat_mode")
+
+
 def backend_options(**values) -> BackendOptions:
     """The options as typed at the command line, checked (one-line errors before any model loads)."""
     vllm = None
-    if values["backend"] == "vllm":
+    if values["backend"] != "vllm":
+        given = [f"--{name.replace('_', '-')}" for name in VLLM_ONLY if values[name] != OPTIONS[name][1]]
+        if given:
+            raise UserError(f"{', '.join(given)}: vLLM engine settings; add --backend vllm, or leave them out")
+    else:
         vllm = VllmSettings(max_model_len=values["max_model_len"], tensor_parallel_size=values["tensor_parallel_size"],
                             gpu_memory_utilization=values["gpu_memory_utilization"],
                             trust_remote_code=values["trust_remote_code"], thinking=values["thinking"],
