@@ -68,6 +68,7 @@ def cases(work: Path) -> list[tuple[list[str], str]]:
         (["export", "--name", "n", "--version", "one", "--out", str(work / "rel"), *ws], "--version"),
         (["download", "n@notaversion", "--index", str(work), "--out", str(work / "dl")], "notaversion"),
         (["download", "hf://models/someone/thing", "--out", str(work / "dl")], "hf://datasets/OWNER/NAME"),
+        (["download", "n@1.0.0", "--index", str(work), "--images", str(work)], "--images goes with --ingest"),
         (["evaluate", "--embeddings", missing, "--dataset", "cuhk-pedes", "--lang", "zh", *ws], missing),
         (["evaluate", "--model", "bi-irra", "--lang", "zh", "--direction", "sideways", *ws], "sideways"),
         (["leaderboard", "--format", "xml", *ws], "--format 'xml'"),

@@ -15,7 +15,7 @@ from rich.text import Text
 from tipr_bench.benchmark.adapters import DATASETS
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.hub_source import HUB_SOURCE_NAME
-from tipr_bench.benchmark.ingest import ingest_dataset
+from tipr_bench.benchmark.ingest import prepare_ingest, write_ingest
 from tipr_bench.benchmark.release import download_release, export_release, verify_release
 from tipr_bench.benchmark.release.download import check_against_index
 from tipr_bench.benchmark.release.export import parse_list
@@ -122,7 +122,7 @@ def download(
     Example: tipr-bench download hf://datasets/zzhugging/Bi-IRRA --include 'CUHK-PEDES/*' --ingest -d cuhk-pedes
     """
     hub = is_hub_spec(spec)
-    check_download_options(spec, hub, index, include, ingest, dataset)
+    check_download_options(spec, hub, index, include, ingest, dataset, images)
     with _failures_exit_1():
         if hub:
             result = download_from_hub(spec, out, include=include, progress=not json_out)
@@ -132,8 +132,9 @@ def download(
             root = result.path
     report = None
     if ingest:
+        prepared = prepare_ingest(root, dataset, image_root=images)  # checked before a workspace exists
         with Workspace.open(workspace) as ws:
-            report = ingest_dataset(ws, root, dataset, image_root=images)
+            report = write_ingest(ws, prepared)
     if json_out:
         print_json({**result.as_dict(), **({"ingest": asdict(report)} if report else {})})
         return
@@ -165,7 +166,7 @@ def _failures_exit_1() -> Iterator[None]:
 
 
 def check_download_options(spec: str, hub: bool, index: str | None, include: list[str] | None, ingest: bool,
-                           dataset: str | None) -> None:
+                           dataset: str | None, images: Path | None) -> None:
     """Every option mistake is reported before anything is fetched."""
     if hub and index is not None:
         raise UserError(f"--index goes with a release NAME[@VERSION], not {spec}: a hf:// spec names the repo itself")
@@ -178,6 +179,8 @@ def check_download_options(spec: str, hub: bool, index: str | None, include: lis
                         "name their dataset")
     if dataset is not None and not ingest:
         raise UserError("--dataset goes with --ingest (it names the dataset to ingest)")
+    if images is not None and not ingest:
+        raise UserError("--images goes with --ingest (it names your copy of the dataset's images)")
 
 
 def _print_hub_download(result, ingested: bool) -> None:
