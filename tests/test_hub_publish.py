@@ -103,6 +103,15 @@ def test_a_published_version_is_refused_unless_forced_and_a_new_one_replaces_the
     assert hub.repos[REPO].resolve("v1.0.0").files["data/fr/test.parquet"]  # the old version stays at its tag
 
 
+def test_a_refused_publish_leaves_no_branch_and_private_says_what_the_repo_is(cli, hub, releases, tmp_path):
+    assert publish(cli, hub, tmp_path, releases / "1.0.0", "--repo", REPO).returncode == 0  # a public repo
+    refused = publish(cli, hub, tmp_path, releases / "1.0.0", "--repo", REPO, "--revision", "staging")
+    assert refused.returncode == 2 and "staging" not in hub.repos[REPO].branches
+    newer = publish(cli, hub, tmp_path, releases / "1.1.0", "--repo", REPO, "--private", "--json")
+    assert newer.returncode == 0, newer.stderr
+    assert json.loads(newer.stdout)["private"] is False and not hub.repos[REPO].private  # the repo stays public
+
+
 def test_publish_to_a_new_branch(cli, hub, releases, tmp_path):
     result = publish(cli, hub, tmp_path, releases / "1.1.0", "--repo", REPO, "--revision", "staging", "--json")
     assert result.returncode == 0, result.stderr

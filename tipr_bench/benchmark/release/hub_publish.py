@@ -76,33 +76,38 @@ def publish_release(
     with hub_errors(repo, endpoint, "publishing"):
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         try:
-            head = api.repo_info(repo_id, repo_type="dataset", revision=branch).sha
-        except RevisionNotFoundError:
-            api.create_branch(repo_id, repo_type="dataset", branch=branch)
-            head = api.repo_info(repo_id, repo_type="dataset", revision=branch).sha
+            info = api.repo_info(repo_id, repo_type="dataset", revision=branch)
+            head = info.sha
+        except RevisionNotFoundError:  # a new branch: made only once nothing refuses the publish
+            info, head = api.repo_info(repo_id, repo_type="dataset"), None
+        is_private = bool(info.private)  # an existing repo keeps its visibility, whatever --private says
         remote = [f.path for f in api.list_repo_tree(repo_id, repo_type="dataset", revision=head, recursive=True)
-                  if isinstance(f, RepoFile)]
+                  if isinstance(f, RepoFile)] if head else []
         tags = {t.name for t in api.list_repo_refs(repo_id, repo_type="dataset").tags}
         published = tag in tags or _remote_version(api, repo_id, head, remote) == (name, version)
         if published and not force:
             raise UserError(f"{name}@{version} is already published in {repo_id} (tag {tag} or {branch}'s "
                             f"{MANIFEST_NAME}); released versions are immutable: export a new --version, or pass "
                             "--force to publish this one again")
+        if head is None:
+            api.create_branch(repo_id, repo_type="dataset", branch=branch)
+            head = api.repo_info(repo_id, repo_type="dataset", revision=branch).sha
         ours = {f.path for f in files} | {MANIFEST_NAME}
         deleted = sorted(p for p in remote if p not in ours and p not in KEEP)
         operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(root / p)) for p in sorted(ours)]
         operations += [CommitOperationDelete(path_in_repo=p) for p in deleted]
-        info = api.create_commit(repo_id, operations=operations, repo_type="dataset", revision=branch,
+        commit = api.create_commit(repo_id, operations=operations, repo_type="dataset", revision=branch,
                                  commit_message=f"{name} {version}", parent_commit=head,
                                  commit_description=f"Release {name}@{version} published with tipr-bench; "
                                                     f"{MANIFEST_NAME} lists every file's sha256.")
         if tag in tags:
             api.delete_tag(repo_id, tag=tag, repo_type="dataset")
-        api.create_tag(repo_id, tag=tag, revision=info.oid, repo_type="dataset",
+        api.create_tag(repo_id, tag=tag, revision=commit.oid, repo_type="dataset",
                        tag_message=f"{name} {version}")
     total = sum(f.size for f in files) + (root / MANIFEST_NAME).stat().st_size
     url = f"{endpoint_of(endpoint)}/datasets/{repo_id}"
-    return PublishResult(repo_id, branch, tag, info.oid, info.commit_url or url, len(ours), total, deleted, private)
+    return PublishResult(repo_id, branch, tag, commit.oid, commit.commit_url or url, len(ours), total, deleted,
+                         is_private)
 
 
 def _verified_release(root: Path):
