@@ -19,12 +19,6 @@ def test_threshold_is_mean_noise_rounded_to_two_decimals():
     assert qe_threshold([]) == 0.0
 
 
-def test_explicit_threshold_wins_and_is_checked():
-    assert qe_threshold([0.1, 0.2], threshold=0.3) == 0.3
-    with pytest.raises(UserError, match="between 0 and 1"):
-        qe_threshold([0.5], threshold=1.5)
-
-
 def test_keep_rule_is_noise_at_most_theta():
     assert noise(0.85) == 0.15
     assert not is_noisy(0.85, 0.15)  # noise == theta is kept

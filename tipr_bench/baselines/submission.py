@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tipr_bench.benchmark.atomic import sha256_file
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.errors import UserError, brief
 
 SUBMISSION_ARRAYS = ("text_feats", "text_keys", "image_feats", "image_paths")
 NPY_MAGIC = b"\x93NUMPY"
@@ -57,7 +57,7 @@ def load_embeddings(path: str | Path) -> EmbeddingSubmission:
     try:
         archive = np.load(path, allow_pickle=False)
     except _READ_ERRORS as exc:
-        raise UserError(f"{path}: cannot read it as an .npz archive ({_short(exc)}); {how}") from None
+        raise UserError(f"{path}: cannot read it as an .npz archive ({brief(exc)}); {how}") from None
     with archive:
         missing = [name for name in SUBMISSION_ARRAYS if name not in archive.files]
         if missing:
@@ -68,7 +68,7 @@ def load_embeddings(path: str | Path) -> EmbeddingSubmission:
             try:
                 arrays[name] = archive[name]
             except _READ_ERRORS as exc:
-                raise UserError(f"{path}: array {name} cannot be read ({_short(exc)}); {how}") from None
+                raise UserError(f"{path}: array {name} cannot be read ({brief(exc)}); {how}") from None
     text_feats = _check_feats(path, "text_feats", arrays["text_feats"])
     image_feats = _check_feats(path, "image_feats", arrays["image_feats"])
     text_keys = _check_names(path, "text_keys", arrays["text_keys"], text_feats.shape[0], "text_feats")
@@ -90,7 +90,7 @@ def load_similarity(path: str | Path, query_keys: str | Path, gallery_paths: str
     try:
         sim = np.load(path, allow_pickle=False)
     except _READ_ERRORS as exc:
-        raise UserError(f"{path}: cannot read it as a .npy array ({_short(exc)}); save it with np.save") from None
+        raise UserError(f"{path}: cannot read it as a .npy array ({brief(exc)}); save it with np.save") from None
     if not isinstance(sim, np.ndarray):
         raise UserError(f"{path}: is an .npz archive; --similarity takes one .npy array saved with np.save")
     if sim.ndim != 2:
@@ -110,10 +110,6 @@ def load_similarity(path: str | Path, query_keys: str | Path, gallery_paths: str
 def must_exist(path: Path, what: str) -> None:
     if not path.is_file():
         raise UserError(f"{what} file {path} not found: check the path")
-
-
-def _short(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _numeric(path: Path, name: str, arr: np.ndarray) -> np.ndarray:

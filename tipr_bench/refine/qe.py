@@ -126,12 +126,8 @@ def noise(score: float) -> float:
     return round(1.0 - score, 6)
 
 
-def qe_threshold(scores: Sequence[float], threshold: float | None = None) -> float:
-    """Theta: the given threshold, else mean noise over all captions rounded to two decimals."""
-    if threshold is not None:
-        if not 0.0 <= threshold <= 1.0:
-            raise UserError(f"--threshold {threshold}: a noise threshold lies between 0 and 1 (e.g. 0.15)")
-        return float(threshold)
+def qe_threshold(scores: Sequence[float]) -> float:
+    """The published theta: mean noise over all captions, rounded to two decimals."""
     if not scores:
         return 0.0
     return round(float(np.mean([1.0 - s for s in scores])), 2)

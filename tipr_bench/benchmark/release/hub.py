@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.errors import UserError, brief
 
 LOGIN_HINT = "set HF_TOKEN or run `hf auth login`"
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}"
@@ -88,11 +88,7 @@ def hub_errors(repo: HubRepo, endpoint: str | None, doing: str) -> Iterator[None
             raise UserError(f"{where} refused access (403) while {doing}: the token lacks the permission; use a "
                             f"token with {'write' if 'publish' in doing else 'read'} access ({LOGIN_HINT})") from None
         raise HubUnreachable(f"{where} answered HTTP {status} while {doing}: "
-                             f"{_first_line(exc.server_message or str(exc))}") from None
+                             f"{brief(exc.server_message or str(exc))}") from None
     except (httpx2.ConnectError, httpx2.TimeoutException, errors.LocalEntryNotFoundError) as exc:
-        raise HubUnreachable(f"cannot reach {endpoint_of(endpoint)} while {doing} ({_first_line(str(exc))}): the "
+        raise HubUnreachable(f"cannot reach {endpoint_of(endpoint)} while {doing} ({brief(str(exc))}): the "
                              "network is down or HF_ENDPOINT is wrong") from None
-
-
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in str(text).splitlines() if line.strip()), "no details")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.errors import UserError, brief
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
 from tipr_bench.translate.cost import message_tokens
 from tipr_bench.translate.throttle import RateLimiter
@@ -211,7 +211,7 @@ class OpenAIBackend:
 
     def _redact(self, message: str) -> str:
         """A server's error text, short, with the API key (should a server echo it) masked."""
-        message = _short(message)
+        message = brief(message)
         key = self._api_key()
         return message.replace(key, "***") if key != "EMPTY" else message
 
@@ -246,16 +246,11 @@ def completion_from_body(data: dict) -> Completion:
     )
 
 
-def _short(message: str, limit: int = 200) -> str:
-    message = " ".join(str(message).split())
-    return message if len(message) <= limit else message[:limit] + "..."
-
-
 def _refused(exc: BaseException) -> str:
     """Why the connection could not be made, if that is what a 'timeout' really was; else ''."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ConnectionRefusedError) or "Cannot connect to host" in str(seen):
-            return _short(str(seen))
+            return brief(str(seen))
         seen = seen.__cause__ or seen.__context__
     return ""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.errors import UserError, brief
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
 from tipr_bench.translate.backends.local_common import folder_model_id, gguf_model_id, raw_prompt
 
@@ -153,7 +153,7 @@ class VllmBackend:
         except ValueError as exc:
             if "chat template" in str(exc):
                 return False
-            raise UserError(f"vLLM could not run a one-line chat with this model ({_short(exc)}); pass "
+            raise UserError(f"vLLM could not run a one-line chat with this model ({brief(exc)}); pass "
                             "--chat-mode chat or --chat-mode base to skip the probe") from exc
         return True
 
@@ -191,7 +191,7 @@ class VllmBackend:
             if _engine_dead(exc):
                 raise
             if len(conversations) == 1:
-                return [Completion(text="", failure=f"vLLM refused this prompt: {_short(exc)}")]
+                return [Completion(text="", failure=f"vLLM refused this prompt: {brief(exc)}")]
             mid = len(conversations) // 2
             return self._isolate(conversations[:mid], sampling) + self._isolate(conversations[mid:], sampling)
 
@@ -254,11 +254,6 @@ def _engine_dead(exc: BaseException) -> bool:
     except ImportError:
         return False
     return isinstance(exc, EngineDeadError)
-
-
-def _short(exc: BaseException, limit: int = 200) -> str:
-    message = " ".join(str(exc).split()) or type(exc).__name__
-    return message if len(message) <= limit else message[:limit] + "..."
 
 
 def vllm_model_id(model: str, *, thinking: bool = False) -> str:
