@@ -76,6 +76,7 @@ def cases(work: Path) -> list[tuple[list[str], str]]:
         (["train", "--lang", "zh", "--config", "huge", *ws], "huge"),
         (["train", "--lang", "zh", "--device", "tpu", *ws], "--device"),
         (["train", "--lang", "zh", "--epochs", "0", *ws], "--epochs 0"),
+        (["train", "--lang", "zh", "--batch-size", "1", *ws], "--batch-size 1 is global"),
         (["train", "--lang", "zh", "--lr", "0", *ws], "--lr 0"),
         (["train", "--lang", "zh", "--init", missing, *ws], "--init"),
         (["review", "import", missing, *ws], missing),

@@ -230,6 +230,8 @@ class CometLogger:
 def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None] | None = None) -> TrainResult:
     started = time.perf_counter()
     rank, local_rank, world = _distributed()
+    if opts.batch_size is not None:
+        check_global_batch(opts.batch_size, world)  # before any data is read or tokenizer trained
     device = resolve_device(opts.device)
     notes: list[str] = []
     _set_threads(opts.threads, device, notes)
