@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.openai_server import OpenAIServer
-from tipr_bench.demo import RELEASE_NAME, RELEASE_VERSION, DemoOptions, run_demo
+from tipr_bench.demo import RELEASE_NAME, RELEASE_VERSION, DemoOptions, plan_demo, run_demo
 
 STAGES = ["sample", "ingest", "translate", "refine", "export", "download", "train", "evaluate"]
 
@@ -35,3 +35,17 @@ def test_demo_runs_every_stage_then_reuses_everything(tmp_path):
     assert by_name["train"].startswith("reused")
     captions = int(first.stages[0].summary.split(" English captions")[0].rsplit(" ", 1)[1])
     assert f"{captions} captions" in by_name["translate"] and f"({captions} cached" in by_name["translate"]
+
+
+def test_plan_lists_every_stage_with_an_estimate_from_timing_this_machine(tmp_path):
+    local = plan_demo(DemoOptions(work=tmp_path / "demo"))
+    assert list(local.stages) == STAGES and local.gflops > 0 and not local.reused
+    assert all(seconds is not None and seconds >= 0 for seconds in local.stages.values())
+    assert 0 < local.minutes < 600  # a first run's estimate on this machine, whatever its load
+    assert local.stages["translate"] > local.stages["export"]  # the model stages dominate
+    served = plan_demo(DemoOptions(work=tmp_path / "demo", backend="openai"))
+    assert served.stages["translate"] is None and served.stages["refine"] is None  # the server's time
+    assert served.stages["train"] is not None
+    (tmp_path / "demo" / "train.json").parent.mkdir(parents=True)
+    (tmp_path / "demo" / "train.json").write_text("{}")
+    assert plan_demo(DemoOptions(work=tmp_path / "demo")).reused

@@ -24,10 +24,10 @@ from tipr_bench.benchmark.store import Workspace
 from tipr_bench.translate.backends.base import DecodingParams
 
 RELEASE_NAME = "tipr-sample-m"
-# The sample's captions are 20-40 words (at most ~75 tokens in Chinese). A base model that rambles
-# instead of stopping holds its whole batch until max_tokens, so the cap is kept near that length;
-# a row that reaches it is flagged as truncated and retried.
-DEMO_PARAMS = DecodingParams(max_tokens=128)
+# The sample's captions are 20-40 words; Gemma-3-270M's answers that end by themselves are at most 55
+# tokens long (Chinese or English, measured on the demo's sample), while one that rambles runs on
+# alone, a slow step at a time, until max_tokens; it is flagged as truncated and retried either way.
+DEMO_PARAMS = DecodingParams(max_tokens=80)
 RELEASE_VERSION = "0.1.0"
 
 
@@ -178,6 +178,58 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
     finally:
         ws.close()
     return result
+
+
+# A first run's stage seconds, measured together with the matmul probe below reading REFERENCE_GFLOPS
+# (bench/demo_speed.py prints both): an estimate scales them by how fast the probe runs now. Measured on
+# 2 shared cores under a load of 5-8, with other jobs of ours running beside refine and train, so the
+# estimate leans long.
+REFERENCE_GFLOPS = 11.0
+REFERENCE_SECONDS = {"sample": 12.0, "ingest": 1.0, "translate": 841.0, "refine": 1142.0, "export": 1.0,
+                     "download": 1.0, "train": 608.0, "evaluate": 15.0}
+MODEL_STAGES = ("translate", "refine")  # their time is the server's when the backend is not local
+
+
+@dataclass
+class DemoPlan:
+    stages: dict[str, float | None]  # estimated seconds of a first run; None: up to the translation server
+    gflops: float
+    reused: bool  # a previous run's work is there, so this run takes less
+
+    @property
+    def minutes(self) -> float:
+        return sum(s for s in self.stages.values() if s) / 60
+
+
+def plan_demo(opts: DemoOptions) -> DemoPlan:
+    """The stages and their estimated time on this machine now, from a one-second timing of it."""
+    gflops = matmul_gflops()
+    scale = REFERENCE_GFLOPS / gflops
+    local = opts.backend == "transformers"
+    stages = {name: (None if name in MODEL_STAGES and not local else seconds * scale)
+              for name, seconds in REFERENCE_SECONDS.items()}
+    return DemoPlan(stages, gflops, reused=(opts.work / "train.json").is_file())
+
+
+def matmul_gflops(seconds: float = 1.0) -> float:
+    """float32 matmul throughput now, with the threads the translator would use: the demo's model stages
+    are matmuls of this shape (a batch of hidden states through a 640 x 2048 layer), and training too."""
+    import torch
+
+    from tipr_bench.benchmark.devices import cpu_threads
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cpu_threads())
+    try:
+        a, b = torch.randn(64, 640), torch.randn(640, 2048)
+        torch.mm(a, b)
+        runs, started = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds:
+            torch.mm(a, b)
+            runs += 1
+    finally:
+        torch.set_num_threads(threads)
+    return runs * 2 * 64 * 640 * 2048 / elapsed / 1e9
 
 
 def _backend(opts: DemoOptions):

@@ -37,11 +37,19 @@ def demo(
 
     Example: tipr-bench demo --work demo-work
     """
-    from tipr_bench.demo import DemoOptions, run_demo
+    from tipr_bench.demo import DemoOptions, plan_demo, run_demo
 
     opts = DemoOptions(work=work, persons=persons, refine_split=None if refine_split == "all" else refine_split,
                        lang=lang, backend=backend, model=model,
                        base_urls=tuple(base_url or ()), api_key_env=api_key_env, epochs=epochs)
+
+    plan = plan_demo(opts)
+    stages = ", ".join(name if seconds is None or seconds < 30 else f"{name} ~{seconds / 60:.0f} min"
+                       for name, seconds in plan.stages.items())
+    server = "" if all(s is not None for s in plan.stages.values()) else " plus the server's time"
+    console.print(f"[bold]plan[/]: {stages}: about {max(1, round(plan.minutes))} minutes on this machine{server} "
+                  f"(a matmul probe runs at {plan.gflops:.1f} GFLOP/s now)"
+                  + ("; a previous run's work is reused, so less" if plan.reused else ""), highlight=False)
 
     def show(stage) -> None:
         console.print(f"[bold green]✓ {stage.name:<9}[/] {stage.summary} [dim]({stage.seconds:.0f} s)[/]",

@@ -30,7 +30,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from tipr_bench.benchmark.devices import cpu_threads, resolve_device, use_cpu_threads  # noqa: F401 (cpu_threads: the demo's)
+from tipr_bench.benchmark.devices import resolve_device, use_cpu_threads
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
 from tipr_bench.translate.backends.decode_loop import DecodeLoop, OutputHead
