@@ -43,9 +43,19 @@ def test_plan_lists_every_stage_with_an_estimate_from_timing_this_machine(tmp_pa
     assert all(seconds is not None and seconds >= 0 for seconds in local.stages.values())
     assert 0 < local.minutes < 600  # a first run's estimate on this machine, whatever its load
     assert local.stages["translate"] > local.stages["export"]  # the model stages dominate
-    served = plan_demo(DemoOptions(work=tmp_path / "demo", backend="openai"))
+    served = plan_demo(DemoOptions(work=tmp_path / "demo", backend="openai", model="test-model"))
     assert served.stages["translate"] is None and served.stages["refine"] is None  # the server's time
     assert served.stages["train"] is not None
     (tmp_path / "demo" / "train.json").parent.mkdir(parents=True)
     (tmp_path / "demo" / "train.json").write_text("{}")
     assert plan_demo(DemoOptions(work=tmp_path / "demo")).reused
+
+
+def test_bad_demo_options_are_refused_before_anything_is_written(tmp_path):
+    from tipr_bench.benchmark.errors import UserError
+
+    for kw, message in (({"persons": 2}, "--persons 2"), ({"epochs": 0}, "--epochs 0"), ({"lang": "en"}, "--lang en"),
+                        ({"backend": "openai"}, "needs --model"), ({"backend": "magic"}, "--backend 'magic'")):
+        with pytest.raises(UserError, match=message):
+            DemoOptions(work=tmp_path / "demo", **kw)
+    assert not (tmp_path / "demo").exists()

@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tipr_bench.benchmark.atomic import write_json
+from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.ingest import ingest_dataset
+from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.translate.options import BackendOptions
 
 RELEASE_NAME = "tipr-sample-m"
 # The sample's captions are 20-40 words; Gemma-3-270M's answers that end by themselves are at most 55
@@ -45,6 +48,24 @@ class DemoOptions:
     epochs: int = 25  # the tiny config's 12 are too few steps for a sample this small
     batch_size: int = 64  # CPU decoding is memory-bound: a bigger batch is nearly free per step
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Every option checked before the demo writes anything or loads a model."""
+        if get_language(self.lang).code == "en":
+            raise UserError("--lang en: the demo translates English captions; pick a target such as zh")
+        if self.persons < 3:
+            raise UserError(f"--persons {self.persons}: the demo needs at least 3 (one each for train, val, test)")
+        if self.epochs < 1:
+            raise UserError(f"--epochs {self.epochs}: must be 1 or more")
+        self.backend_options()
+
+    def backend_options(self) -> BackendOptions:
+        """The demo writes the target language (translations, rewrites) and English (back-translations)
+        only, so the offline model's output layer is cut to those two scripts."""
+        local = self.backend == "transformers"
+        return BackendOptions(backend=self.backend, model=self.model, base_urls=self.base_urls,
+                              api_key_env=self.api_key_env, batch_size=self.batch_size,
+                              max_tokens=DEMO_PARAMS.max_tokens, output_langs=("en", self.lang) if local else ())
 
 
 @dataclass
@@ -96,7 +117,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
             c = r.captions
             return f"{c.added} added, {c.unchanged} unchanged ({splits})", ws_dir
 
-        backend = _backend(opts)
+        backend = opts.backend_options().build()
 
         @stage("translate")
         def _():
@@ -230,15 +251,6 @@ def matmul_gflops(seconds: float = 1.0) -> float:
     finally:
         torch.set_num_threads(threads)
     return runs * 2 * 64 * 640 * 2048 / elapsed / 1e9
-
-
-def _backend(opts: DemoOptions):
-    from tipr_bench.translate.backends import make_backend
-
-    # the demo writes Chinese (translations, rewrites) and English (back-translations) only
-    langs = ("en", opts.lang) if opts.backend == "transformers" else ()
-    return make_backend(opts.backend, opts.model, base_urls=opts.base_urls, api_key_env=opts.api_key_env,
-                        batch_size=opts.batch_size, output_langs=langs)
 
 
 def _train(ws: Workspace, opts: DemoOptions) -> tuple[Path, str]:

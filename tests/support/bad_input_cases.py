@@ -83,6 +83,8 @@ def cases(work: Path) -> list[tuple[list[str], str]]:
         (["glossary", "check", "--lang", "zh", "--input", missing], missing),
         (["sample", "--out", str(work / "s"), "--persons", "0"], "--persons"),
         (["verify", missing], missing),
+        (["demo", "-w", str(work / "demo"), "--persons", "2"], "--persons 2"),
+        (["demo", "-w", str(work / "demo"), "--backend", "openai"], "needs --model"),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -9,14 +10,13 @@ import typer
 from rich.markdown import Markdown
 
 from tipr_bench.cli.app import app
-from tipr_bench.cli.common import LangOption, console
+from tipr_bench.cli.common import JsonOption, LangOption, console, print_json
 
 
 @app.command()
 def demo(
-    work: Annotated[Path, typer.Option("--work", help="Folder for the sample, workspace, release and report.")] = Path(
-        "demo-work"
-    ),
+    work: Annotated[Path, typer.Option("--work", "-w", help="Folder for the sample, workspace, release and "
+                                       "report (the workspace is WORK/workspace).")] = Path("demo-work"),
     persons: Annotated[int, typer.Option(help="Synthetic persons in the sample.")] = 100,
     refine_split: Annotated[
         str, typer.Option(help="Split to refine (the one people review), or 'all'.")
@@ -31,6 +31,7 @@ def demo(
     ] = None,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
     epochs: Annotated[int, typer.Option(help="Bi-IRRA training epochs.")] = 25,
+    json_output: JsonOption = False,
 ) -> None:
     """Run the whole pipeline offline on the bundled sample: sample, ingest, translate, refine,
     export, download, train, evaluate, leaderboard. A second run reuses everything finished.
@@ -40,8 +41,14 @@ def demo(
     from tipr_bench.demo import DemoOptions, plan_demo, run_demo
 
     opts = DemoOptions(work=work, persons=persons, refine_split=None if refine_split == "all" else refine_split,
-                       lang=lang, backend=backend, model=model,
-                       base_urls=tuple(base_url or ()), api_key_env=api_key_env, epochs=epochs)
+                       lang=lang, backend=backend, model=model, base_urls=tuple(base_url or ()),
+                       api_key_env=api_key_env, epochs=epochs, progress=not json_output)
+    if json_output:
+        result = run_demo(opts)
+        print_json({"stages": [asdict(s) for s in result.stages], "leaderboard": result.leaderboard,
+                    "report": result.report, "chance_r1": result.chance_r1,
+                    "minutes": round(sum(s.seconds for s in result.stages) / 60, 2)})
+        return
 
     plan = plan_demo(opts)
     stages = ", ".join(name if seconds is None or seconds < 30 else f"{name} ~{seconds / 60:.0f} min"

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 from tipr_bench.benchmark.devices import check_device
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.languages import get_language
 from tipr_bench.translate.backends import BACKENDS, backend_identity, default_backend_name, make_backend
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, DecodingParams
 from tipr_bench.translate.backends.vllm_backend import VllmSettings
@@ -44,6 +45,7 @@ class BackendOptions:
     temperature: float = 0.0
     max_tokens: int = 256
     vllm: VllmSettings | None = None  # engine settings; default ones when the backend is vllm
+    output_langs: tuple[str, ...] = ()  # transformers: cut the output layer to these languages' scripts
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_urls", tuple(self.base_urls))
@@ -68,6 +70,7 @@ class BackendOptions:
         if self.temperature < 0:
             raise UserError(f"--temperature must be 0 or more, got {self.temperature}")
         check_device(self.device)
+        object.__setattr__(self, "output_langs", tuple(get_language(lang).code for lang in self.output_langs))
         name = self.name
         if name in ("openai", "vllm") and not self.model:
             what = "the name the server serves, e.g. gpt-4o-mini" if name == "openai" else \
@@ -106,7 +109,8 @@ class BackendOptions:
         size = self.batch_size if self.batch_size is not None else DEFAULT_BATCH_SIZE.get(name, 16)
         return make_backend(name, self.model, base_urls=self.base_urls, api_key_env=self.api_key_env,
                             concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm, timeout=self.timeout,
-                            max_retries=self.max_retries, device=self.device, batch_size=size, vllm=self.vllm)
+                            max_retries=self.max_retries, device=self.device, batch_size=size, vllm=self.vllm,
+                            output_langs=self.output_langs)
 
 
 def _at_least(option: str, value: int | None, low: int, hint: str = "") -> None:
