@@ -201,13 +201,13 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
     return result
 
 
-# A first run's stage seconds, measured together with the matmul probe below reading REFERENCE_GFLOPS
-# (bench/demo_speed.py prints both): an estimate scales them by how fast the probe runs now. Measured on
-# 2 shared cores under a load of 5-8, with other jobs of ours running beside refine and train, so the
-# estimate leans long.
-REFERENCE_GFLOPS = 11.0
-REFERENCE_SECONDS = {"sample": 12.0, "ingest": 1.0, "translate": 841.0, "refine": 1142.0, "export": 1.0,
-                     "download": 1.0, "train": 608.0, "evaluate": 15.0}
+# A first run's stage seconds in a fresh clone on 2 quiet cores, measured with the matmul probe below
+# reading REFERENCE_GFLOPS (bench/demo_speed.py prints both). The same run on 2 cores under a load of 5-8
+# read 11 GFLOP/s and took 2.8x as long: time grows with about the square root of the probe's slowdown
+# (the model stages wait on memory as much as on arithmetic), so the estimate scales by that.
+REFERENCE_GFLOPS = 80.0
+REFERENCE_SECONDS = {"sample": 6.0, "ingest": 1.0, "translate": 299.0, "refine": 277.0, "export": 1.0,
+                     "download": 1.0, "train": 350.0, "evaluate": 12.0}
 MODEL_STAGES = ("translate", "refine")  # their time is the server's when the backend is not local
 
 
@@ -225,7 +225,7 @@ class DemoPlan:
 def plan_demo(opts: DemoOptions) -> DemoPlan:
     """The stages and their estimated time on this machine now, from a one-second timing of it."""
     gflops = matmul_gflops()
-    scale = REFERENCE_GFLOPS / gflops
+    scale = (REFERENCE_GFLOPS / gflops) ** 0.5
     local = opts.backend == "transformers"
     stages = {name: (None if name in MODEL_STAGES and not local else seconds * scale)
               for name, seconds in REFERENCE_SECONDS.items()}
