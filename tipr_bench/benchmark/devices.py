@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from typing import TYPE_CHECKING
 
 from tipr_bench.benchmark.errors import UserError
@@ -47,17 +48,31 @@ def resolve_device(spec: str, option: str = "--device") -> torch.device:
 
 def cpu_threads() -> int:
     """Threads for CPU work: `TIPR_BENCH_THREADS` if set, else the cores this process may use minus those
-    other processes keep busy. Measured on 2 shared cores with a load of 6: 2 threads generated 10x slower
-    than 1 (OpenMP threads spin waiting for each other when the cores are taken), and a Bi-IRRA training
-    step 20x slower."""
+    other processes keep busy (the load average less this process's own share). Measured on 2 shared
+    cores with a load of 6: 2 threads generated 10x slower than 1 (OpenMP threads spin waiting for each
+    other when the cores are taken), and a Bi-IRRA training step 20x slower."""
     override = os.environ.get(THREADS_ENV, "").strip()
     if override:
         if not override.isdigit() or int(override) < 1:
             raise UserError(f"{THREADS_ENV}={override!r} must be a positive integer")
         return int(override)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy_elsewhere = max(0, round(os.getloadavg()[0]) - 1) if hasattr(os, "getloadavg") else 0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    busy_elsewhere = max(0, round(load - _own_load()))
     return max(1, cores - busy_elsewhere)
+
+
+_STARTED = (time.monotonic(), time.process_time())
+
+
+def _own_load() -> float:
+    """This process's share of the load average: the cores it kept busy since it started (the demo's
+    translation counts against its own training otherwise), or 1 in its first seconds (the process
+    that asks is about to run)."""
+    wall = time.monotonic() - _STARTED[0]
+    if wall < 30:
+        return 1.0
+    return max(1.0, (time.process_time() - _STARTED[1]) / wall)
 
 
 def use_cpu_threads(device: torch.device, threads: int | None = None) -> int | None:
