@@ -205,7 +205,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
 # reading REFERENCE_GFLOPS (bench/demo_speed.py prints both). The same run on 2 cores under a load of 5-8
 # read 11 GFLOP/s and took 2.8x as long: time grows with about the square root of the probe's slowdown
 # (the model stages wait on memory as much as on arithmetic), so the estimate scales by that.
-REFERENCE_GFLOPS = 71.6
+REFERENCE_GFLOPS = 50.6
 REFERENCE_SECONDS = {"sample": 7.0, "ingest": 1.0, "translate": 298.0, "refine": 286.0, "export": 1.0,
                      "download": 1.0, "train": 254.0, "evaluate": 8.0}
 MODEL_STAGES = ("translate", "refine")  # their time is the server's when the backend is not local
