@@ -225,7 +225,8 @@ class DemoPlan:
 def plan_demo(opts: DemoOptions) -> DemoPlan:
     """The stages and their estimated time on this machine now, from a one-second timing of it."""
     gflops = matmul_gflops()
-    scale = (REFERENCE_GFLOPS / gflops) ** 0.5
+    # never below the measured run: the probe reads 50-100 GFLOP/s on the same idle 2 cores
+    scale = max(1.0, (REFERENCE_GFLOPS / gflops) ** 0.5)
     local = opts.backend == "transformers"
     stages = {name: (None if name in MODEL_STAGES and not local else seconds * scale)
               for name, seconds in REFERENCE_SECONDS.items()}
