@@ -58,7 +58,7 @@ class IrraStyle(nn.Module):
                                         cfg.vision_heads)
         self.embed = nn.Embedding(49408, 512)
         layer = nn.TransformerEncoderLayer(512, 8, 2048, batch_first=True, norm_first=True)
-        self.text = nn.TransformerEncoder(layer, 12)
+        self.text = nn.TransformerEncoder(layer, 12, enable_nested_tensor=False)
         self.vproj, self.tproj = nn.Linear(cfg.vision_width, 512), nn.Linear(512, 512)
 
     def forward(self, batch) -> dict[str, torch.Tensor]:
@@ -101,7 +101,7 @@ def train_speed(config_name: str, batch: int, steps: int, warmup: int, device: t
         peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
         out.append({"part": "train", "model": name, "batch": batch, "steps": steps, "images_per_s":
                     round(batch * steps / seconds, 1), "peak_gib": None if peak is None else round(peak, 2),
-                    "final_loss": round(float(loss), 3)})
+                    "final_loss": round(loss.item(), 3)})
         del model, opt
     return out
 
