@@ -70,6 +70,32 @@ def test_training_forward_gives_four_finite_losses_and_gradients():
         assert dict(model.named_parameters())[name].grad is not None, name
 
 
+def test_plain_attention_on_cpu_gives_sdpas_losses_and_gradients():
+    """BiIRRA.place(cpu) swaps every attention (vision, XLM-R, fusion, padded text included) to plain
+    matrix products; the training step must not notice beyond float rounding."""
+    from tipr_bench.baselines.bi_irra.vit import Attention
+
+    batch = _batch(MICRO)
+    batch.tg_att[:, -3:] = 0  # padding masked in the text towers and in the cross-attention to text
+    results = []
+    for plain in (False, True):
+        torch.manual_seed(0)
+        model = BiIRRA(MICRO).eval()  # eval: dropout off, so both runs see the same computation
+        if plain:
+            model.place(torch.device("cpu"))
+            assert all(m.plain for m in model.modules() if isinstance(m, Attention))
+            assert model.text.config._attn_implementation == "eager"
+        parts = model(batch)
+        parts["loss"].backward()
+        results.append((parts, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (sdpa, sdpa_grads), (plain, plain_grads) = results
+    for name in sdpa:
+        assert torch.allclose(sdpa[name], plain[name], rtol=1e-4, atol=1e-5), name
+    assert sdpa_grads.keys() == plain_grads.keys()
+    for name, grad in sdpa_grads.items():
+        assert torch.allclose(grad, plain_grads[name], rtol=1e-3, atol=1e-5), name
+
+
 def test_target_language_projection_starts_as_the_english_one():
     model = BiIRRA(MICRO)
     assert torch.equal(model.tl_text_proj.weight, model.text_proj.weight)

@@ -67,7 +67,7 @@ def load_model(path: Path, device: torch.device) -> LoadedModel:
     config = BiIrraConfig.from_dict(payload["config"])
     model = BiIRRA(config)
     model.load_state_dict(payload["model"])
-    model.to(device).eval()
+    model.place(device).eval()
     return LoadedModel(model, Tokenizer.from_spec(payload["tokenizer"]), config, payload["lang"], Path(path),
                        sha256_file(path), payload.get("selection", "val"))
 
@@ -156,7 +156,7 @@ def score_loaded(ws: Workspace, lm: LoadedModel, *, dataset: str, split: str, la
     if not queries:
         raise UserError(f"no usable {lang} captions for {dataset}/{split} in {ws.root}; translate or ingest them first")
     rel, paths, gpids = gallery_of(ws, dataset, split)
-    lm.model.to(device).eval()
+    lm.model.place(device).eval()
     with make_progress(progress, unit="items") as bar:
         tokens, feats = encode_gallery(lm, paths, device, bar)
         sim = score_texts(lm, [q.text for q in queries], lang != "en", tokens, feats, device, rerank_k, bar)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import XLMRobertaConfig, XLMRobertaModel
 
+from tipr_bench.baselines.bi_irra.attention import attend
 from tipr_bench.baselines.bi_irra.config import BiIrraConfig
 from tipr_bench.benchmark.errors import UserError
 
@@ -57,6 +58,7 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         self.heads = heads
         self.attn_dropout = attn_dropout  # on the attention probabilities, while training
+        self.plain = False  # plain matrix products instead of SDPA's kernels (BiIRRA.place sets it on CPU)
         self.query = nn.Linear(width, width)
         self.key = nn.Linear(width, width)
         self.value = nn.Linear(width, width)
@@ -71,8 +73,7 @@ class MultiHeadAttention(nn.Module):
         if memory_mask is not None:
             bias = torch.zeros(memory_mask.shape, dtype=q.dtype, device=q.device)
             bias = bias.masked_fill(memory_mask == 0, torch.finfo(q.dtype).min)[:, None, None, :]
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
-                                             dropout_p=self.attn_dropout if self.training else 0.0)
+        out = attend(q, k, v, bias, self.attn_dropout if self.training else 0.0, self.plain)
         return self.out(out.transpose(1, 2).reshape(b, n, c))
 
 

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tipr_bench.baselines.bi_irra.attention import attend
+
 
 def relative_position_index(grid: tuple[int, int]) -> torch.Tensor:
     """Index into a (2H-1)(2W-1)+3 bias table for every token pair; the last three entries serve
@@ -53,6 +55,7 @@ class Attention(nn.Module):
         self.relative_position_bias_table = nn.Parameter(torch.zeros(num_distances, heads))
         self.register_buffer("relative_position_index", relative_position_index(grid), persistent=False)
         self.proj = nn.Linear(width, width)
+        self.plain = False  # plain matrix products instead of SDPA's kernels (BiIRRA.place sets it on CPU)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
@@ -60,7 +63,7 @@ class Attention(nn.Module):
         q, k, v = F.linear(x, self.qkv.weight, bias).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
         rel = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         rel = rel.view(n, n, -1).permute(2, 0, 1).unsqueeze(0).to(q.dtype)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=rel)
+        out = attend(q, k, v, rel, plain=self.plain)
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
 
