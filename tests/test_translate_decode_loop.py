@@ -79,3 +79,51 @@ def test_output_layer_cut_to_latin_never_writes_han_and_says_so_in_the_model_id(
 def test_a_cut_output_layer_needs_a_causal_lm(tmp_path):
     with pytest.raises(UserError, match="restricted output vocabulary"):
         TransformersBackend(str(save_seq2seq(tmp_path / "t5")), device="cpu", output_langs=("en",))
+
+
+def test_a_shortlist_gives_the_float32_heads_answers_and_says_so_in_the_model_id(folder, causal):
+    short = TransformersBackend(str(folder), device="cpu", batch_size=8, shortlist=8)
+    assert short.model == causal.model + "+shortlist:8"
+    assert short._loop.head.shortlist == 8 < short._loop.head.linear.out_features
+    conversations = [fewshot(s) for s in SOURCES]
+    greedy = DecodingParams(max_tokens=16)
+    assert short.complete_batch(conversations, greedy) == causal.complete_batch(conversations, greedy)
+    sampled = DecodingParams(temperature=0.9, max_tokens=8, seed=3)  # sampling reads the whole float32 layer
+    assert short.complete_batch(conversations, sampled) == causal.complete_batch(conversations, sampled)
+
+
+def test_the_shortlist_re_scores_its_candidates_exactly(causal):
+    """With the whole vocabulary on the shortlist, the int8 scores only order the candidates: the
+    choice is the float32 argmax, row by row."""
+    import torch
+
+    from tipr_bench.translate.backends.decode_loop import OutputHead
+
+    net = causal._net
+    full = OutputHead(net, None, shortlist=net.get_output_embeddings().weight.shape[0])
+    hidden = torch.randn(32, net.config.hidden_size, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(full.greedy(hidden), OutputHead(net, None)(hidden).argmax(dim=-1))
+
+
+def test_a_tail_that_repeats_itself_is_a_loop_and_a_varied_or_short_one_is_not():
+    from tipr_bench.translate.backends.decode_loop import looping
+
+    assert looping([9, 8] + [1, 2, 3] * 4)  # a 3-token period over 12 tokens
+    assert looping([5] * 12) and not looping([5] * 11)  # a single token needs 12 in a row
+    assert looping([7] + list(range(10)) * 3)  # a long period needs three repeats
+    assert not looping(list(range(10)) * 2)  # twice is not a loop yet
+    assert not looping([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4, 6])
+
+
+def test_a_row_caught_in_a_loop_ends_early_flagged_with_generates_first_tokens(causal):
+    from tipr_bench.translate.checks import check_output
+
+    conversations = [fewshot(s) for s in SOURCES]
+    params = DecodingParams(max_tokens=64)
+    fast = causal.complete_batch(conversations, params)
+    plain = causal.generate_plain(causal.encode(conversations), params)
+    looped = [(f, p) for f, p in zip(fast, plain, strict=True) if f.finish_reason == "repetition"]
+    assert looped  # the tiny random model repeats itself
+    for f, p in looped:
+        assert f.tokens_out < p.tokens_out == 64 and p.text.startswith(f.text.rstrip("\ufffd"))
+        assert check_output("a man", f.text, "zh", f.finish_reason).status == "flagged"

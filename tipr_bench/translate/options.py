@@ -46,6 +46,7 @@ class BackendOptions:
     max_tokens: int = 256
     vllm: VllmSettings | None = None  # engine settings; default ones when the backend is vllm
     output_langs: tuple[str, ...] = ()  # transformers: cut the output layer to these languages' scripts
+    shortlist: int = 0  # transformers on CPU: greedy steps choose among this many int8-scored tokens (0: off)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_urls", tuple(self.base_urls))
@@ -65,6 +66,7 @@ class BackendOptions:
         _at_least("--max-retries", self.max_retries, 0)
         _at_least("--batch-size", self.batch_size, 1)
         _at_least("--max-tokens", self.max_tokens, 1)
+        _at_least("shortlist", self.shortlist, 0)
         if not self.timeout > 0:
             raise UserError(f"--timeout must be positive (seconds), got {self.timeout}")
         if self.temperature < 0:
@@ -110,7 +112,7 @@ class BackendOptions:
         return make_backend(name, self.model, base_urls=self.base_urls, api_key_env=self.api_key_env,
                             concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm, timeout=self.timeout,
                             max_retries=self.max_retries, device=self.device, batch_size=size, vllm=self.vllm,
-                            output_langs=self.output_langs)
+                            output_langs=self.output_langs, shortlist=self.shortlist)
 
 
 def _at_least(option: str, value: int | None, low: int, hint: str = "") -> None:

@@ -35,9 +35,11 @@ def make_backend(
     batch_size: int = 16,
     vllm: VllmSettings | None = None,
     output_langs: Sequence[str] = (),
+    shortlist: int = 0,
 ) -> AsyncBackend | BatchBackend:
     """`vllm` holds the engine settings of the vllm backend (context length, GPUs, thinking, ...);
-    `output_langs` cuts the transformers backend's output layer to those languages' scripts."""
+    `output_langs` cuts the transformers backend's output layer to those languages' scripts, and
+    `shortlist` makes its greedy steps on CPU choose among that many int8-scored tokens."""
     if name == "openai":
         from tipr_bench.translate.backends.openai_backend import OpenAIBackend
 
@@ -48,7 +50,8 @@ def make_backend(
     if name == "transformers":
         from tipr_bench.translate.backends.transformers_backend import TransformersBackend
 
-        return TransformersBackend(model, device=device, batch_size=batch_size, output_langs=output_langs)
+        return TransformersBackend(model, device=device, batch_size=batch_size, output_langs=output_langs,
+                                   shortlist=shortlist)
     if name == "vllm":
         if not model:
             raise UserError("the vllm backend needs --model (a local model folder or a name vLLM resolves)")

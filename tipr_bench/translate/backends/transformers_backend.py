@@ -54,9 +54,11 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(self, model: str | None, *, device: str = "auto", batch_size: int = 16,
-                 output_langs: Sequence[str] = ()) -> None:
+                 output_langs: Sequence[str] = (), shortlist: int = 0) -> None:
         """`output_langs` cuts a causal LM's output layer to the scripts of those languages: an answer that
-        needed another script changes, so the cut goes into the model id (and the cache key)."""
+        needed another script changes, so the cut goes into the model id (and the cache key). `shortlist`
+        makes greedy steps on CPU choose among that many int8-scored tokens (decode_loop.OutputHead); it
+        goes into the model id too."""
         if batch_size < 1:
             raise UserError(f"--batch-size must be at least 1 (got {batch_size})")
         self.batch_size = batch_size
@@ -74,22 +76,25 @@ class TransformersBackend:
             self._tokenizer.pad_token = self._tokenizer.eos_token or self._tokenizer.unk_token
         self._net = loaded.net.to(self.device).eval()
         self._eos_ids = _eos_ids(self._net, self._tokenizer)
-        self._loop = self._decode_loop(output_langs)
+        self._loop = self._decode_loop(output_langs, shortlist)
 
-    def _decode_loop(self, output_langs: Sequence[str]) -> DecodeLoop | None:
+    def _decode_loop(self, output_langs: Sequence[str], shortlist: int) -> DecodeLoop | None:
         """The faster loop for causal LMs whose logits are their body's output through the output layer
         (checked on one input); None leaves the model to `generate`."""
         if self.is_seq2seq or not _body_then_head(self._net, self._tokenizer, self.device):
-            if output_langs:
-                raise UserError(f"{self.model}: a restricted output vocabulary needs a causal LM whose logits "
-                                "come from its output layer alone")
+            if output_langs or shortlist:
+                raise UserError(f"{self.model}: a restricted output vocabulary or a shortlist needs a causal LM "
+                                "whose logits come from its output layer alone")
             return None
         ids = None
         if output_langs:
             scripts = scripts_for(output_langs)
             ids = allowed_token_ids(self._tokenizer, scripts, always=self._eos_ids).to(self.device)
             self.model += "+vocab:" + ",".join(scripts)
-        return DecodeLoop(self._net, OutputHead(self._net, ids), self._eos_ids, self._tokenizer)
+        head = OutputHead(self._net, ids, shortlist=shortlist if self.device.type == "cpu" else 0)
+        if head.shortlist:
+            self.model += f"+shortlist:{head.shortlist}"
+        return DecodeLoop(self._net, head, self._eos_ids, self._tokenizer)
 
     # -- prompts -------------------------------------------------------------------------------------
     def render(self, conversation: Sequence[Message]) -> str:
@@ -151,9 +156,10 @@ class TransformersBackend:
         for prompt, decoded in zip(prompts, self._loop.run(prompts, params), strict=True):
             text, hit_stop = cut_at_stop(self._tokenizer.decode(decoded.tokens, skip_special_tokens=True),
                                          params.stop)
-            finished = decoded.stopped or hit_stop or len(decoded.tokens) < params.max_tokens
+            finished = decoded.stopped or hit_stop or (len(decoded.tokens) < params.max_tokens and not decoded.looped)
+            reason = "stop" if finished else "repetition" if decoded.looped else "length"
             completions.append(Completion(text=text.strip(), tokens_in=len(prompt), tokens_out=len(decoded.tokens),
-                                          finish_reason="stop" if finished else "length"))
+                                          finish_reason=reason))
         return completions
 
     @torch.inference_mode()
