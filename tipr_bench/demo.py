@@ -48,7 +48,9 @@ class DemoOptions:
     model: str | None = None
     base_urls: tuple[str, ...] = ()
     api_key_env: str = "OPENAI_API_KEY"
-    epochs: int = 25  # the tiny config's 12 are too few steps for a sample this small
+    # 15 and 25 epochs reached the same test en R@1 (11.3, chance 5.2) from one demo workspace, mAP 17.3
+    # and 16.4; 15 takes 40% less time (the tiny config's own 12 are tuned for larger samples)
+    epochs: int = 15
     batch_size: int = 64  # CPU decoding is memory-bound: a bigger batch is nearly free per step
     progress: bool = True
 

@@ -30,7 +30,7 @@ def demo(
         list[str] | None, typer.Option("--base-url", help="OpenAI-compatible server URL (repeatable).")
     ] = None,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
-    epochs: Annotated[int, typer.Option(help="Bi-IRRA training epochs.")] = 25,
+    epochs: Annotated[int, typer.Option(help="Bi-IRRA training epochs.")] = 15,
     json_output: JsonOption = False,
 ) -> None:
     """Run the whole pipeline offline on the bundled sample: sample, ingest, translate, refine,
