@@ -208,13 +208,14 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
     return result
 
 
-# A first run's stage seconds in a fresh clone on 2 quiet cores, measured with the matmul probe below
-# reading REFERENCE_GFLOPS (bench/demo_speed.py prints both). The same run on 2 cores under a load of 5-8
+# A first run's stage seconds in a fresh clone on 2 quiet cores (2026-11-26: 10.0 min). The matmul probe
+# below reads 50-100 GFLOP/s on those idle cores (91 at the start of that run), so REFERENCE_GFLOPS is the
+# low end: the estimate never promises less than that run. The same code on 2 cores under a load of 5-8
 # read 11 GFLOP/s and took 2.8x as long: time grows with about the square root of the probe's slowdown
 # (the model stages wait on memory as much as on arithmetic), so the estimate scales by that.
 REFERENCE_GFLOPS = 50.6
-REFERENCE_SECONDS = {"sample": 7.0, "ingest": 1.0, "translate": 298.0, "refine": 286.0, "export": 1.0,
-                     "download": 1.0, "train": 254.0, "evaluate": 8.0}
+REFERENCE_SECONDS = {"sample": 6.0, "ingest": 1.0, "translate": 216.0, "refine": 214.0, "export": 1.0,
+                     "download": 1.0, "train": 151.0, "evaluate": 12.0}
 MODEL_STAGES = ("translate", "refine")  # their time is the server's when the backend is not local
 
 
