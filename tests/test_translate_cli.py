@@ -200,7 +200,7 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path):
     killed_ws = make_workspace(tmp_path / "killed", n=n)
     clean_ws = make_workspace(tmp_path / "clean", n=n)
     args = ["translate", "--lang", "zh", "--model", "test-model", "--concurrency", "4", "--json"]
-    with OpenAIServer(latency=0.2) as server:  # 8 s for the run: the kill always comes before its end
+    with OpenAIServer(latency=0.05) as server:
         env = {**os.environ, **ENV, "NO_COLOR": "1"}
         proc = subprocess.Popen([sys.executable, "-m", "tipr_bench", *args, "--base-url", server.base_url,
                                  "-w", str(killed_ws)], env=env, stdout=subprocess.DEVNULL,
@@ -210,7 +210,6 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path):
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        server.latency = 0.05
         finished = set(stored(killed_ws).values())
         sources_before = Counter(server.sources)
         with Workspace.open(killed_ws) as workspace:
@@ -272,19 +271,18 @@ def test_limit_reports_the_captions_it_left_pending(tmp_path):
 def test_ctrl_c_then_a_rerun_counts_the_answers_it_takes_from_the_cache(tmp_path):
     ws = make_workspace(tmp_path / "ws", n=120)
     args = ["translate", "--lang", "zh", "--model", "test-model", "--concurrency", "8", "--json"]
-    # 0.5 s an answer, 8 at a time: the run needs 7.5 s, so the signal always comes before its end, however
-    # late this loop sees the 30th answer on a busy machine
-    with OpenAIServer(latency=0.5) as server:
+    with OpenAIServer(latency=0.05) as server:
         env = {**os.environ, **ENV, "NO_COLOR": "1"}
+        # Ctrl-C as in a terminal: a test run started in the background (`make test &`) ignores SIGINT, and
+        # its children would inherit that
         proc = subprocess.Popen([sys.executable, "-m", "tipr_bench", *args, "--base-url", server.base_url,
                                  "-w", str(ws)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
+                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while sum(server.answered.values()) < 30 and time.monotonic() < deadline:
             time.sleep(0.005)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
-        server.latency = 0.05
         assert proc.returncode == 130 and "every finished translation is saved" in err
         saved = len(stored(ws))
         before = server.request_count
