@@ -25,9 +25,9 @@ from tipr_bench.benchmark.languages import get_language
 from tipr_bench.refine.glossary_stopwords import COVERAGE_STOPWORDS
 from tipr_bench.refine.senses import COLOUR_SUFFIXES, MODIFIER_HEADS
 from tipr_bench.refine.term_matching import (
-    _PUNCTUATION,
     EN_TOKEN,
     MATCHER_VERSION,
+    PUNCTUATION,
     VERB_CATEGORIES,
     EnglishTermIndex,
     contains,
@@ -355,7 +355,7 @@ class Glossary:
 def _next_word(text: str, at: int) -> str:
     """The word right after `at` in the same clause ("" across punctuation: "a dress, socks")."""
     m = EN_TOKEN.search(text.lower(), at)
-    return m.group() if m and not _PUNCTUATION.search(text, at, m.start()) else ""
+    return m.group() if m and not PUNCTUATION.search(text, at, m.start()) else ""
 
 
 def _covers(outer: tuple[int, int], outer_weight: int, inner: tuple[int, int], inner_weight: int) -> bool:

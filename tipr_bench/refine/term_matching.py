@@ -31,7 +31,7 @@ from tipr_bench.refine.inflection import (
 from tipr_bench.refine.senses import NON_TERM_PHRASES, PHRASE_GLUE
 
 EN_TOKEN = re.compile(r"[a-z0-9]+")
-_PUNCTUATION = re.compile(r"[,.;:!?()]")
+PUNCTUATION = re.compile(r"[,.;:!?()]")
 TARGET_TOKEN = re.compile(r"[^\W_]+")
 SUBSTRING_SCRIPTS = frozenset({"han", "kana", "hangul"})
 VERB_CATEGORIES = frozenset({"action", "posture"})
@@ -123,11 +123,11 @@ class EnglishTermIndex:
         while i < len(tokens):
             for n in range(min(self._longest, len(tokens) - i), 0, -1):
                 hit = self._table.get(tuple(t.text for t in tokens[i : i + n]))
-                if hit is not None and n > 1 and _PUNCTUATION.search(text, tokens[i].end, tokens[i + n - 1].start):
+                if hit is not None and n > 1 and PUNCTUATION.search(text, tokens[i].end, tokens[i + n - 1].start):
                     continue  # "a long dress, shoes are black" holds no "dress shoe"
                 if hit is not None:
                     if hit[0] != NO_TERM:
-                        punctuated = bool(matches) and _PUNCTUATION.search(text, matches[-1].end, tokens[i].start)
+                        punctuated = bool(matches) and PUNCTUATION.search(text, matches[-1].end, tokens[i].start)
                         if gap_breaks or punctuated:
                             phrase += 1
                         matches.append(SpanMatch(hit[0], tokens[i].start, tokens[i + n - 1].end, phrase,

@@ -32,7 +32,6 @@ from tipr_bench.translate.runner import PendingPlan
 IMPORT_CHUNK = 1000
 MAX_REQUESTS = 50_000  # the OpenAI Batch API's limits per input file
 MAX_BYTES = 200 * 1024 * 1024
-# where vLLM (through transformers) finds a chat template in a model folder; tekken.json/params.json: Mistral
 
 
 @dataclass(frozen=True, slots=True)
