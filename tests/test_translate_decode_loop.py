@@ -8,6 +8,7 @@ import pytest
 from tests.support.translate_local_models import save_causal, save_seq2seq
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.translate.backends.decode_loop import PREFILL_ROWS
 from tipr_bench.translate.backends.script_vocab import allowed_token_ids
 from tipr_bench.translate.backends.transformers_backend import TransformersBackend
 from tipr_bench.translate.prompts import PRESETS
@@ -45,6 +46,17 @@ def test_the_loop_gives_generates_answers_with_rows_that_end_at_different_steps(
         plain = causal.generate_plain(prompts, params)
         assert fast == plain
     assert {c.finish_reason for c in fast} == {"stop", "length"}  # rows left the batch at different steps
+
+
+def test_rows_prefilled_a_few_at_a_time_give_generates_answers(causal):
+    conversations = [fewshot(s) for s in SOURCES]
+    params = DecodingParams(max_tokens=12)
+    causal._loop.prefill_rows = 2  # 5 rows in passes of 2, 2 and 1, their caches joined
+    try:
+        assert causal.complete_batch(conversations, params) == causal.generate_plain(causal.encode(conversations),
+                                                                                     params)
+    finally:
+        causal._loop.prefill_rows = PREFILL_ROWS
 
 
 def test_prefix_cache_is_reused_only_for_the_same_prefix(causal):

@@ -4,6 +4,8 @@ Measured on the demo's few-shot prompts (bench/demo_speed.py), `generate` spends
 things this loop avoids:
 - the prompt's shared prefix (instruction + few-shot examples, ~80 of ~110 tokens) is encoded once
   and its key/value cache copied into each batch, instead of once per row;
+- the rows' own prompt tokens are prefilled 16 rows at a time, whose activations stay in the CPU's
+  caches, and their key/value caches joined for decoding;
 - a row that has finished (EOS, stop string, max_tokens) leaves the batch at once, instead of
   decoding padding until the longest row ends (rows end after 15 tokens on average, the longest 33);
 - a row caught in a loop (the same span of tokens three times in a row, 12 tokens at least) ends
@@ -39,6 +41,7 @@ class Decoded:
     looped: bool = False  # ended because its tail repeats itself (`looping`)
 
 
+PREFILL_ROWS = 16  # rows per prefill pass (`DecodeLoop._prefill`)
 LOOP_SPAN = 12  # the shortest repeated tail that counts as a loop, in tokens (three times a short period)
 LOOP_PERIOD = 16  # the longest period looked for
 
@@ -106,14 +109,13 @@ class DecodeLoop:
         self.eos_ids = eos_ids
         self.tokenizer = tokenizer
         self._prefix: tuple[tuple[int, ...], DynamicCache] | None = None
+        self.prefill_rows = PREFILL_ROWS
 
     @torch.inference_mode()
     def run(self, prompts: Sequence[Sequence[int]], params: DecodingParams) -> list[Decoded]:
         n = len(prompts)
         shared = _shared_prefix_length(prompts)
-        cache = self._prefix_cache(tuple(prompts[0][:shared]))
-        cache = copy.deepcopy(cache)
-        cache.batch_repeat_interleave(n)
+        prefix = self._prefix_cache(tuple(prompts[0][:shared]))
         width = max(len(p) for p in prompts) - shared  # at least 1: each row keeps a token of its own
         device = self.body.device
         ids = torch.zeros((n, width), dtype=torch.long)
@@ -130,7 +132,7 @@ class DecodeLoop:
         stop_hit = self._stop_check(params.stop)
         rows = list(range(n))
         out: list[Decoded] = [Decoded([], False) for _ in range(n)]
-        hidden = self._forward(ids, mask, positions, cache)
+        hidden, cache = self._prefill(prefix, ids, mask, positions)
         next_position = positions[:, -1] + 1
         for _ in range(params.max_tokens):
             columns = self.head.greedy(hidden) if generator is None else _sample(self.head(hidden), params, generator)
@@ -168,6 +170,23 @@ class DecodeLoop:
             text = self.tokenizer.decode(tokens[-tail:], skip_special_tokens=True)
             return any(s in text for s in stop)
         return hit
+
+    def _prefill(self, prefix: DynamicCache, ids, mask, positions) -> tuple[torch.Tensor, DynamicCache]:
+        """The rows' own prompt tokens after the shared prefix, `prefill_rows` rows at a time: one big pass
+        spends its time moving activations too large for the CPU's caches (16 rows at a time prefilled
+        demo prompts about 20% faster than 64). Returns each row's last hidden state and the batch's cache."""
+        hidden, parts = [], []
+        for start in range(0, ids.shape[0], self.prefill_rows):
+            rows = slice(start, start + self.prefill_rows)
+            part = copy.deepcopy(prefix)
+            part.batch_repeat_interleave(ids[rows].shape[0])
+            hidden.append(self._forward(ids[rows], mask[rows], positions[rows], part))
+            parts.append(part)
+        for i, layer in enumerate(parts[0].layers):  # every part holds the same positions: join the rows
+            if len(parts) > 1:
+                layer.keys = torch.cat([p.layers[i].keys for p in parts])
+                layer.values = torch.cat([p.layers[i].values for p in parts])
+        return torch.cat(hidden), parts[0]
 
     def _prefix_cache(self, prefix: tuple[int, ...]) -> DynamicCache:
         """The cache after the shared prefix, kept while batches share it (the few-shot prompt does)."""
