@@ -27,6 +27,8 @@ def test_demo_runs_every_stage_then_reuses_everything(tmp_path):
     assert "Queries in English (en)" in first.leaderboard and "Queries in Chinese (zh)" in first.leaderboard
     assert first.report.endswith(".md") and (tmp_path / "demo" / "report").is_dir()
     assert 0 < first.chance_r1 < 100
+    assert "beside refine" in first.stages[6].summary  # trained in the background while refine ran
+    assert first.seconds >= sum(s.seconds for s in first.stages)  # the wall clock, loading included
     card = (release / "README.md").read_text(encoding="utf-8")
     assert "not known to this tool" not in card and "Please translate the English sentence" in card
 

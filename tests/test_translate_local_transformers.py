@@ -182,3 +182,15 @@ def test_model_id_matches_the_cache_planner(causal):
     from tipr_bench.translate.backends import backend_identity
 
     assert backend_identity("transformers", causal._net.name_or_path) == ("transformers", causal.model)
+
+
+def test_threads_per_pass_are_asked_before_each_pass(causal):
+    """The demo lends a core to training beside refine and takes it back between passes."""
+    before, asked = torch.get_num_threads(), []
+    causal.threads_per_pass = lambda: asked.append(len(asked)) or 1
+    try:
+        causal.complete_batch([user(c) for c in CAPTIONS], GREEDY)  # 5 prompts in passes of 4
+        assert asked == [0, 1] and torch.get_num_threads() == 1
+    finally:
+        causal.threads_per_pass = None
+        torch.set_num_threads(before)

@@ -12,7 +12,7 @@ import copy
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +77,9 @@ class TransformersBackend:
         self._net = loaded.net.to(self.device).eval()
         self._eos_ids = _eos_ids(self._net, self._tokenizer)
         self._loop = self._decode_loop(output_langs, shortlist)
+        # torch threads for each pass on CPU, asked before it (None: keep the count set at load); the demo
+        # lends a core to training while that runs beside refine, and takes it back when it ends
+        self.threads_per_pass: Callable[[], int] | None = None
 
     def _decode_loop(self, output_langs: Sequence[str], shortlist: int) -> DecodeLoop | None:
         """The faster loop for causal LMs whose logits are their body's output through the output layer
@@ -131,6 +134,8 @@ class TransformersBackend:
         results: list[Completion | None] = [None] * len(encoded)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
+            if self.threads_per_pass is not None and self.device.type == "cpu":
+                torch.set_num_threads(self.threads_per_pass())
             outputs = self._generate_fitting([encoded[i] for i in chunk], params)
             for index, completion in zip(chunk, outputs, strict=True):
                 results[index] = completion

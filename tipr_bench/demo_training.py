@@ -1,0 +1,111 @@
+"""The demo's Bi-IRRA training, in a child process on one core while refine decodes on the others.
+
+Training reads the train and val splits only, refine changes the test split only, so the two can run at
+once. On 2 CPU cores both gain from it: a tiny-config training step is small ops and Python, and runs at
+about 85% of its two-thread speed on one thread; the translator on one thread keeps about 65% of its
+two-thread speed, and takes the second core back when training ends (`decode_threads`).
+
+The child ignores Ctrl-C (the demo stops it and exits) and stops by itself at the end of an epoch
+whose parent has gone (`kill -9`), so a rerun never trains beside an orphan.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tipr_bench.benchmark.errors import UserError
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What the child trains: the demo's options, said as plain values so they cross a process."""
+
+    workspace: Path
+    lang: str
+    epochs: int
+    seed: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class TrainingDone:
+    best: Path
+    epochs: int
+    last_loss: float | None
+    seconds: float
+
+
+class BackgroundTraining:
+    """A training run in a spawned child process; `running()` while it trains, `result()` waits for it."""
+
+    def __init__(self, job: TrainingJob) -> None:
+        context = multiprocessing.get_context("spawn")  # fork would copy the parent's torch thread pools
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_train_in_child, args=(job, send, os.getpid()),
+                                        name="tipr-bench-demo-training", daemon=True)
+        self.started = time.perf_counter()
+        self._process.start()
+        send.close()
+        self._outcome: TrainingDone | str | None = None
+
+    def running(self) -> bool:
+        return self._outcome is None and self._process.is_alive()
+
+    def result(self) -> TrainingDone:
+        """The finished run; a failure in the child is one UserError line here."""
+        if self._outcome is None:
+            try:
+                self._outcome = self._receive.recv()
+            except EOFError:
+                self._process.join()
+                self._outcome = f"the training process exited with code {self._process.exitcode} and no result"
+            self._process.join()
+        if isinstance(self._outcome, str):
+            raise UserError(f"demo training failed: {self._outcome}")
+        return self._outcome
+
+    def stop(self) -> None:
+        """Ends the child now (the demo is stopping on an error or Ctrl-C)."""
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
+
+def decode_threads(training: BackgroundTraining, all_threads: int) -> Callable[[], int]:
+    """Threads for each translation pass: one core stays with training while it runs, all come back after."""
+    lent = max(1, all_threads - 1)
+    return lambda: lent if training.running() else all_threads
+
+
+def _train_in_child(job: TrainingJob, send, parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the whole group: the parent handles it
+    from tipr_bench.baselines.bi_irra.train import TrainOptions, train
+    from tipr_bench.benchmark.store import Workspace
+
+    def parent_alive(_log) -> None:
+        if os.getppid() != parent:
+            os._exit(1)  # orphaned by a kill -9: last.pt holds the finished epochs
+
+    started = time.perf_counter()
+    try:
+        ws = Workspace.open(job.workspace, create=False)
+        try:
+            r = train(ws, TrainOptions(lang=job.lang, dataset="cuhk-pedes", config="tiny", epochs=job.epochs,
+                                       progress=False, test=False, seed=job.seed, threads=job.threads),
+                      on_epoch=parent_alive)
+        finally:
+            ws.close()
+        outcome: TrainingDone | str = TrainingDone(r.best, len(r.epochs), r.epochs[-1].loss if r.epochs else None,
+                                                   time.perf_counter() - started)
+    except UserError as exc:
+        outcome = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the parent reports it as one line
+        outcome = f"{type(exc).__name__}: {exc}"
+    send.send(outcome)
+    send.close()
