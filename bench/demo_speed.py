@@ -112,7 +112,8 @@ def main() -> None:
     result = run_demo(DemoOptions(work=scratch / "demo", progress=False))
     for stage in result.stages:
         print(f"  {stage.name:<9} {stage.seconds:7.1f} s  {stage.summary}")
-    print(f"  total     {sum(s.seconds for s in result.stages):7.1f} s  (load {os.getloadavg()[0]:.1f}, "
+    print(f"  total     {result.seconds:7.1f} s wall, {sum(s.seconds for s in result.stages):.1f} s in stages  "
+          f"(load {os.getloadavg()[0]:.1f}, "
           f"probe now {matmul_gflops():.1f} GFLOP/s)")
 
 

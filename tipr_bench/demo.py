@@ -230,16 +230,16 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
     return result
 
 
-# A first run's stage seconds in a fresh clone on 2 quiet cores (2026-11-26: 8.8 min of stages, 9.3 min
-# wall), with translate holding the translator's load too (the run's wall clock less its stages). Training
-# runs beside refine, so refine holds its cost and the train stage is what is left of it. The matmul probe
-# below reads 50-100 GFLOP/s on those idle cores, so REFERENCE_GFLOPS is the low end: the estimate never
-# promises less than that run. The same code on 2 cores under a load of 5-8 read 11 GFLOP/s and took 2.8x
-# as long: time grows with about the square root of the probe's slowdown (the model stages wait on memory
-# as much as on arithmetic), so the estimate scales by that.
+# A first run's stage seconds in a fresh clone on 2 quiet cores (2026-11-26: 9.8 min wall, the slower of two
+# runs of this code; the other took 9.3), with translate holding the translator's load too (the run's wall
+# clock less its stages). Training runs beside refine, so refine holds its cost and the train stage is what
+# is left of it. The matmul probe below reads 50-100 GFLOP/s on those idle cores, so REFERENCE_GFLOPS is the
+# low end: the estimate never promises less than that run. The same code on 2 cores under a load of 5-8
+# read 11 GFLOP/s and took 2.8x as long: time grows with about the square root of the probe's slowdown
+# (the model stages wait on memory as much as on arithmetic), so the estimate scales by that.
 REFERENCE_GFLOPS = 50.6
-REFERENCE_SECONDS = {"sample": 6.0, "ingest": 1.0, "translate": 247.0, "refine": 296.0, "export": 1.0,
-                     "download": 1.0, "train": 0.0, "evaluate": 10.0}
+REFERENCE_SECONDS = {"sample": 6.0, "ingest": 1.0, "translate": 253.0, "refine": 316.0, "export": 1.0,
+                     "download": 1.0, "train": 0.0, "evaluate": 11.0}
 TRAIN_ALONE_SECONDS = 151.0  # training with both cores: beside a server's refine it may all be left to wait for
 MODEL_STAGES = ("translate", "refine")  # their time is the server's when the backend is not local
 

@@ -1,9 +1,10 @@
 """The demo's Bi-IRRA training, in a child process on one core while refine decodes on the others.
 
 Training reads the train and val splits only, refine changes the test split only, so the two can run at
-once. On 2 CPU cores both gain from it: a tiny-config training step is small ops and Python, and runs at
-about 85% of its two-thread speed on one thread; the translator on one thread keeps about 65% of its
-two-thread speed, and takes the second core back when training ends (`decode_threads`).
+once. On 2 CPU cores both gain from it: one thread keeps 74-85% of tiny-config training's two-thread
+speed and about 65% of the translator's (bench/core_split.py), so one core each does the pair's work
+sooner than two cores each in turn; the translator takes the second core back when training ends
+(`decode_threads`).
 
 The child ignores Ctrl-C (the demo stops it and exits) and stops by itself at the end of an epoch
 whose parent has gone (`kill -9`), so a rerun never trains beside an orphan.
