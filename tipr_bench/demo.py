@@ -145,7 +145,8 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
                     f"({r.cached} cached, {r.flagged} flagged, {r.failed} failed)"), ws_dir
 
         # training reads train and val only, refine changes test only: train beside refine (demo_training)
-        training = _start_training(ws, opts)
+        fingerprint = _training_fingerprint(ws, opts)
+        training = _start_training(ws_dir, opts, fingerprint)
         if isinstance(training, BackgroundTraining):
             stack.callback(training.stop)
             if hasattr(backend, "threads_per_pass"):
@@ -197,9 +198,8 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
         @stage("train")
         def _():
             if isinstance(training, BackgroundTraining):
-                done = training.result()
-                write_json(opts.work / "train.json", {"fingerprint": _training_fingerprint(ws, opts),
-                                                       "best": str(done.best)})
+                done = training.result(progress=opts.progress)
+                write_json(opts.work / "train.json", {"fingerprint": fingerprint, "best": str(done.best)})
                 best["path"] = done.best
                 loss = f", last epoch loss {done.last_loss:.3f}" if done.last_loss is not None else ""
                 return (f"tiny config, {done.epochs} epochs in {done.seconds:.0f} s beside refine "
@@ -289,18 +289,18 @@ def matmul_gflops(seconds: float = 1.0) -> float:
     return runs * 2 * 64 * 640 * 2048 / elapsed / 1e9
 
 
-def _start_training(ws: Workspace, opts: DemoOptions) -> Path | BackgroundTraining:
+def _start_training(ws_dir: Path, opts: DemoOptions, fingerprint: str) -> Path | BackgroundTraining:
     """The checkpoint a previous run trained on the same data, or a training run started in the background."""
     marker = opts.work / "train.json"
     if marker.is_file():
         previous = json.loads(marker.read_text(encoding="utf-8"))
-        if previous.get("fingerprint") == _training_fingerprint(ws, opts) and Path(previous["best"]).is_file():
+        if previous.get("fingerprint") == fingerprint and Path(previous["best"]).is_file():
             return Path(previous["best"])
     local = opts.backend == "transformers"
     from tipr_bench.benchmark.devices import cpu_threads
 
     # beside a local translator training keeps one core; beside a server it may use them all
-    return BackgroundTraining(TrainingJob(ws.root, opts.lang, opts.epochs, opts.seed,
+    return BackgroundTraining(TrainingJob(ws_dir, opts.lang, opts.epochs, opts.seed,
                                           threads=1 if local else cpu_threads()))
 
 

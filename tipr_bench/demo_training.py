@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.progress import make_progress
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class BackgroundTraining:
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(target=_train_in_child, args=(job, send, os.getpid()),
                                         name="tipr-bench-demo-training", daemon=True)
-        self.started = time.perf_counter()
+        self._epochs = job.epochs
         self._process.start()
         send.close()
         self._outcome: TrainingDone | str | None = None
@@ -58,14 +59,22 @@ class BackgroundTraining:
     def running(self) -> bool:
         return self._outcome is None and self._process.is_alive()
 
-    def result(self) -> TrainingDone:
-        """The finished run; a failure in the child is one UserError line here."""
+    def result(self, progress: bool = False) -> TrainingDone:
+        """The finished run, with a bar of its epochs while it is still going; a failure in the child is
+        one UserError line here."""
         if self._outcome is None:
-            try:
-                self._outcome = self._receive.recv()
-            except EOFError:
-                self._process.join()
-                self._outcome = f"the training process exited with code {self._process.exitcode} and no result"
+            with make_progress(progress, unit="epochs") as bar:
+                task = bar.add_task("train, beside refine until now", total=self._epochs)
+                while self._outcome is None:
+                    try:
+                        message = self._receive.recv()
+                    except EOFError:
+                        self._process.join()
+                        message = f"the training process exited with code {self._process.exitcode} and no result"
+                    if isinstance(message, int):  # an epoch ended
+                        bar.update(task, completed=message)
+                    else:
+                        self._outcome = message
             self._process.join()
         if isinstance(self._outcome, str):
             raise UserError(f"demo training failed: {self._outcome}")
@@ -89,9 +98,10 @@ def _train_in_child(job: TrainingJob, send, parent: int) -> None:
     from tipr_bench.baselines.bi_irra.train import TrainOptions, train
     from tipr_bench.benchmark.store import Workspace
 
-    def parent_alive(_log) -> None:
+    def epoch_done(log) -> None:
         if os.getppid() != parent:
             os._exit(1)  # orphaned by a kill -9: last.pt holds the finished epochs
+        send.send(log.epoch)
 
     started = time.perf_counter()
     try:
@@ -99,7 +109,7 @@ def _train_in_child(job: TrainingJob, send, parent: int) -> None:
         try:
             r = train(ws, TrainOptions(lang=job.lang, dataset="cuhk-pedes", config="tiny", epochs=job.epochs,
                                        progress=False, test=False, seed=job.seed, threads=job.threads),
-                      on_epoch=parent_alive)
+                      on_epoch=epoch_done)
         finally:
             ws.close()
         outcome: TrainingDone | str = TrainingDone(r.best, len(r.epochs), r.epochs[-1].loss if r.epochs else None,
