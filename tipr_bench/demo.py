@@ -202,8 +202,9 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
                 write_json(opts.work / "train.json", {"fingerprint": fingerprint, "best": str(done.best)})
                 best["path"] = done.best
                 loss = f", last epoch loss {done.last_loss:.3f}" if done.last_loss is not None else ""
+                cores = "one core" if done.threads == 1 else f"{done.threads} threads"
                 return (f"tiny config, {done.epochs} epochs in {done.seconds:.0f} s beside refine "
-                        f"(one core){loss}"), done.best
+                        f"({cores}){loss}"), done.best
             best["path"] = training
             return f"reused {training} (same data and settings)", training
 

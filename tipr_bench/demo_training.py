@@ -41,6 +41,7 @@ class TrainingDone:
     epochs: int
     last_loss: float | None
     seconds: float
+    threads: int
 
 
 class BackgroundTraining:
@@ -94,6 +95,7 @@ def decode_threads(training: BackgroundTraining, all_threads: int) -> Callable[[
 
 
 def _train_in_child(job: TrainingJob, send, parent: int) -> None:
+    started = time.perf_counter()  # the run's time includes importing torch: the parent waits for that too
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the whole group: the parent handles it
     from tipr_bench.baselines.bi_irra.train import TrainOptions, train
     from tipr_bench.benchmark.store import Workspace
@@ -103,7 +105,6 @@ def _train_in_child(job: TrainingJob, send, parent: int) -> None:
             os._exit(1)  # orphaned by a kill -9: last.pt holds the finished epochs
         send.send(log.epoch)
 
-    started = time.perf_counter()
     try:
         ws = Workspace.open(job.workspace, create=False)
         try:
@@ -113,7 +114,7 @@ def _train_in_child(job: TrainingJob, send, parent: int) -> None:
         finally:
             ws.close()
         outcome: TrainingDone | str = TrainingDone(r.best, len(r.epochs), r.epochs[-1].loss if r.epochs else None,
-                                                   time.perf_counter() - started)
+                                                   time.perf_counter() - started, job.threads)
     except UserError as exc:
         outcome = str(exc)
     except Exception as exc:  # noqa: BLE001 - the parent reports it as one line
