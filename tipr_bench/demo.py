@@ -231,8 +231,8 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
     return result
 
 
-# A first run's stage seconds in a fresh clone on 2 quiet cores (2026-11-26: 9.8 min wall, the slower of two
-# runs of this code; the other took 9.3), with translate holding the translator's load too (the run's wall
+# A first run's stage seconds in a fresh clone on 2 quiet cores (2026-11-26: 9.8 min wall, the slowest of three
+# runs of this code; the others took 9.3 and 9.6), with translate holding the translator's load too (the run's wall
 # clock less its stages). Training runs beside refine, so refine holds its cost and the train stage is what
 # is left of it. The matmul probe below reads 50-100 GFLOP/s on those idle cores, so REFERENCE_GFLOPS is the
 # low end: the estimate never promises less than that run. The same code on 2 cores under a load of 5-8
