@@ -51,8 +51,9 @@ def demo(
         return
 
     plan = plan_demo(opts)
-    stages = ", ".join(name if seconds is None or seconds < 30 else f"{name} ~{seconds / 60:.0f} min"
-                       for name, seconds in plan.stages.items()).replace("train", "train (beside refine)")
+    labels = {"train": "train (beside refine)"}
+    stages = ", ".join(labels.get(name, name) if seconds is None or seconds < 30 else f"{name} ~{seconds / 60:.0f} min"
+                       for name, seconds in plan.stages.items())
     server = "" if all(s is not None for s in plan.stages.values()) else " plus the server's time"
     console.print(f"[bold]plan[/]: {stages}: about {max(1, round(plan.minutes))} minutes on this machine{server} "
                   f"(a matmul probe runs at {plan.gflops:.1f} GFLOP/s now)"

@@ -182,8 +182,8 @@ class DecodeLoop:
             part.batch_repeat_interleave(ids[rows].shape[0])
             hidden.append(self._forward(ids[rows], mask[rows], positions[rows], part))
             parts.append(part)
-        for i, layer in enumerate(parts[0].layers):  # every part holds the same positions: join the rows
-            if len(parts) > 1:
+        if len(parts) > 1:  # every part holds the same positions: join the rows
+            for i, layer in enumerate(parts[0].layers):
                 layer.keys = torch.cat([p.layers[i].keys for p in parts])
                 layer.values = torch.cat([p.layers[i].values for p in parts])
         return torch.cat(hidden), parts[0]
