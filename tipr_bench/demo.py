@@ -202,7 +202,8 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
                 write_json(opts.work / "train.json", {"fingerprint": fingerprint, "best": str(done.best)})
                 best["path"] = done.best
                 loss = f", last epoch loss {done.last_loss:.3f}" if done.last_loss is not None else ""
-                cores = "one core" if done.threads == 1 else f"{done.threads} threads"
+                threads = training.job.threads
+                cores = "one core" if threads == 1 else f"{threads} threads"
                 return (f"tiny config, {done.epochs} epochs in {done.seconds:.0f} s beside refine "
                         f"({cores}){loss}"), done.best
             best["path"] = training

@@ -41,7 +41,6 @@ class TrainingDone:
     epochs: int
     last_loss: float | None
     seconds: float
-    threads: int
 
 
 class BackgroundTraining:
@@ -52,7 +51,7 @@ class BackgroundTraining:
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(target=_train_in_child, args=(job, send, os.getpid()),
                                         name="tipr-bench-demo-training", daemon=True)
-        self._epochs = job.epochs
+        self.job = job
         self._process.start()
         send.close()
         self._outcome: TrainingDone | str | None = None
@@ -65,7 +64,7 @@ class BackgroundTraining:
         one UserError line here."""
         if self._outcome is None:
             with make_progress(progress, unit="epochs") as bar:
-                task = bar.add_task("train, beside refine until now", total=self._epochs)
+                task = bar.add_task("train, beside refine until now", total=self.job.epochs)
                 while self._outcome is None:
                     try:
                         message = self._receive.recv()
@@ -114,7 +113,7 @@ def _train_in_child(job: TrainingJob, send, parent: int) -> None:
         finally:
             ws.close()
         outcome: TrainingDone | str = TrainingDone(r.best, len(r.epochs), r.epochs[-1].loss if r.epochs else None,
-                                                   time.perf_counter() - started, job.threads)
+                                                   time.perf_counter() - started)
     except UserError as exc:
         outcome = str(exc)
     except Exception as exc:  # noqa: BLE001 - the parent reports it as one line
