@@ -194,3 +194,28 @@ def test_threads_per_pass_are_asked_before_each_pass(causal):
     finally:
         causal.threads_per_pass = None
         torch.set_num_threads(before)
+
+
+def test_a_gguf_is_parsed_once_while_converting(tmp_path):
+    """transformers opens a reader for the tokenizer, the config and the weights: inside `gguf_read_once`
+    they share one parse of the file, and outside it every open parses again."""
+    import gguf
+    import numpy as np
+
+    from tipr_bench.translate.backends.transformers_backend import gguf_read_once
+
+    path = tmp_path / "tiny.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_array("tokenizer.ggml.tokens", ["<s>", "</s>", "a", "b"])
+    writer.add_tensor("token_embd.weight", np.arange(8, dtype=np.float32).reshape(4, 2))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    with gguf_read_once():
+        first, again = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
+        assert first is again
+        assert [bytes(first.fields["tokenizer.ggml.tokens"].parts[i]).decode()
+                for i in first.fields["tokenizer.ggml.tokens"].data] == ["<s>", "</s>", "a", "b"]
+    assert gguf.GGUFReader(path) is not first  # the module's own reader again after the block

@@ -88,6 +88,11 @@ def gguf_model_id(path: Path) -> str:
     return f"{path.name}@{hashlib.sha256(_sample(path)).hexdigest()[:12]}"
 
 
+def converted_folder(gguf: Path) -> Path:
+    """Where the first load of `gguf` writes it as a float32 HF folder, which every later load reads."""
+    return model_cache_dir() / "converted" / gguf_model_id(gguf).replace("@", "-")
+
+
 def _sample(path: Path) -> bytes:
     """Size plus 1 MiB at the start, middle and end: any two different checkpoints differ there."""
     size = path.stat().st_size
