@@ -117,6 +117,23 @@ def test_the_shortlist_re_scores_its_candidates_exactly(causal):
     assert torch.equal(full.greedy(hidden), OutputHead(net, None)(hidden).argmax(dim=-1))
 
 
+def test_int8_scores_are_torchs_dynamically_quantized_linear(causal):
+    """The shortlist's scores, packed once, are what `quantize_dynamic` (per-channel int8) computes."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    from tipr_bench.translate.backends.decode_loop import Int8Scores
+
+    linear = torch.nn.Linear(causal._net.config.hidden_size, 300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = quantize_dynamic(torch.nn.Sequential(linear), {torch.nn.Linear: per_channel_dynamic_qconfig})[0]
+    hidden = torch.randn(16, linear.in_features, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(Int8Scores(linear)(hidden), reference(hidden))
+
+
 def test_a_tail_that_repeats_itself_is_a_loop_and_a_varied_or_short_one_is_not():
     from tipr_bench.translate.backends.decode_loop import looping
 
