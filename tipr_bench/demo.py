@@ -27,6 +27,7 @@ from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.demo_training import BackgroundTraining, TrainingJob, decode_threads
 from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.translate.backends.gemma_default import bundled_converted
 from tipr_bench.translate.options import BackendOptions
 
 RELEASE_NAME = "tipr-sample-m"
@@ -54,7 +55,10 @@ class DemoOptions:
     # 15 and 25 epochs reached the same test en R@1 (11.3, chance 5.2) from one demo workspace, mAP 17.3
     # and 16.4; 15 takes 40% less time (the tiny config's own 12 are tuned for larger samples)
     epochs: int = 15
-    batch_size: int = 64  # CPU decoding is memory-bound: a bigger batch is nearly free per step
+    # Rows decoded at once. A step's cost grows slower than its rows, and each pass ends with a few long rows
+    # decoding alone: the 602 demo captions took 194 s in passes of at most 192 (4 of about 151) against 232 s
+    # in passes of 64, the same answers (2 threads); 384 at once was slower than 64 (1 thread, 384 captions).
+    batch_size: int = 192
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -243,6 +247,9 @@ REFERENCE_GFLOPS = 50.6
 REFERENCE_SECONDS = {"sample": 6.0, "ingest": 1.0, "translate": 253.0, "refine": 316.0, "export": 1.0,
                      "download": 1.0, "train": 0.0, "evaluate": 11.0}
 TRAIN_ALONE_SECONDS = 151.0  # training with both cores: beside a server's refine it may all be left to wait for
+# A new machine's first run assembles the bundled translator's GGUF and converts it into the model cache
+# before translating: on 2 cores it loaded in 58 s against 10 s from the cache (bench/local_backend_speed.py).
+FIRST_LOAD_SECONDS = 48.0
 MODEL_STAGES = ("translate", "refine")  # their time is the server's when the backend is not local
 
 
@@ -251,6 +258,7 @@ class DemoPlan:
     stages: dict[str, float | None]  # estimated seconds of a first run; None: up to the translation server
     gflops: float
     reused: bool  # a previous run's work is there, so this run takes less
+    converts: bool = False  # the bundled translator is not converted yet: translate's estimate holds that
 
     @property
     def minutes(self) -> float:
@@ -267,7 +275,10 @@ def plan_demo(opts: DemoOptions) -> DemoPlan:
               for name, seconds in REFERENCE_SECONDS.items()}
     if not local:
         stages["train"] = TRAIN_ALONE_SECONDS * scale
-    return DemoPlan(stages, gflops, reused=(opts.work / "train.json").is_file())
+    converts = local and opts.model is None and not bundled_converted()
+    if converts:
+        stages["translate"] += FIRST_LOAD_SECONDS * scale
+    return DemoPlan(stages, gflops, reused=(opts.work / "train.json").is_file(), converts=converts)
 
 
 def matmul_gflops(seconds: float = 1.0) -> float:

