@@ -55,10 +55,13 @@ class DemoOptions:
     # 15 and 25 epochs reached the same test en R@1 (11.3, chance 5.2) from one demo workspace, mAP 17.3
     # and 16.4; 15 takes 40% less time (the tiny config's own 12 are tuned for larger samples)
     epochs: int = 15
-    # Rows decoded at once. A step's cost grows slower than its rows, and each pass ends with a few long rows
-    # decoding alone: the 602 demo captions took 194 s in passes of at most 192 (4 of about 151) against 232 s
-    # in passes of 64, the same answers (2 threads); 384 at once was slower than 64 (1 thread, 384 captions).
+    # Rows decoded at once when translating. A step's cost grows slower than its rows, and each pass ends with
+    # a few long rows decoding alone: the 602 demo captions took 194 s in passes of at most 192 (4 of about
+    # 151) against 232 s in passes of 64, the same answers (2 threads); 384 at once was slower than 64.
     batch_size: int = 192
+    # Refine's rewrite prompts are twice as long (the glossary line first, so nothing is shared), and a big
+    # pass of them is slower: 124 rewrites took 118-130 s in passes of 62 against 138-153 s in one (1 thread).
+    refine_batch_size: int = 64
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -157,6 +160,8 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
                 import torch
 
                 backend.threads_per_pass = decode_threads(training, torch.get_num_threads())
+        if opts.backend == "transformers":
+            backend.batch_size = opts.refine_batch_size
 
         @stage("refine")
         def _():
