@@ -241,16 +241,17 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
     return result
 
 
-# A first run's stage seconds in a fresh clone on 2 quiet cores (2026-11-26: 9.8 min wall, the slowest of three
-# runs of this code; the others took 9.3 and 9.6), with translate holding the translator's load too (the run's wall
-# clock less its stages). Training runs beside refine, so refine holds its cost and the train stage is what
-# is left of it. The matmul probe below reads 50-100 GFLOP/s on those idle cores, so REFERENCE_GFLOPS is the
-# low end: the estimate never promises less than that run. The same code on 2 cores under a load of 5-8
-# read 11 GFLOP/s and took 2.8x as long: time grows with about the square root of the probe's slowdown
-# (the model stages wait on memory as much as on arithmetic), so the estimate scales by that.
+# A first run's stage seconds in a fresh clone on 2 quiet cores with an empty model cache (2026-11-26: 9.7 min
+# wall, the slower of two runs translating 192 rows a pass; the other, with refine's 64 a pass, took 8.6), with
+# translate holding the translator's load from the cache too (about 21 s) and FIRST_LOAD_SECONDS the conversion
+# on top. Training runs beside refine, so refine holds its cost and the train stage is what is left of it. The
+# matmul probe below reads 50-100 GFLOP/s on those idle cores (77 in that run), so REFERENCE_GFLOPS is the low
+# end: the estimate never promises less than that run. The same code on 2 cores under a load of 5-8 read 11
+# GFLOP/s and took 2.8x as long: time grows with about the square root of the probe's slowdown (the model
+# stages wait on memory as much as on arithmetic), so the estimate scales by that.
 REFERENCE_GFLOPS = 50.6
-REFERENCE_SECONDS = {"sample": 6.0, "ingest": 1.0, "translate": 253.0, "refine": 316.0, "export": 1.0,
-                     "download": 1.0, "train": 0.0, "evaluate": 11.0}
+REFERENCE_SECONDS = {"sample": 6.0, "ingest": 1.0, "translate": 226.0, "refine": 290.0, "export": 1.0,
+                     "download": 1.0, "train": 0.0, "evaluate": 10.0}
 TRAIN_ALONE_SECONDS = 151.0  # training with both cores: beside a server's refine it may all be left to wait for
 # A new machine's first run assembles the bundled translator's GGUF and converts it into the model cache
 # before translating: on 2 cores it loaded in 58 s against 10 s from the cache (bench/local_backend_speed.py).
