@@ -295,7 +295,7 @@ def load_gguf(gguf: Path, dtype: torch.dtype) -> LoadedModel:
     converted = converted_folder(gguf)
     if (converted / "model.safetensors").is_file():
         return load_folder(converted, dtype, model_id)
-    print(f"tipr-bench: converting {gguf.name} for transformers, once (about 30 s on 2 CPU cores); "
+    print(f"tipr-bench: converting {gguf.name} for transformers, once (under a minute on 2 CPU cores); "
           f"later runs load {converted}", file=sys.stderr, flush=True)
     try:
         with gguf_read_once():
