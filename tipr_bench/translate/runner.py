@@ -422,6 +422,13 @@ def _run_coroutine(run: _Run, coroutine) -> None:
         pool.submit(in_thread).result()
 
 
+def _even_pass(waiting: int, size: int) -> int:
+    """Rows for the next pass when `waiting` rows go in passes of at most `size`, all about as long: 602 at
+    192 are 4 passes of 151, not 3 of 192 and one of 26 that decodes a few rows a step."""
+    passes = -(-waiting // size)
+    return -(-waiting // passes)
+
+
 def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None:
     size = backend.batch_size if backend.batch_size > 0 else ALL_AT_ONCE_CHUNK
     levels: dict[int, list[_Unit]] = {}
@@ -432,7 +439,7 @@ def _run_batches(run: _Run, waiting: list[_Unit], backend: BatchBackend) -> None
         while levels:
             attempt = min(levels)
             queue = levels[attempt]
-            take = -(-len(queue) // -(-len(queue) // size))  # even passes: 602 at 192 are 4 of 151, not 3 + 26
+            take = _even_pass(len(queue), size)
             chunk, levels[attempt] = queue[:take], queue[take:]
             if not levels[attempt]:
                 del levels[attempt]
