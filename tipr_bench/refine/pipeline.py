@@ -120,6 +120,12 @@ class Judge:
         self._incidental = {e.term for e in glossary.entries if e.category in INCIDENTAL_CATEGORIES} \
             if glossary is not None else set()
 
+    @staticmethod
+    def checks_for(glossary: Glossary | None) -> tuple[str, ...]:
+        """The checks that judge a language: the English-side ones always, the glossary's where one exists."""
+        english = ("back-translation chrF/BLEU", "QE", "person attributes (source vs back-translation)")
+        return english + (("glossary terms",) if glossary is not None else ())
+
     def term_reasons(self, check: TermCheck, issues: Sequence[AttributeIssue], back_translation: str) -> list[Reason]:
         """A missed term is a hard miss (flags) only when something confirms it: the back-translation
         lacks the term too (no alias, nor a term the glossary renders the same way), or loses the
@@ -220,7 +226,7 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def _resolve_glossary(lang: str, glossary: Glossary | str | Path | None) -> Glossary | None:
+def resolve_glossary(lang: str, glossary: Glossary | str | Path | None) -> Glossary | None:
     if isinstance(glossary, Glossary):
         return glossary
     if glossary is None and not shipped_glossary_path(lang).is_file():
@@ -255,7 +261,7 @@ def refine_language(
         where = " ".join(f"--{k} {v}" for k, v in (("dataset", dataset), ("split", split)) if v)
         raise UserError(f"no {lang} translations in {ws.root}{' for ' + where if where else ''}: run "
                         f"`tipr-bench translate --lang {lang}{' ' + where if where else ''}` first")
-    gloss = _resolve_glossary(lang, s.glossary)
+    gloss = resolve_glossary(lang, s.glossary)
     if isinstance(backend, BackendOptions):
         backend = backend.build()
     if isinstance(rewrite_backend, BackendOptions):
