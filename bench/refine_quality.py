@@ -2,8 +2,9 @@
 
 Reads the translation-QA dev sets (`dev_{zh,fr,de}.jsonl`: gross errors; `subtle_{zh,fr,de,es,ja}.jsonl`:
 subtle errors; each row a real English caption, a correct translation `good`, a twin `bad` with exactly
-one error of kind `error`, and natural back-translations `bt_good`/`bt_bad`) and judges every good and bad row through the same code `refine` runs
-(`Judge.assess_item`: glossary terms, attribute comparison, verdict), the row's back-translation
+one error of kind `error`, and natural back-translations `bt_good`/`bt_bad`) and judges every good and
+bad row through the same code `refine` runs (`Judge.assess_item`: glossary terms, attribute comparison,
+verdict), the row's back-translation
 standing for the back-translation model. QE is left out: it only ever makes a caption `noisy`
 (the published mean-noise rule), never `flagged`, and only `flagged` counts here.
 
@@ -11,7 +12,8 @@ Printed per set and language: the checks that ran, caught % per error kind, fals
 kind, the headline pair (caught %, false flags %), soft misses per correct translation, the judging
 rate; then both headline tables and the subtle set's catches per kind over all languages.
 
-    .venv/bin/python bench/refine_quality.py [../shared/data/qa_dev] [--set subtle] [--lang zh] [--show-false 5]
+    .venv/bin/python bench/refine_quality.py [../shared/data/qa_dev] [--set subtle] [--lang zh] \
+        [--show-false 5]
 """
 
 from __future__ import annotations
