@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from tipr_bench.refine import person_vocabulary as V
 from tipr_bench.refine.issue import AttributeIssue
-from tipr_bench.refine.reading import Mention, Reading, compatible
+from tipr_bench.refine.reading import IMPLIED_ONE, IMPLIED_SEVERAL, Mention, Reading, compatible
 from tipr_bench.refine.shades import ShadeMatch, colour_families, compare_shades, shade
 
 _GENERIC = frozenset({"clothing", "top", "bottoms", "outerwear"})
@@ -165,6 +165,7 @@ def _negation_issues(source: Reading, other: Reading) -> list[AttributeIssue]:
 
 
 def _count_issues(source: Reading, other: Reading) -> list[AttributeIssue]:
+    """One against several, or two exact numbers that differ; where one side says its number outright."""
     issues: list[AttributeIssue] = []
     for noun, said in other.counts.items():
         before = source.counts.get(noun)
@@ -173,20 +174,22 @@ def _count_issues(source: Reading, other: Reading) -> list[AttributeIssue]:
         one_before, one_now = _number_class(before), _number_class(said)
         if one_before is None or one_now is None:
             continue
-        exact_before, exact_now = before - {0}, said - {0}
-        if one_before != one_now or (len(exact_before) == 1 and len(exact_now) == 1 and exact_before != exact_now):
+        outright = any(v not in (IMPLIED_ONE, IMPLIED_SEVERAL) for v in before | said)
+        exact_before, exact_now = {v for v in before if v > 0}, {v for v in said if v > 0}
+        if (one_before != one_now and outright) or (
+                len(exact_before) == 1 and len(exact_now) == 1 and exact_before != exact_now):
             issues.append(AttributeIssue("count", noun, _number(before), _number(said)))
     return issues
 
 
 def _number_class(values: frozenset[int]) -> bool | None:
     """True: one; False: several; None: both said (ambiguous)."""
-    ones = {v == 1 for v in values}
+    ones = {v in (1, IMPLIED_ONE) for v in values}
     return next(iter(ones)) if len(ones) == 1 else None
 
 
 def _number(values: frozenset[int]) -> str:
-    exact = sorted(values - {0})
+    exact = sorted({1 if v == IMPLIED_ONE else v for v in values if v > 0 or v == IMPLIED_ONE})
     return "/".join(map(str, exact)) if exact else "several"
 
 

@@ -176,7 +176,7 @@ SIZE_WORDS: dict[str, str] = {"small": "small", "little": "small", "tiny": "smal
 
 # nouns whose number tells people apart (singular), and words that count the same thing
 COUNT_LEMMAS: dict[str, str] = {"marking": "mark", "sheet": "paper"}
-COUNTABLE = frozenset({"hand", "shoulder", "arm", "pocket", "flower", "picture", "badge", "marking", "mark",
+COUNTABLE = frozenset({"glove", "hand", "shoulder", "arm", "pocket", "flower", "picture", "badge", "marking", "mark",
                        "tie", "paper", "sheet", "book", "bottle", "balloon", "bracelet", "bangle", "earring",
                        "button", "patch", "star", "heart", "pin", "strap", "bag", "ring", "stripe"})
 NUMBERS: dict[str, int] = {"one": 1, "a": 1, "an": 1, "single": 1, "another": 1, "two": 2, "both": 2, "pair": 2,
@@ -199,8 +199,7 @@ PLACE_PREPOSITIONS = frozenset({"in", "on", "over", "across", "around", "under",
 # places that describe one way of carrying: a bag over the shoulder hangs at the back, across the body, by the arm
 COMPATIBLE_PLACES = frozenset(frozenset(p.split()) for p in (
     "shoulder back", "shoulder front", "shoulder arm", "hand wrist", "arm wrist", "neck shoulder", "worn back",
-    "worn shoulder", "worn front", "worn neck", "worn head", "worn face", "worn waist", "worn wrist", "worn feet",
-    "worn arm"))
+    "worn shoulder", "worn front", "worn neck", "worn head", "worn face", "worn waist", "worn wrist", "worn feet"))
 # verbs that say how the person has an item
 HOLD_VERBS = frozenset({"holding", "holds", "held", "hold", "clutching", "clutches", "gripping", "grips"})
 WEAR_VERBS = frozenset({"wearing", "wears", "wore", "wear", "dressed", "donning", "sporting"})

@@ -83,7 +83,7 @@ class Reading:
     mentions: tuple[Mention, ...]
     genders: tuple[tuple[str, str], ...]  # (male|female, word) for every gendered reference, in order
     features: dict[str, frozenset[bool]]  # hood, collar, sleeves, print, ... -> said present and/or absent
-    counts: dict[str, frozenset[int]]  # countable noun -> numbers said (0 = several, unspecified)
+    counts: dict[str, frozenset[int]]  # countable noun -> numbers said (exact, SEVERAL or IMPLIED_*)
     also_named: frozenset[str] = frozenset()  # species named only as a modifier ("backpack purse")
 
     def of_species(self, names: set[str]) -> list[Mention]:
@@ -295,8 +295,14 @@ def _relation(toks: list[str], start: int) -> str:
     return ""
 
 
+# numbers a count can take besides an exact one: said outright, or only implied by the grammar (languages
+# without grammatical number leave a back-translation free to say "his hand" for "his hands")
+SEVERAL, IMPLIED_ONE, IMPLIED_SEVERAL = 0, -1, -2
+
+
 def _count_at(toks: list[str], i: int) -> tuple[str, int] | None:
-    """(noun, number) for a countable noun at i; 0 means several without a number; None when unsaid."""
+    """(noun, number) for a countable noun at i: an exact number, SEVERAL ("some", "a few"), or one of the
+    IMPLIED_* values ("his hand", "his hands", "pockets"); None when its number is unsaid."""
     tok = toks[i]
     plural = tok.endswith("s") and tok[:-1] in V.COUNTABLE
     noun = tok[:-1] if plural else tok
@@ -304,24 +310,22 @@ def _count_at(toks: list[str], i: int) -> tuple[str, int] | None:
         return None
     noun = V.COUNT_LEMMAS.get(noun, noun)
     if noun == "paper" and i >= 2 and toks[i - 1] == "of" and toks[i - 2] in ("sheets", "pieces", "stack", "pile"):
-        return noun, 0
+        return noun, SEVERAL
     for j in range(i - 1, max(-1, i - 4), -1):
         word = toks[j]
         if word in V.SEVERAL:
-            return noun, 0
+            return noun, SEVERAL
         if word in V.NUMBERS:
             value = V.NUMBERS[word]
-            return noun, (value if value > 1 or not plural else 0)
+            return noun, (value if value > 1 or not plural else SEVERAL)
         if word.isdigit():
             return noun, int(word)
-        if word in ("his", "her", "their", "its") and not plural:
-            return noun, 1
-        if word in ("piece", "sheet") and noun == "paper":
-            continue
+        if word in ("his", "her", "their", "its"):
+            return noun, IMPLIED_SEVERAL if plural else IMPLIED_ONE
         if word in SHADES or word in TONES or word in V.SIZE_WORDS or word in ("of", "piece", "sheet", "other"):
             continue
         break
-    return (noun, 0) if plural else None
+    return (noun, IMPLIED_SEVERAL) if plural else None
 
 
 def read(text: str) -> Reading:
@@ -355,6 +359,9 @@ def read(text: str) -> Reading:
     for species in [m.species for m in mentions] + sorted(modifier_species):
         for feature in V.IMPLIED_FEATURES.get(species, ()):
             features.setdefault(feature, set()).add(True)
+    for m in mentions:
+        if "shoes" in ancestors(m.species):
+            features.setdefault("shoes", set()).add(not m.negated)  # shoes on, or barefoot
     genders = tuple(("male" if t in V.MALE else "female", t) for t in toks if t in V.MALE or t in V.FEMALE)
     return Reading(tuple(mentions), genders, {k: frozenset(v) for k, v in features.items()},
                    {k: frozenset(v) for k, v in counts.items()}, frozenset(modifier_species))

@@ -97,15 +97,22 @@ def _near(named: Shade, other: Shade) -> bool:
     return other.hue in near or f"{other.hue}:{other.tone}" in near
 
 
+def _generalised(named: Shade, other: Shade) -> bool:
+    """A named shade read back as the basic colour it leans to (tan as brown): precision lost, not changed."""
+    return other.basic and not other.tone and any(n.split(":")[0] == other.hue for n in _NEAR.get(named.hue, ()))
+
+
 def compare_shades(source: Shade, other: Shade) -> ShadeMatch:
-    """Same shade, a near one the source may have meant, or a different colour."""
+    """Same shade, a near one the source may have meant, or a different colour. Directed: a named shade in
+    the source may come back as its basic colour (tan as brown), but a basic colour may not come back as a
+    named shade it does not name (brown as beige, red as maroon)."""
     if source.hue == other.hue:
         if source.tone and other.tone and source.tone != other.tone:
             return ShadeMatch.DIFFERENT  # light blue is neither dark nor bright blue
         return ShadeMatch.SAME if source.tone == other.tone and source.basic == other.basic else ShadeMatch.NEAR
     if source.basic and other.basic:
         return ShadeMatch.DIFFERENT
-    if _near(source, other) or _near(other, source):
+    if _near(source, other) or _near(other, source) or _generalised(source, other):
         return ShadeMatch.NEAR
     return ShadeMatch.DIFFERENT
 
