@@ -19,6 +19,7 @@ from tipr_bench.cli.common import (
     SplitOption,
     WorkspaceOption,
     console,
+    open_to_write,
     print_json,
 )
 from tipr_bench.refine.review import export_review, import_review
@@ -73,7 +74,7 @@ def refine(
                               max_tokens=backend_options.max_tokens, report_dir=report, force=force,
                               mllm_model=mllm_model, mllm_base_urls=tuple(mllm_base_url or ()))
     rewriter_options = settings.rewriter_options(backend_options)
-    with Workspace.open(workspace, create=False) as ws:
+    with open_to_write(workspace) as ws:
         summary = refine_language(ws, lang, backend_options, dataset=dataset, split=split, settings=settings,
                                   rewrite_backend=rewriter_options, progress=not json_output)
     if json_output:
@@ -145,7 +146,7 @@ def review_import(
 
     Example: tipr-bench review import review.csv --lang zh
     """
-    ws = Workspace.open(workspace, create=False)
+    ws = open_to_write(workspace)
     try:
         result = import_review(ws, sheet, lang)
     finally:
