@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS qa (
     verdict TEXT NOT NULL, reasons TEXT NOT NULL, created_at TEXT NOT NULL,
     PRIMARY KEY (key, lang, round)
 );
+CREATE TABLE IF NOT EXISTS translation_cache (
+    key TEXT PRIMARY KEY, text TEXT NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,
+    finish_reason TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL, created_at TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, dataset TEXT NOT NULL,
     query_lang TEXT NOT NULL, train_lang TEXT NOT NULL, split TEXT NOT NULL, direction TEXT NOT NULL,
