@@ -127,7 +127,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
         s = generate_sample(sample_dir, persons=opts.persons, seed=opts.seed, progress=opts.progress)
         return f"{s.persons} persons, {s.images} images, {s.captions} English captions", sample_dir
 
-    ws = Workspace.open(ws_dir)
+    ws = Workspace.open(ws_dir, writer="tipr-bench demo")  # a second demo on this folder is refused, not doubled
     with ExitStack() as stack:
         stack.callback(ws.close)
 
