@@ -117,7 +117,7 @@ def _wait_for_requests(server: OpenAIServer, count: int, proc: subprocess.Popen)
 def test_a_second_translate_is_refused_while_the_first_runs_and_a_killed_one_leaves_no_lock(tmp_path):
     n = 40
     ws = make_workspace(tmp_path / "ws", n=n)
-    env = {**os.environ, **ENV, "NO_COLOR": "1", "COLUMNS": "200", "PYTHONPATH": str(Path.cwd())}
+    env = {**os.environ, **ENV, "NO_COLOR": "1", "COLUMNS": "200"}
     with OpenAIServer(latency=0.1) as server:
         first = _translate(ws, server.base_url, env)
         _wait_for_requests(server, 2, first)
