@@ -92,7 +92,7 @@ def test_cli_evaluate_json_and_leaderboard(cli, submission, tmp_path):
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     metrics = {k: out[k] for k in METRIC_KEYS}
-    assert list(out) == [*METRIC_KEYS, "queries", "gallery", "left_out", "selection"]
+    assert list(out) == [*METRIC_KEYS, "queries", "gallery", "left_out", "selection", "stored"]
     assert all(0 <= v <= 100 for v in metrics.values())
     assert (out["queries"], out["gallery"], out["left_out"], out["selection"]) == (16, 8, 0, "")
 

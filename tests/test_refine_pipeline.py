@@ -21,7 +21,7 @@ from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.release import export_release
 from tipr_bench.refine.glossary import Glossary, parse_glossary_tsv
-from tipr_bench.refine.pipeline import refine_language
+from tipr_bench.refine.pipeline import BackTranslationsUnusable, refine_language
 from tipr_bench.translate.backends import make_backend
 
 
@@ -159,17 +159,19 @@ def test_a_left_out_action_or_quantity_word_is_no_reason_to_flag(tmp_path):
     assert summary.term_match_rate < 1.0
 
 
-def test_no_usable_back_translation_is_reported_not_a_crash_and_force_asks_again(tmp_path):
-    """A server that answers every back-translation in the wrong language: refine still finishes with its
-    signatures and report; a rerun against a correct server answers from the cache until --force."""
+def test_no_usable_back_translation_decides_nothing_and_force_asks_again(tmp_path):
+    """A server that answers every back-translation in the wrong language: refine says so and stops having
+    stored no verdict and written no report; a rerun against a correct server answers from the cache (and
+    stops again) until --force asks again."""
     ws = make_workspace(tmp_path)
     with OpenAIServer(responder=lambda body: "他穿着红色的衣服。") as wrong_language:
-        summary = _refine(ws, wrong_language, rewrite="none", report_dir=tmp_path / "report")
-    assert summary.mean_chrf is None and summary.signatures["chrF"].startswith("nrefs:1")
-    assert summary.verdicts["noisy"] == 3 and (tmp_path / "report" / "refine-zh-test.md").is_file()
+        with pytest.raises(BackTranslationsUnusable, match="all 3 back-translations were unusable"):
+            _refine(ws, wrong_language, rewrite="none", report_dir=tmp_path / "report")
+    assert ws.qa("zh") == {} and not list((tmp_path / "report").iterdir())
     with OpenAIServer(responder=responder({})) as right:
-        cached = _refine(ws, right, rewrite="none")
-        assert right.request_count == 0 and cached.mean_chrf is None
+        with pytest.raises(BackTranslationsUnusable, match="--force"):
+            _refine(ws, right, rewrite="none")
+        assert right.request_count == 0
         forced = _refine(ws, right, rewrite="none", force=True)
         assert right.request_count > 0
     assert forced.mean_chrf is not None and forced.verdicts["flagged"] == 1  # p/3's wrong colour is seen again
