@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support.openai_server import OpenAIServer
@@ -16,6 +18,7 @@ from tests.support.refine_fixtures import (
     key,
     make_workspace,
     responder,
+    user_text,
 )
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Caption, Translation
@@ -175,3 +178,31 @@ def test_no_usable_back_translation_decides_nothing_and_force_asks_again(tmp_pat
         forced = _refine(ws, right, rewrite="none", force=True)
         assert right.request_count > 0
     assert forced.mean_chrf is not None and forced.verdicts["flagged"] == 1  # p/3's wrong colour is seen again
+
+
+def test_a_language_without_a_glossary_is_judged_on_the_english_side(tmp_path):
+    """Italian has no shipped glossary: the attribute checks still run, and every record says which ran."""
+    ws = make_workspace(tmp_path)
+    italian = {
+        "p/1.png": "Un uomo con una giacca rossa che porta uno zaino nero.",
+        "p/2.png": "Una donna con una camicia bianca e jeans blu.",
+        "p/3.png": "Un uomo con un cappotto grigio e un ombrello sotto il braccio destro.",  # held -> under the arm
+    }
+    back = {
+        italian["p/1.png"]: "A man in a red jacket carrying a black backpack.",
+        italian["p/2.png"]: "A woman in a white shirt and blue jeans.",
+        italian["p/3.png"]: "A man in a grey coat with an umbrella under his right arm.",
+    }
+    ws.put_translations(Translation(key(image), "it", text, "openai", "test-model", "ldat", "0" * 64)
+                        for image, text in italian.items())
+    asked = re.compile(r"Please translate the Italian sentence '(?P<src>.*)' into English\.", re.S)
+    with OpenAIServer(responder=lambda body: back[asked.search(user_text(body))["src"]]) as server:
+        backend = make_backend("openai", "test-model", base_urls=[server.base_url])
+        summary = refine_language(ws, "it", backend, progress=False, rewrite="none", threshold=0.5)
+    assert summary.glossary_version == "none" and "glossary terms" not in summary.checks
+    assert any(check.startswith("attributes of the English source") for check in summary.checks)
+    assert summary.verdicts["flagged"] == 1 and summary.verdicts["ok"] == 2
+    (flagged,) = [q for q in ws.qa("it").values() if q.verdict == "flagged"]
+    assert flagged.key == key("p/3.png")
+    assert [str(r) for r in flagged.reasons] == ["possession of umbrella: hand -> arm"]
+    assert ws.meta(("qa.it",))["qa.it.checks"] == "; ".join(summary.checks)

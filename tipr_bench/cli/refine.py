@@ -96,6 +96,7 @@ def refine(
         f"{summary.qe_threshold:.2f} ({summary.threshold_from}) · rewritten {summary.rewritten} · improved "
         f"{summary.improved} (now ok: {summary.fixed}) · requests {summary.requests} · tokens in {summary.tokens_in:,} "
         f"out {summary.tokens_out:,} · glossary {summary.glossary_version}", highlight=False)
+    console.print(f"checks: {'; '.join(summary.checks)}", highlight=False)
     if summary.settled:
         console.print(f"already refined with these settings ({summary.rounds} rewrite round(s)): the model was asked "
                       f"nothing and nothing changed; pass --rounds {summary.rounds + 1} for another round, or --force "

@@ -106,6 +106,7 @@ class RefineSummary:
     wall_s: float = 0.0
     unusable_back_translations: int = 0  # of the translations judged first: no usable English back-translation
     settled: bool = False  # nothing was left to do: the model was not asked, nothing changed
+    checks: list[str] = field(default_factory=list)  # what judged this language (the glossary's only where one is)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -144,7 +145,9 @@ class Judge:
     @staticmethod
     def checks_for(glossary: Glossary | None) -> tuple[str, ...]:
         """The checks that judge a language: the English-side ones always, the glossary's where one exists."""
-        english = ("back-translation chrF/BLEU", "QE", "person attributes (source vs back-translation)")
+        english = ("back-translation chrF/BLEU", "QE",
+                   "attributes of the English source vs its back-translation (colour and shade, garment, material, "
+                   "length, sleeves, fit, place, negation, gender, side, count, pattern)")
         return english + (("glossary terms",) if glossary is not None else ())
 
     def term_reasons(self, check: TermCheck, issues: Sequence[AttributeIssue], back_translation: str) -> list[Reason]:
@@ -235,6 +238,7 @@ def recorded_settings(s: RefineSummary) -> dict[str, str]:
         f"{scope}.qe": s.qe, f"{scope}.qe_threshold": f"{s.qe_threshold:.2f}",
         f"{scope}.threshold_from": s.threshold_from, f"{scope}.chrf_min": f"{s.chrf_min:g}",
         f"{scope}.rewrite": f"{s.rewrite} x{s.rounds}", f"glossary.{s.lang}.version": s.glossary_version,
+        f"{scope}.checks": "; ".join(s.checks),
         **{f"{scope}.signature.{name}": sig for name, sig in s.signatures.items()},
     }
 
@@ -374,7 +378,7 @@ def refine_language(
         glossary_version=gloss.version if gloss is not None else "none", signatures=signatures,
         backend=backend.name, model=backend.model, requests=judge.usage.requests,
         tokens_in=judge.usage.tokens_in, tokens_out=judge.usage.tokens_out,
-        unusable_back_translations=len(unusable),
+        unusable_back_translations=len(unusable), checks=list(Judge.checks_for(gloss)),
     )
     left = RefineState(fingerprint, summary.qe_threshold, summary.rounds,
                        translations_digest(ws.translations(lang, dataset, split)), summary.to_json())
@@ -390,7 +394,7 @@ def _settled(ws: Workspace, state: RefineState, s: RefineSettings, gloss: Glossa
     summary = RefineSummary(**{
         **last, "lang": lang, "dataset": dataset, "split": split, "verdicts_before": dict(last["verdicts"]),
         "rewritten": 0, "improved": 0, "fixed": 0, "requests": 0, "tokens_in": 0, "tokens_out": 0, "report": [],
-        "unusable_back_translations": 0, "settled": True})
+        "unusable_back_translations": 0, "settled": True, "checks": list(Judge.checks_for(gloss))})
     return _finish(ws, summary, s, gloss, started)
 
 
@@ -403,7 +407,8 @@ def _finish(ws: Workspace, summary: RefineSummary, s: RefineSettings, gloss: Glo
             "qe_threshold": summary.qe_threshold, "threshold from": summary.threshold_from,
             "chrF minimum": summary.chrf_min, "glossary": summary.glossary_version, "rewrite": summary.rewrite,
             "rounds": summary.rounds, "rewritten": summary.rewritten, "improved": summary.improved,
-            "qa round": summary.qa_round, **{f"{name} signature": sig for name, sig in summary.signatures.items()},
+            "qa round": summary.qa_round, "checks": "; ".join(summary.checks),
+            **{f"{name} signature": sig for name, sig in summary.signatures.items()},
         }
         targets_by_term = {e.term: e.targets[0] for e in gloss.entries} if gloss is not None else {}
         dataset, split = summary.dataset, summary.split
