@@ -70,6 +70,15 @@ ERRORS = {
                                                  "possession"),
     "fit: baggy to skinny": ("A man in baggy jeans.", "A man in skinny jeans.", "fit"),
     "material: denim to cotton": ("A man in a denim shirt.", "A man in a cotton shirt.", "material"),
+    "possession: tied around the waist is not worn": ("A woman with a jacket tied around her waist.",
+                                                      "A woman wearing a jacket.", "possession"),
+    "possession: sunglasses pushed up on the head": ("A man with sunglasses on his head.",
+                                                     "A man wearing sunglasses.", "possession"),
+    "possession: around the neck to the hand": ("He has a camera around his neck.", "He has a camera in his hand.",
+                                                "possession"),
+    "added: pockets": ("A man in black shorts.", "A man in black shorts with pockets.", "added detail"),
+    "negation: no logo to a logo": ("A man in a t-shirt with no logo.", "A man in a t-shirt with a logo.",
+                                    "negation"),
 }
 
 
@@ -114,6 +123,10 @@ FAITHFUL = {
     "a bag in each hand": ("A man with a bag in each hand.", "A man holding a bag in both hands."),
     "a specific word, reordered": ("He is wearing a cap and holding a phone.",
                                    "He has a cap on and a mobile phone in his hand."),
+    "a place after another noun is that noun's": ("A woman in a dark dress with a ribbon around her waist.",
+                                                  "A woman in a dark dress, a ribbon tied at her waist."),
+    "a place after a feature is the feature's": ("A boy in a red hoodie with the hood up.",
+                                                 "A boy in a red hoodie with the hood on his head."),
 }
 
 

@@ -69,8 +69,10 @@ def _places(m: Mention, *, source: bool) -> tuple[set[str], bool]:
     return set(), False
 
 
-def _places_agree(a: set[str], b: set[str]) -> bool:
-    return any(x == y or frozenset((x, y)) in V.COMPATIBLE_PLACES for x in a for y in b)
+def _places_agree(a: set[str], b: set[str], region: str) -> bool:
+    worn_at = V.WORN_AT[region]
+    return any(x == y or frozenset((x, y)) in V.COMPATIBLE_PLACES or (x == "worn" and y in worn_at)
+               or (y == "worn" and x in worn_at) for x in a for y in b)
 
 
 def _slot_issues(b: Mention, sources: list[Mention], source: Reading) -> list[AttributeIssue]:
@@ -107,7 +109,7 @@ def _slot_issues(b: Mention, sources: list[Mention], source: Reading) -> list[At
         # a worn thing's default place (a hat on the head) holds against any place the back-translation
         # gives; a carried thing's (a backpack on the back) only against a place it says with a preposition
         said = [p for p, explicit in src if p and (explicit or V.SPECIES[b.species].worn or b.places)]
-        if b_places and said and not any(_places_agree(p, b_places) for p in said):
+        if b_places and said and not any(_places_agree(p, b_places, b.region) for p in said):
             issues.append(AttributeIssue("possession", noun, "/".join(sorted(said[0])), "/".join(sorted(b_places))))
     return issues
 

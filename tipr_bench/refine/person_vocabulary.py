@@ -113,6 +113,17 @@ phone < @ carried carried: phone, cell phone, cellphone, mobile phone, smartphon
 papers < @ carried carried: paper, papers, document, documents, folder, sheet of paper, sheets of paper, piece of paper
 book < @ carried carried: book, books, notebook
 balloons < @ carried carried: balloon, balloons
+bottle < @ carried carried: bottle, water bottle
+cup < @ carried carried: cup, mug, coffee cup
+box < @ carried carried: box, package, parcel
+bicycle < @ carried carried: bicycle, bike
+stroller < @ carried carried: stroller, pram, baby carriage, buggy
+cart < @ carried carried: cart, trolley, shopping cart
+skateboard < @ carried carried: skateboard
+laptop < @ carried carried: laptop, computer, tablet
+camera < @ carried carried: camera, camcorder
+ball < @ carried carried: ball, basketball, football, soccer ball
+cane < @ carried carried: cane, walking stick, crutch, crutches
 bouquet < @ carried carried: bouquet
 """)
 
@@ -198,8 +209,13 @@ PLACE_PREPOSITIONS = frozenset({"in", "on", "over", "across", "around", "under",
                                 "behind", "against", "upon", "by", "off"})
 # places that describe one way of carrying: a bag over the shoulder hangs at the back, across the body, by the arm
 COMPATIBLE_PLACES = frozenset(frozenset(p.split()) for p in (
-    "shoulder back", "shoulder front", "shoulder arm", "hand wrist", "arm wrist", "neck shoulder", "worn back",
-    "worn shoulder", "worn front", "worn neck", "worn head", "worn face", "worn waist", "worn wrist", "worn feet"))
+    "shoulder back", "shoulder front", "shoulder arm", "hand wrist", "arm wrist", "neck shoulder"))
+# where a thing of each region is when it is worn: a jacket tied around the waist or sunglasses pushed up on
+# the head are not worn
+WORN_AT: dict[str, frozenset[str]] = {region: frozenset(places.split()) for region, places in {
+    "upper": "front back shoulder", "full": "front back", "lower": "", "feet": "feet", "socks": "feet",
+    "head": "head", "face": "face", "neck": "neck shoulder", "hands": "hand", "wrist": "wrist arm",
+    "waist": "waist", "bag": "back shoulder front waist", "carried": "", "hair": "", "any": ""}.items()}
 # verbs that say how the person has an item
 HOLD_VERBS = frozenset({"holding", "holds", "held", "hold", "clutching", "clutches", "gripping", "grips"})
 WEAR_VERBS = frozenset({"wearing", "wears", "wore", "wear", "dressed", "donning", "sporting"})

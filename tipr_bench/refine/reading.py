@@ -27,6 +27,7 @@ _CLAUSE_END = frozenset(".;:!?()")
 # words that begin a noun phrase: the scan back from its head stops after one
 _DETERMINERS = frozenset({"a", "an", "the", "his", "her", "their", "its", "this", "that", "these", "those", "some",
                           "any", "each", "every", "another", "my", "your"})
+_ARTICLES = _DETERMINERS - {"that", "this", "these", "those"}  # "that" after a noun begins a relative clause
 # words a noun phrase never reaches across: verbs, prepositions, pronouns, conjunctions of clauses
 _PHRASE_STOPS = frozenset({"is", "are", "was", "were", "be", "been", "has", "have", "had", "having", "with", "without",
                            "in", "on", "over", "under", "to", "at", "from", "by", "for", "into", "onto", "while",
@@ -42,6 +43,9 @@ _MAX_PHRASE = max(len(w.split()) for w in V.NOUN_WORDS)
 # the words a noun phrase of the vocabulary can begin with (a one-word noun also with a plural -s)
 _FIRST_WORDS = frozenset(w.split()[0] for w in V.NOUN_WORDS) | frozenset(w + "s" for w in V.NOUN_WORDS if " " not in w)
 _COUNTED = frozenset(V.COUNTABLE) | frozenset(w + "s" for w in V.COUNTABLE)
+_FEATURE_NOUNS = frozenset({"hood", "hoods", "collar", "collars", "logo", "logos", "graphic", "graphics", "print",
+                            "picture", "pictures", "writing", "lettering", "letters", "design", "buckle", "pocket",
+                            "pockets", "heel", "heels"})
 _FEATURE_OR_COUNTED = _COUNTED | frozenset(V.FEATURE_WORDS) | {"high", "low"}
 _OWNERS = frozenset({"his", "her", "their", "its", "the", "one", "both", "left", "right", "a", "an", "each",
                      "other", "upper", "lower", "own", "small", "of"})
@@ -256,8 +260,9 @@ def _read_after(toks: list[str], end: int, m: Mention, head_starts: set[int]) ->
     while j < len(toks) and j < end + 10 and j not in head_starts:
         tok = toks[j]
         if tok in _CLAUSE_END or tok in (",", "while") or tok in V.HOLD_VERBS or tok in V.WEAR_VERBS \
-                or tok in V.CARRY_VERBS or (tok in _COPULAS and j > end + 1):
-            break
+                or tok in V.CARRY_VERBS or tok in _COPULAS or tok in _FEATURE_NOUNS \
+                or (tok in _ARTICLES and toks[j - 1] not in V.PLACE_PREPOSITIONS):
+            break  # a place after "with the hood" or "a ribbon" is the hood's or the ribbon's
         if tok in ("above", "below") and ({"knee", "knees"} & set(toks[j + 1:j + 4])):
             m.length = m.length or ("short" if tok == "above" else "long")  # "a dress that falls below the knee"
         if tok in V.PLACE_PREPOSITIONS:
