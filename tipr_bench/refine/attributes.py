@@ -234,7 +234,7 @@ def extract(text: str) -> Attributes:
             sides.append((tok, part))
         if tok in _NUMBERS or (tok.isdigit() and 1 < int(tok) < 100):
             number = (_NUMBERS.get(tok) or int(tok), i)
-        found = _lookup(toks, i)
+        found = _lookup(toks, i) if tok in _FIRST_WORDS else None
         if found is not None and _modifies_next(toks, i + found[2]):
             i += found[2]  # "jean vest", "dress shoes", "suit jacket": the garment word is a modifier
             continue

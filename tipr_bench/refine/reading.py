@@ -135,7 +135,7 @@ def _heads(toks: list[str]) -> tuple[list[tuple[int, int, str]], set[str]]:
     modifiers: set[str] = set()
     i = 0
     while i < len(toks):
-        head = _head_at(toks, i)
+        head = _head_at(toks, i) if toks[i] in _FIRST_WORDS else None
         if head is None:
             i += 1
             continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 
 class ShadeMatch(StrEnum):
@@ -83,6 +84,7 @@ _NEAR: dict[str, frozenset[str]] = {
 TONES = {"light": "light", "pale": "light", "dark": "dark", "deep": "dark", "bright": "bright", "vivid": "bright"}
 
 
+@cache
 def shade(word: str, tone: str = "") -> Shade | None:
     """The shade a colour word names, with a tone word before it ("dark" blue) folded in."""
     base = SHADES.get(word)
@@ -102,6 +104,7 @@ def _generalised(named: Shade, other: Shade) -> bool:
     return other.basic and not other.tone and any(n.split(":")[0] == other.hue for n in _NEAR.get(named.hue, ()))
 
 
+@cache
 def compare_shades(source: Shade, other: Shade) -> ShadeMatch:
     """Same shade, a near one the source may have meant, or a different colour. Directed: a named shade in
     the source may come back as its basic colour (tan as brown), but a basic colour may not come back as a
