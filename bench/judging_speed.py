@@ -4,10 +4,10 @@ Judging is everything refine does for a caption besides the model calls and QE: 
 glossary terms, the attribute reading of the source and of the back-translation, the verdict. Both
 trees judge the same real captions (`cuhk_pedes_val_en.jsonl`): the translation is the tests'
 deterministic stand-in Chinese, the back-translation is the caption itself. Each tree runs in its own
-process, twice, in turn (reference, this tree, reference, this tree); the best of each is compared.
+process, in turn (reference, this tree, reference, ...), `--rounds` times; the best of each is compared.
 
     git worktree add /tmp/tipr-ref <commit>      # the reference, e.g. the commit before a change
-    .venv/bin/python bench/judging_speed.py --reference /tmp/tipr-ref [--limit N]
+    .venv/bin/python bench/judging_speed.py --reference /tmp/tipr-ref [--limit N] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, required=True, help="a checkout of the reference commit")
     parser.add_argument("--captions", type=Path, default=HERE.parent / "shared/data/cuhk_pedes_val_en.jsonl")
     parser.add_argument("--limit", type=int, default=0, help="first N captions only (0: all)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each tree, in turn (a shared machine is noisy)")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     from tests.support.openai_server import fake_translate
@@ -65,7 +66,7 @@ def main() -> None:
         rows_file = Path(tmp) / "rows.json"
         rows_file.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
         runs = {"reference": [], "this tree": []}
-        for _ in range(2):
+        for _ in range(args.rounds):
             runs["reference"].append(run(args.reference.resolve(), rows_file))
             runs["this tree"].append(run(HERE, rows_file))
     print(f"{len(rows)} real captions, judging only (zh glossary, back-translation = the caption)")
