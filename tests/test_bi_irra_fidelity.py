@@ -188,7 +188,7 @@ def test_one_image_mask_per_batch_and_eos_can_be_masked():
                                     rng=rng, max_masks=4),
               "tg_mlm": mask_tokens([0, 7, 2], special_ids=tok.special_ids, mask_id=tok.mask_id, vocab_size=60,
                                     rng=rng, max_masks=4)} for i in range(3)]
-    batch = collate(tok, mask_per_batch=True)(items)
+    batch = collate(tok, 0)(items)
     assert all(torch.equal(row, items[0]["patch_mask"]) for row in batch.patch_mask)
     masked_eos = [mask_tokens([0, 5, 2], special_ids=tok.special_ids, mask_id=tok.mask_id, vocab_size=60,
                               rng=random.Random(s), prob=1.0, max_masks=4, mask_eos=True) for s in range(20)]

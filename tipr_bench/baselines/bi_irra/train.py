@@ -164,10 +164,18 @@ def param_groups(model: torch.nn.Module, weight_decay: float, rule: str = "refer
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def check_global_batch(batch_size: int, world: int) -> None:
+def check_global_batch(batch_size: int, world: int, rank_batch: int = 0) -> None:
+    """The global batch splits evenly over the processes, and each share into whole reference ranks."""
     if batch_size % world or batch_size // world < 2:
         raise UserError(f"--batch-size {batch_size} is global: it must split evenly over {world} processes "
                         f"with 2+ each; pick a multiple of {world}")
+    share = batch_size // world
+    if rank_batch and share % rank_batch:
+        raise UserError(
+            f"--batch-size {batch_size} over {world} processes gives {share} each, not a multiple of rank_batch "
+            f"{rank_batch} (the reference's per-GPU batch, within which negatives and image masks are drawn); "
+            f"pick --batch-size {world * rank_batch * max(1, share // rank_batch)} or --set rank_batch=N with N "
+            f"dividing {share} (docs/FIDELITY.md says what that changes)")
 
 
 def all_rng_states(world: int) -> list[dict]:
@@ -264,7 +272,7 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
             tokenizer = Tokenizer.train([t for p in train_pairs for t in (p.en, p.tg)], config.sp_vocab_size)
         config = config.with_overrides(vocab_size=tokenizer.vocab_size)
         select_on = opts.select_on
-    check_global_batch(config.batch_size, world)
+    check_global_batch(config.batch_size, world, config.rank_batch)
     val_split = pick_val_split(ws, dataset, opts.lang, select_on)
     selection = "test" if val_split == "test" else "val"
     if select_on == "val" and selection == "test":
@@ -357,7 +365,7 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
             # RNG stream (hard negatives, dropout) between a resumed and an uninterrupted run
             loader = torch.utils.data.DataLoader(
                 dataset_obj, batch_sampler=batches[first:], num_workers=opts.workers,
-                collate_fn=collate(tokenizer, mask_per_batch=config.image_mask_per == "batch"),
+                collate_fn=collate(tokenizer, config.rank_batch if config.image_mask_per == "batch" else None),
                 generator=torch.Generator().manual_seed(opts.seed * 10007 + epoch))
             task = bar.add_task(f"epoch {epoch + 1}/{config.epochs}", total=sum(len(b) for b in batches),
                                 completed=sum(len(b) for b in batches[:first]))
