@@ -12,12 +12,16 @@ import torch
 import torch.multiprocessing as mp
 
 from tests.support import bi_irra_ddp as ddp
+from tests.support.bi_irra_micro import MICRO
+from tests.support.bi_irra_sample import build_workspace
+from tipr_bench.baselines.bi_irra import config as configs
 from tipr_bench.baselines.bi_irra import losses
 from tipr_bench.baselines.bi_irra.config import BASE, TINY, get_config
 from tipr_bench.baselines.bi_irra.data import collate
+from tipr_bench.baselines.bi_irra.inference import load_model, metrics, score_loaded
 from tipr_bench.baselines.bi_irra.masking import mask_tokens
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
-from tipr_bench.baselines.bi_irra.train import check_global_batch
+from tipr_bench.baselines.bi_irra.train import TrainOptions, check_global_batch, train
 from tipr_bench.benchmark.errors import UserError
 
 
@@ -94,3 +98,23 @@ def test_base_reproduces_four_gpus_of_32_and_says_when_a_share_cannot():
     with pytest.raises(UserError, match="rank_batch 32.*--batch-size 256"):
         check_global_batch(128, 8, 32)  # 16 per process: a reference GPU's 32 would span two
     check_global_batch(128, 8, 16)
+
+
+def test_selection_on_test_ranks_epochs_by_the_itm_re_ranked_scores(tmp_path, monkeypatch):
+    monkeypatch.setitem(configs.CONFIGS, "micro", MICRO.with_overrides(epochs=1, batch_size=4, val_rerank_k=0))
+    torch.set_num_threads(1)
+    ws = build_workspace(tmp_path, persons=20)
+    result = train(ws, TrainOptions(lang="zh", config="micro", device="cpu", progress=False, test=False, threads=1,
+                                    select_on="test", test_rerank_k=2, settings={"rerank_score": "itm"}))
+    assert result.selection == "test"
+    chosen = result.epochs[0].val
+    lm, cpu = load_model(result.best, torch.device("cpu")), torch.device("cpu")
+
+    def scored(lang: str, k: int) -> dict[str, float]:
+        return metrics(score_loaded(ws, lm, dataset="synth", split="test", lang=lang, device=cpu, rerank_k=k,
+                                    progress=False))
+
+    re_ranked, itc_only = scored("zh", 2), scored("zh", 0)
+    assert re_ranked != pytest.approx(itc_only)  # the two protocols tell apart on this model
+    assert chosen["mAP"] == pytest.approx(re_ranked["mAP"]) and chosen["R1"] == pytest.approx(re_ranked["R1"])
+    assert chosen["en_R1"] == pytest.approx(scored("en", 2)["R1"])

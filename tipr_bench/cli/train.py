@@ -62,7 +62,7 @@ def train(
     """Train Bi-IRRA (ITC + 4*A-ITM + MLM + 4*D-MIM) and print the best checkpoint's path last.
 
     Example: tipr-bench train --model bi-irra --lang zh --config tiny --epochs 12
-    Example: torchrun --nproc-per-node 8 $(which tipr-bench) train --lang zh --config base --xlmr XLMR --init X.th
+    Example: torchrun --nproc-per-node 4 $(which tipr-bench) train --lang zh --config base --xlmr XLMR --init X.th
     """
     if model != "bi-irra":
         raise UserError(f"--model {model}: only bi-irra can be trained here")

@@ -70,7 +70,7 @@ class TrainOptions:
     workers: int = 0
     progress: bool = True
     test: bool = True
-    test_rerank_k: int = 256
+    test_rerank_k: int = 256  # also what --select-on test re-ranks with, as the reference selects
     max_steps: int | None = None  # stop after this many optimizer steps (smoke tests)
     threads: int | None = None  # CPU threads for torch; 1 is fastest on a busy shared machine
 
@@ -339,6 +339,8 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
     payload_base = {"model_name": ckpt.MODEL, "lang": opts.lang, "dataset": dataset,
                     "config": config.to_dict(), "tokenizer": tokenizer.spec(), "selection": selection}
     steps_done = schedule.step_count
+    # on test the reference picks the epoch by the very scores it reports: ITM re-ranked (k_test 256)
+    selection_rerank_k = opts.test_rerank_k if selection == "test" else config.val_rerank_k
     lm = LoadedModel(model, tokenizer, config, opts.lang, best_path, "", selection)
 
     def save_last(epoch: int, batches_done: int, partial: dict) -> None:
@@ -399,7 +401,7 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
             log = EpochLog(epoch + 1, sums["loss"] / seen, {k: v / seen for k, v in sums.items() if k != "loss"},
                            {}, schedule.lr, 0.0, seen * world / max(train_seconds, 1e-9))
             if main:
-                log.val = _validate(ws, lm, dataset, val_split, opts.lang, device, config.val_rerank_k)
+                log.val = _validate(ws, lm, dataset, val_split, opts.lang, device, selection_rerank_k)
                 if log.val["R1"] > best["tg"]:
                     best["tg"] = log.val["R1"]
                     ckpt.save(best_path, {**payload_base, "model": model.state_dict(), "epoch": epoch,
