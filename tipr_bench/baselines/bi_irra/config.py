@@ -83,6 +83,8 @@ class BiIrraConfig:
     cache_images: bool = False  # keep decoded, resized images in memory (small datasets only)
     eval_batch_size: int = 128
     val_rerank_k: int = 0  # per-epoch validation re-ranks this many candidates with ITM (0 = ITC only)
+    eval_precision: str = "fp32"  # "fp32": evaluation (gallery, queries, ITM logits) in float32, as the
+    #                               reference's cclm_test; "bf16": under bf16 autocast (faster; near-ties move)
     rerank_score: str = "itm"  # "itm": the top k get their ITM match logit, the rest -100 (reference);
     #                            "itc+itm": 3 + cosine + ITM probability for the top k, cosine for the rest
 
@@ -139,6 +141,7 @@ CHOICES = {
     "normalization": ("imagenet", "clip"),
     "rerank_score": ("itm", "itc+itm"),
     "itc_balance": ("reference", "full"),
+    "eval_precision": ("fp32", "bf16"),
 }
 
 # What the code did before each of these fields existed (checkpoints written then lack them).
