@@ -22,7 +22,7 @@ from tipr_bench.baselines.bi_irra.data import collate, epoch_batches, load_pairs
 from tipr_bench.baselines.bi_irra.masking import mask_tokens
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer, clean_caption
-from tipr_bench.baselines.bi_irra.train import TrainOptions, param_groups, train
+from tipr_bench.baselines.bi_irra.train import TrainOptions, decay_split, param_groups, train
 from tipr_bench.baselines.queries import split_captions
 from tipr_bench.benchmark.errors import UserError
 
@@ -210,5 +210,10 @@ def test_weight_decay_follows_the_reference_on_tokens_and_tables():
     decayed = {names[id(p)] for p in param_groups(model, 0.02, "reference")[0]["params"]}
     assert {"vision.cls_token", "vision.mask_token"} <= decayed and "temp" not in decayed
     assert not any(n.endswith(".bias") for n in decayed)
+    # misc/build.py exempts every name containing 'bias': BEiT's relative position tables too
+    decay, exempt = decay_split(model, "reference")
+    tables = [f"vision.blocks.{i}.attn.relative_position_bias_table" for i in range(MICRO.vision_layers)]
+    assert set(tables) <= set(exempt) and not set(tables) & set(decay)
+    assert "text.embeddings.position_embeddings.weight" in decay  # no 'bias' in its name: decayed there too
     kept = {names[id(p)] for p in param_groups(model, 0.02, "matrices")[0]["params"]}
     assert "vision.cls_token" not in kept

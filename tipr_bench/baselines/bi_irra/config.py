@@ -73,8 +73,9 @@ class BiIrraConfig:
     weight_decay: float = 0.02
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
-    weight_decay_on: str = "reference"  # "reference": all but biases, LayerNorms and scalars (so also
-    #                                     cls/mask tokens, position tables); "matrices": weights only
+    weight_decay_on: str = "reference"  # "reference": all but 0/1-d tensors and names with 'bias' (so not
+    #                                     the relative position bias tables, but cls/mask tokens and the text
+    #                                     position table); "matrices": weight matrices only
     # data
     augment: str = "reference"  # "reference": two of jitter/rotate/crop/gray/flip/erase, bilinear;
     #                             "irra": flip, pad-crop, erase, bicubic

@@ -149,19 +149,29 @@ def pick_val_split(ws: Workspace, dataset: str, lang: str, select_on: str) -> st
     raise UserError(f"{dataset} has no usable {select_on} captions in {lang}; ingest and translate that split")
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float, rule: str = "reference") -> list[dict]:
-    """AdamW groups. "reference" (misc/build.py): no decay on biases and 0/1-d tensors (LayerNorms,
-    layer scales, the temperature), decay on everything else, cls/mask tokens and position tables
-    included; "matrices": also no decay on those tokens and tables."""
-    decay, no_decay = [], []
+def decay_split(model: torch.nn.Module, rule: str = "reference") -> tuple[list[str], list[str]]:
+    """(decayed, exempt) parameter names. "reference" (misc/build.py build_optimizer): no decay for
+    0/1-d tensors (LayerNorms, layer scales, the temperature) and for every name containing 'bias',
+    which takes in BEiT's relative_position_bias_table and q_bias/v_bias; decay on everything else,
+    cls/mask tokens and the text position table included. "matrices": also no decay on those tokens
+    and tables."""
+    decay, exempt = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        exempt = param.ndim < 2 or name.endswith(".bias")
+        free = param.ndim < 2 or "bias" in name
         if rule == "matrices":
-            exempt = exempt or name.endswith(NO_DECAY_NAMES)
-        (no_decay if exempt else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            free = free or name.endswith(NO_DECAY_NAMES)
+        (exempt if free else decay).append(name)
+    return decay, exempt
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float, rule: str = "reference") -> list[dict]:
+    """AdamW groups by `decay_split`."""
+    params = dict(model.named_parameters())
+    decay, exempt = decay_split(model, rule)
+    return [{"params": [params[n] for n in decay], "weight_decay": weight_decay},
+            {"params": [params[n] for n in exempt], "weight_decay": 0.0}]
 
 
 def check_global_batch(batch_size: int, world: int, rank_batch: int = 0) -> None:
