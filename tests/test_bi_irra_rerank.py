@@ -141,7 +141,8 @@ def test_evaluation_scores_in_fp32_unless_bf16_is_asked_for(tmp_path):
         logits = lm.model.itm_logits(text_tokens.expand(len(paths), -1, -1), att.expand(len(paths), -1), tokens[top])
     assert torch.allclose(scores[0, top], logits[:, 1], atol=1e-6, rtol=0)
 
-    fast = LoadedModel(lm.model, lm.tokenizer, lm.config.with_overrides(eval_precision="bf16"), "zh", lm.path, lm.sha256)
+    bf16 = lm.config.with_overrides(eval_precision="bf16")
+    fast = LoadedModel(lm.model, lm.tokenizer, bf16, "zh", lm.path, lm.sha256)
     bf16_tokens, bf16_feats = encode_gallery(fast, paths, cpu)
     rounded = score_texts(fast, texts, True, bf16_tokens, bf16_feats, cpu, rerank_k=len(paths))
     assert not torch.allclose(rounded, scores, atol=1e-6, rtol=0)

@@ -37,6 +37,8 @@ class BiIrraConfig:
     text_ffn: int = 3072
     fusion_layers: int = 6
     dropout: float = 0.1  # text and fusion layers (XLM-R's default)
+    text_ln_eps: float = 1e-5  # the text tower's LayerNorm epsilon (xlm-roberta-base's config.json), in
+    #                            training, inference and resume alike
     max_text_len: int = 77
     max_positions: int = 514  # XLM-R's position table
     # heads and losses
@@ -150,6 +152,7 @@ BEFORE_FIELD = {
     "position_ids": "xlmr", "attn_dropout": 0.0, "temperature_clamp": True, "mlm_mask_eos": False,
     "image_mask_per": "sample", "drop_last": False, "weight_decay_on": "matrices", "augment": "irra",
     "normalization": "clip", "rerank_score": "itc+itm", "rank_batch": 0, "itc_balance": "full",
+    "text_ln_eps": 1e-12,  # what a model rebuilt from its config got (training with --xlmr used 1e-5)
 }
 
 # The reference's per-dataset settings (config/config_UFine.yaml: 168 tokens, 16 per GPU x 4 GPUs).
