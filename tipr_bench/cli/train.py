@@ -29,7 +29,8 @@ def train(
     model: Annotated[str, typer.Option("--model", "-m", help="Baseline to train (bi-irra).")] = "bi-irra",
     config: Annotated[str, typer.Option("--config", help="tiny (CPU, minutes) or base (the published size).")] = "tiny",
     init: Annotated[Path | None, typer.Option(
-        "--init", help="CCLM-X2VLM checkpoint file for the vision tower and fusion layers.")] = None,
+        "--init", help="Checkpoint file: CCLM-X2VLM, or the authors' Bi-IRRA (e.g. LUPerson-pretrained); "
+                       "prints a load report.")] = None,
     xlmr: Annotated[Path | None, typer.Option(
         "--xlmr", help="Local Hugging Face XLM-R folder: text weights and tokenizer.")] = None,
     dataset: DatasetOption = None,

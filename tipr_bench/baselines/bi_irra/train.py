@@ -92,7 +92,7 @@ class TrainOptions:
         if self.select_on not in SELECTIONS:
             raise UserError(f"--select-on {self.select_on}: use val (the default) or test (the reference's protocol)")
         if self.init is not None and not Path(self.init).is_file():
-            raise UserError(f"--init {self.init} does not exist; pass a CCLM-X2VLM checkpoint file")
+            raise UserError(f"--init {self.init} does not exist; pass a CCLM-X2VLM or Bi-IRRA checkpoint file")
         if self.xlmr is not None and not Path(self.xlmr).is_dir():
             raise UserError(f"--xlmr {self.xlmr} is not a folder; pass a local XLM-R Hugging Face folder")
 
