@@ -14,6 +14,7 @@ import torch.multiprocessing as mp
 from tests.support import bi_irra_ddp as ddp
 from tests.support.bi_irra_micro import MICRO
 from tests.support.bi_irra_sample import build_workspace
+from tipr_bench.baselines.bi_irra import checkpoint as ckpt
 from tipr_bench.baselines.bi_irra import config as configs
 from tipr_bench.baselines.bi_irra import losses
 from tipr_bench.baselines.bi_irra.config import BASE, TINY, get_config
@@ -118,3 +119,18 @@ def test_selection_on_test_ranks_epochs_by_the_itm_re_ranked_scores(tmp_path, mo
     assert re_ranked != pytest.approx(itc_only)  # the two protocols tell apart on this model
     assert chosen["mAP"] == pytest.approx(re_ranked["mAP"]) and chosen["R1"] == pytest.approx(re_ranked["R1"])
     assert chosen["en_R1"] == pytest.approx(scored("en", 2)["R1"])
+
+
+def test_training_runs_the_reference_ranks_inside_one_process(tmp_path, monkeypatch):
+    monkeypatch.setitem(configs.CONFIGS, "micro", MICRO.with_overrides(epochs=1, batch_size=4))
+    torch.set_num_threads(1)
+    ws = build_workspace(tmp_path, persons=5)
+    settings = {"rank_batch": 2, "itc_balance": "reference"}
+    result = train(ws, TrainOptions(lang="zh", config="micro", device="cpu", progress=False, test=False, threads=1,
+                                    max_steps=2, settings=settings))
+    stored = configs.BiIrraConfig.from_dict(ckpt.load(result.last)["config"])
+    assert (stored.rank_batch, stored.itc_balance) == (2, "reference")
+    assert all(v == v for v in result.epochs[0].parts.values())  # every loss finite
+    with pytest.raises(UserError, match="rank_batch 3"):
+        train(ws, TrainOptions(lang="zh", config="micro", device="cpu", progress=False, test=False, threads=1,
+                               max_steps=1, settings={"rank_batch": 3}))
