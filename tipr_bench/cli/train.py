@@ -49,8 +49,8 @@ def train(
     workers: Annotated[int, typer.Option("--workers", help="Data loader worker processes.")] = 0,
     test: Annotated[bool, typer.Option("--test/--no-test", help="Score the best checkpoint on the test split.")] = True,
     select_on: Annotated[str, typer.Option(
-        "--select-on", help="Split that picks the best epoch: val, or test (the reference's protocol, per language; "
-                            "optimistic).")] = "val",
+        "--select-on", help="Split that picks the best epoch: val, or test (the reference's protocol: by the ITM "
+                            "re-ranked R@1, per language; optimistic).")] = "val",
     settings: Annotated[list[str] | None, typer.Option(
         "--set", help="Another config field, FIELD=VALUE (repeatable), e.g. augment=irra (docs/FIDELITY.md).")] = None,
     save_every: Annotated[int | None, typer.Option(

@@ -254,6 +254,9 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
     notes: list[str] = []
     _set_threads(opts.threads, device, notes)
     dataset = pick_dataset(ws, opts.dataset, opts.lang)
+    if not opts.resume:  # the settings and the batch's split into reference ranks, before any data is read
+        planned = get_config(opts.config, dataset).with_overrides(batch_size=opts.batch_size, **opts.settings)
+        check_global_batch(planned.batch_size, world, planned.rank_batch)
     out_dir = ckpt.run_dir(ws.root, opts.lang, dataset, opts.config)
     last_path, best_path, best_en_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "best-en.pt"
 
