@@ -1,15 +1,20 @@
 """One GPU check for Bi-IRRA, sized for well under 10 minutes of GPU time; prints one JSON line per part.
 
-1. training: the base config (random init, bf16 autocast, global batch 32, one process): images/s and
-   peak GiB over 50 optimizer steps of the full bilingual objective, next to an IRRA-style reference
-   model trained in the same run (ViT-B/16 + a 12-layer text transformer, ITC only), which is what
-   single-objective retrieval models of this size cost;
-2. ranking at ICFG-PEDES size (19,848 captions x 19,848 images) with the retrieval metrics on the GPU;
-3. the transformers translate backend on cuda with a tiny random causal LM (loads, decodes, returns text).
+1. training: the base config (random init, bf16 autocast, one process) at the reference's global batch
+   of 128 (four reference ranks of 32 inside the process: rank_batch), images/s and peak GiB over 20
+   optimizer steps of the full bilingual objective, next to an IRRA-style reference model trained in
+   the same run (ViT-B/16 + a 12-layer text transformer, ITC only), which is what single-objective
+   retrieval models of this size cost; a batch that does not fit prints an out-of-memory row;
+2. evaluation in fp32 (the reference's) and under bf16 autocast (eval_precision=bf16): seconds for
+   the same queries x gallery with ITM re-ranking of the top 256, and how many queries' top-1 image
+   and R@1 hit differ between the two (random weights: near-ties everywhere, so an upper bound);
+3. ranking at ICFG-PEDES size (19,848 captions x 19,848 images) with the retrieval metrics on the GPU;
+4. the transformers translate backend on cuda with a tiny random causal LM (loads, decodes, returns text).
 
     python bench/gpu_check.py                 # on a GPU: the whole check
     python bench/gpu_check.py --cpu-smoke     # without one: the same code paths at CPU size (tiny config,
-                                              # 3 steps, 2,000 x 2,000 ranking, the LM on cpu)
+                                              # 3 steps, a 64 x 64 evaluation, 2,000 x 2,000 ranking, the
+                                              # LM on cpu)
 """
 
 from __future__ import annotations
@@ -85,16 +90,22 @@ def train_speed(config_name: str, batch: int, steps: int, warmup: int, device: t
         if device.type == "cuda":
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-        for i in range(warmup + steps):
-            if i == warmup:
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss = model(data)["loss"]
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+        try:
+            for i in range(warmup + steps):
+                if i == warmup:
+                    if device.type == "cuda":
+                        torch.cuda.synchronize()
+                    t0 = time.perf_counter()
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    loss = model(data)["loss"]
+                loss.backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+        except torch.OutOfMemoryError:
+            out.append({"part": "train", "model": name, "batch": batch, "error": "out of memory"})
+            del model, opt
+            torch.cuda.empty_cache()
+            continue
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
@@ -104,6 +115,51 @@ def train_speed(config_name: str, batch: int, steps: int, warmup: int, device: t
                     "final_loss": round(loss.item(), 3)})
         del model, opt
     return out
+
+
+def eval_precision(config_name: str, queries: int, gallery: int, k: int, device: torch.device) -> list[dict]:
+    """The same scoring in fp32 and under bf16 autocast: time, and the queries whose top-1 moves."""
+    from tipr_bench.baselines.bi_irra import inference
+    from tipr_bench.baselines.bi_irra.config import get_config
+    from tipr_bench.baselines.bi_irra.model import BiIRRA
+    from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
+
+    rng = random.Random(0)
+    colours, things = ["red", "blue", "black", "white", "grey", "green"], ["shirt", "coat", "pants", "bag", "shoes"]
+    texts = [" ".join(f"a {rng.choice(colours)} {rng.choice(things)}" for _ in range(6)) for _ in range(queries)]
+    tokenizer = Tokenizer.train(texts, 200)
+    cfg = get_config(config_name)
+    torch.manual_seed(0)
+    model = BiIRRA(cfg).place(device).eval()
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randn(gallery, 3, *cfg.image_size, generator=gen)
+    gallery_pids = torch.arange(gallery) // 4
+    query_pids = torch.randint(0, gallery // 4, (queries,), generator=gen)
+    rows, top1 = [], {}
+    for precision in ("fp32", "bf16"):
+        config = cfg.with_overrides(eval_precision=precision)
+        lm = inference.LoadedModel(model, tokenizer, config, "zh", Path("none"), "")
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            tokens, feats = [], []
+            for start in range(0, gallery, cfg.eval_batch_size):
+                with inference._autocast(device, config):
+                    t = model.encode_image(images[start:start + cfg.eval_batch_size].to(device))
+                tokens.append(t)
+                feats.append(model.image_features(t))
+            sim = inference.score_texts(lm, texts, True, torch.cat(tokens), torch.cat(feats), device, k)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        top1[precision] = sim.argmax(dim=1)
+        rows.append({"part": "eval", "precision": precision, "queries": queries, "gallery": gallery, "rerank_k": k,
+                     "seconds": round(time.perf_counter() - t0, 2)})
+    hits = {p: gallery_pids[t] == query_pids for p, t in top1.items()}
+    rows.append({"part": "eval fp32 vs bf16", "top1_differ": int((top1["fp32"] != top1["bf16"]).sum()),
+                 "r1_hits_differ": int((hits["fp32"] != hits["bf16"]).sum()), "queries": queries,
+                 "weights": "random (near-ties everywhere: an upper bound)"})
+    return rows
 
 
 def ranking(n: int, device: torch.device) -> dict:
@@ -146,14 +202,16 @@ def main() -> None:
     args = ap.parse_args()
     if args.cpu_smoke:
         torch.set_num_threads(2)
-        device, parts = torch.device("cpu"), [("tiny", 16, 3, 1), 2000, "cpu"]
+        device, parts = torch.device("cpu"), [("tiny", 16, 3, 1), ("tiny", 64, 64, 16), 2000, "cpu"]
     else:
         if not torch.cuda.is_available():
             sys.exit("no CUDA device: run with --cpu-smoke, or on a GPU")
-        device, parts = torch.device("cuda"), [("base", 32, 50, 5), 19848, "cuda"]
+        device, parts = torch.device("cuda"), [("base", 128, 20, 3), ("base", 500, 1000, 256), 19848, "cuda"]
         print(json.dumps({"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__}), flush=True)
-    (config_name, batch, steps, warmup), n, lm_device = parts
+    (config_name, batch, steps, warmup), (eval_config, queries, gallery, k), n, lm_device = parts
     for row in train_speed(config_name, batch, steps, warmup, device):
+        print(json.dumps(row), flush=True)
+    for row in eval_precision(eval_config, queries, gallery, k, device):
         print(json.dumps(row), flush=True)
     print(json.dumps(ranking(n, device)), flush=True)
     print(json.dumps(translate_backend(lm_device)), flush=True)

@@ -19,10 +19,11 @@ from tipr_bench.baselines.bi_irra import config as configs
 from tipr_bench.baselines.bi_irra.augment import reference_recipe
 from tipr_bench.baselines.bi_irra.config import BiIrraConfig, get_config, parse_settings
 from tipr_bench.baselines.bi_irra.data import collate, epoch_batches, load_pairs
+from tipr_bench.baselines.bi_irra.inference import load_model
 from tipr_bench.baselines.bi_irra.masking import mask_tokens
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer, clean_caption
-from tipr_bench.baselines.bi_irra.train import TrainOptions, param_groups, train
+from tipr_bench.baselines.bi_irra.train import TrainOptions, decay_split, param_groups, train
 from tipr_bench.baselines.queries import split_captions
 from tipr_bench.benchmark.errors import UserError
 
@@ -39,8 +40,9 @@ def _xlmr_layout_sentencepiece(texts: list[str]) -> bytes:
     return out.getvalue()
 
 
-def _xlmr_folder(tmp_path, texts: list[str]):
-    """A Hugging Face XLM-R folder at micro size: config, weights and sentencepiece.bpe.model."""
+def _xlmr_folder(tmp_path, texts: list[str], layer_norm_eps: float = 1e-12):
+    """A Hugging Face XLM-R folder at micro size: config, weights and sentencepiece.bpe.model
+    (xlm-roberta-base's own config.json says layer_norm_eps 1e-5)."""
     folder = tmp_path / "xlmr"
     folder.mkdir()
     proto = _xlmr_layout_sentencepiece(texts)
@@ -48,7 +50,8 @@ def _xlmr_folder(tmp_path, texts: list[str]):
     vocab = spm.SentencePieceProcessor(model_proto=proto).get_piece_size() + 2
     cfg = XLMRobertaConfig(vocab_size=vocab, hidden_size=MICRO.text_width, num_hidden_layers=MICRO.text_layers,
                            num_attention_heads=MICRO.text_heads, intermediate_size=MICRO.text_ffn,
-                           max_position_embeddings=MICRO.max_positions, pad_token_id=1, type_vocab_size=1)
+                           max_position_embeddings=MICRO.max_positions, pad_token_id=1, type_vocab_size=1,
+                           layer_norm_eps=layer_norm_eps)
     XLMRobertaModel(cfg, add_pooling_layer=False).save_pretrained(folder)
     return folder, vocab
 
@@ -102,6 +105,37 @@ def test_position_ids_start_at_zero_for_cclm_weights_and_after_the_pad_id_for_hf
         assert not torch.allclose(zero.encode_text(ids, att)[0, 0], expect_zero[0, 0])
         hf.text.embeddings.position_embeddings.weight[0].add_(1.0)
         assert torch.allclose(hf.encode_text(ids, att), expect_hf, atol=1e-6)
+
+
+def test_the_first_word_tokens_position_row_learns():
+    torch.manual_seed(0)
+    model = BiIRRA(MICRO.with_overrides(position_ids="zero"))
+    table = model.text.embeddings.position_embeddings
+    ids, att = torch.tensor([[0, 7, 9, 2], [0, 8, 2, 1]]), torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    model.text_features(model.encode_text(ids, att), target_lang=True).sum().backward()
+    assert table.weight.grad[1].abs().sum() > 0  # row 1 is the first word token's position
+    assert table.weight[1].abs().sum() > 0  # and starts at random, like every row
+
+
+def test_a_model_rebuilt_from_its_checkpoint_computes_what_the_trained_one_did(tmp_path):
+    texts = ["a man in a red shirt and black pants", "a woman with a blue bag", "他穿着红色的衬衫"]
+    folder, vocab = _xlmr_folder(tmp_path, texts, layer_norm_eps=1e-5)
+    tok = Tokenizer.from_xlmr_folder(folder)
+    config = MICRO.with_overrides(vocab_size=vocab, dropout=0.0, attn_dropout=0.0)
+    torch.manual_seed(0)
+    trained = BiIRRA(config, folder).eval()  # as train() builds it with --xlmr
+    path = tmp_path / "best.pt"
+    ckpt.save(path, {"model_name": ckpt.MODEL, "lang": "zh", "config": config.to_dict(), "tokenizer": tok.spec(),
+                     "model": trained.state_dict()})
+    rebuilt = load_model(path, torch.device("cpu")).model  # as evaluate and --resume rebuild it
+    trained.place(torch.device("cpu"))
+    ids, att = tok.encode(texts, config.max_text_len)
+    images = torch.randn(2, 3, *config.image_size)
+    with torch.no_grad():
+        assert torch.equal(trained.encode_text(ids, att), rebuilt.encode_text(ids, att))
+        scores = [m.itm_logits(m.encode_text(ids[:2], att[:2]), att[:2], m.encode_image(images))
+                  for m in (trained, rebuilt)]
+        assert torch.equal(*scores)
 
 
 @pytest.fixture()
@@ -188,7 +222,7 @@ def test_one_image_mask_per_batch_and_eos_can_be_masked():
                                     rng=rng, max_masks=4),
               "tg_mlm": mask_tokens([0, 7, 2], special_ids=tok.special_ids, mask_id=tok.mask_id, vocab_size=60,
                                     rng=rng, max_masks=4)} for i in range(3)]
-    batch = collate(tok, mask_per_batch=True)(items)
+    batch = collate(tok, 0)(items)
     assert all(torch.equal(row, items[0]["patch_mask"]) for row in batch.patch_mask)
     masked_eos = [mask_tokens([0, 5, 2], special_ids=tok.special_ids, mask_id=tok.mask_id, vocab_size=60,
                               rng=random.Random(s), prob=1.0, max_masks=4, mask_eos=True) for s in range(20)]
@@ -210,5 +244,10 @@ def test_weight_decay_follows_the_reference_on_tokens_and_tables():
     decayed = {names[id(p)] for p in param_groups(model, 0.02, "reference")[0]["params"]}
     assert {"vision.cls_token", "vision.mask_token"} <= decayed and "temp" not in decayed
     assert not any(n.endswith(".bias") for n in decayed)
+    # misc/build.py exempts every name containing 'bias': BEiT's relative position tables too
+    decay, exempt = decay_split(model, "reference")
+    tables = [f"vision.blocks.{i}.attn.relative_position_bias_table" for i in range(MICRO.vision_layers)]
+    assert set(tables) <= set(exempt) and not set(tables) & set(decay)
+    assert "text.embeddings.position_embeddings.weight" in decay  # no 'bias' in its name: decayed there too
     kept = {names[id(p)] for p in param_groups(model, 0.02, "matrices")[0]["params"]}
     assert "vision.cls_token" not in kept

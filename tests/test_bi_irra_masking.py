@@ -70,3 +70,14 @@ def test_blockwise_mask_is_reproducible():
     a = blockwise_mask((14, 14), 0.5, random.Random(3))
     b = blockwise_mask((14, 14), 0.5, random.Random(3))
     assert torch.equal(a, b)
+
+
+def test_a_span_that_overshoots_is_trimmed_at_random_as_the_reference_does():
+    # <s> a </s>: n_pred = round(3 * 0.4) = 1; every draw is a span of 2. Starting at `a`, the span
+    # covers `a` and `</s>` and one of the two is kept at random; starting at `</s>`, it stops at the
+    # end. So `a` is masked a quarter of the time (stopping at n_pred inside the span: half).
+    picks = [mask_tokens([0, 5, 2], special_ids={0, 1, 2}, mask_id=3, vocab_size=50, rng=random.Random(seed),
+                         skipgram_prob=1.0, skipgram_size=2, mask_eos=True) for seed in range(2000)]
+    assert all((m.labels != -100).sum() == 1 for m in picks)
+    share = sum(m.positions[0].item() == 1 for m in picks) / len(picks)
+    assert 0.2 < share < 0.3

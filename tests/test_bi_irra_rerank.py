@@ -121,3 +121,28 @@ def test_the_reference_score_ranks_the_top_k_by_itm_logit_and_the_rest_last(tmp_
                                         tokens[top])[:, 1]
         assert torch.allclose(reranked[q, top], logit, atol=1e-5)
         assert sorted(reranked[q].tolist()).count(OUTSIDE_TOP_K) == len(paths) - 2
+
+
+def test_evaluation_scores_in_fp32_unless_bf16_is_asked_for(tmp_path):
+    ws = build_workspace(tmp_path, persons=10)
+    lm = _model(ws, rerank_score="itm")
+    assert lm.config.eval_precision == "fp32"  # the reference's cclm_test runs outside autocast
+    _, paths, _ = gallery_of(ws, "synth", "test")
+    texts = [c.text for c in ws.captions("synth", "test", "zh")]
+    cpu = torch.device("cpu")
+    tokens, feats = encode_gallery(lm, paths, cpu)
+    assert tokens.dtype == torch.float32
+    scores = score_texts(lm, texts, True, tokens, feats, cpu, rerank_k=len(paths))
+    with torch.no_grad():
+        ids, att = lm.tokenizer.encode(texts[:1], lm.config.max_text_len)
+        text_tokens = lm.model.encode_text(ids, att)
+        sim = lm.model.text_features(text_tokens, True) @ feats.t()
+        top = sim[0].topk(len(paths)).indices
+        logits = lm.model.itm_logits(text_tokens.expand(len(paths), -1, -1), att.expand(len(paths), -1), tokens[top])
+    assert torch.allclose(scores[0, top], logits[:, 1], atol=1e-6, rtol=0)
+
+    bf16 = lm.config.with_overrides(eval_precision="bf16")
+    fast = LoadedModel(lm.model, lm.tokenizer, bf16, "zh", lm.path, lm.sha256)
+    bf16_tokens, bf16_feats = encode_gallery(fast, paths, cpu)
+    rounded = score_texts(fast, texts, True, bf16_tokens, bf16_feats, cpu, rerank_k=len(paths))
+    assert not torch.allclose(rounded, scores, atol=1e-6, rtol=0)

@@ -87,3 +87,61 @@ def worker(rank: int, world: int, port: int, out: str) -> None:
     result = {**train_steps(ddp.module, ddp, mine), "itc_grad": itc_grad}
     torch.save(result, os.path.join(out, f"rank{rank}.pt"))
     dist.destroy_process_group()
+
+
+class _ReferenceAllGather(torch.autograd.Function):
+    """The reference's gather (models/xvlm.py:146 AllGather), restated from its behaviour: every
+    rank's features forward, only this rank's own slice of the gradient backward."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        ctx.rank, ctx.size = dist.get_rank(), tensor.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad[ctx.rank * ctx.size:(ctx.rank + 1) * ctx.size]
+
+
+def reference_gather(tensor: torch.Tensor) -> torch.Tensor:
+    if not tensor.requires_grad:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts)
+    return _ReferenceAllGather.apply(tensor)
+
+
+def balance_model(**overrides) -> BiIRRA:
+    torch.manual_seed(0)
+    return BiIRRA(MICRO.with_overrides(attn_dropout=0.0, dropout=0.0, drop_path=0.0, **overrides))
+
+
+def itc_gradient_and_parts(net: torch.nn.Module, model: BiIRRA, batch: TrainBatch) -> dict:
+    """ITC's gradient alone (the other parts enter at weight 0 so that DDP sees every parameter) and
+    the loss parts of the same forward pass."""
+    model.zero_grad()
+    parts = net(batch)
+    (parts["itc"] + 0.0 * parts["loss"]).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    return {"grad": grads, "parts": {k: float(parts[k].detach()) for k in PARTS}}
+
+
+def balance_worker(rank: int, world: int, port: int, out: str) -> None:
+    """ITC's DDP gradient two ways: tipr-bench's default (itc_balance "reference", one reference rank
+    per process) and the reference's own mechanism (its slice-only gather, no rescaling)."""
+    from tipr_bench.baselines.bi_irra import model as model_module
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    mine = share(global_batch(), rank, world)
+    ours = balance_model(itc_balance="reference", rank_batch=0)
+    result = {"ours": itc_gradient_and_parts(torch.nn.parallel.DistributedDataParallel(ours), ours, mine)}
+    model_module.gather_across_ranks = reference_gather  # this spawned process only
+    theirs = balance_model(itc_balance="full", rank_batch=0)
+    result["reference"] = itc_gradient_and_parts(torch.nn.parallel.DistributedDataParallel(theirs), theirs, mine)
+    torch.save(result, os.path.join(out, f"balance{rank}.pt"))
+    dist.destroy_process_group()

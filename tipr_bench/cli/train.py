@@ -29,7 +29,8 @@ def train(
     model: Annotated[str, typer.Option("--model", "-m", help="Baseline to train (bi-irra).")] = "bi-irra",
     config: Annotated[str, typer.Option("--config", help="tiny (CPU, minutes) or base (the published size).")] = "tiny",
     init: Annotated[Path | None, typer.Option(
-        "--init", help="CCLM-X2VLM checkpoint file for the vision tower and fusion layers.")] = None,
+        "--init", help="Checkpoint file: CCLM-X2VLM, or the authors' Bi-IRRA (e.g. LUPerson-pretrained); "
+                       "prints a load report.")] = None,
     xlmr: Annotated[Path | None, typer.Option(
         "--xlmr", help="Local Hugging Face XLM-R folder: text weights and tokenizer.")] = None,
     dataset: DatasetOption = None,
@@ -48,8 +49,8 @@ def train(
     workers: Annotated[int, typer.Option("--workers", help="Data loader worker processes.")] = 0,
     test: Annotated[bool, typer.Option("--test/--no-test", help="Score the best checkpoint on the test split.")] = True,
     select_on: Annotated[str, typer.Option(
-        "--select-on", help="Split that picks the best epoch: val, or test (the reference's protocol, per language; "
-                            "optimistic).")] = "val",
+        "--select-on", help="Split that picks the best epoch: val, or test (the reference's protocol: by the ITM "
+                            "re-ranked R@1, per language; optimistic).")] = "val",
     settings: Annotated[list[str] | None, typer.Option(
         "--set", help="Another config field, FIELD=VALUE (repeatable), e.g. augment=irra (docs/FIDELITY.md).")] = None,
     save_every: Annotated[int | None, typer.Option(
@@ -62,7 +63,7 @@ def train(
     """Train Bi-IRRA (ITC + 4*A-ITM + MLM + 4*D-MIM) and print the best checkpoint's path last.
 
     Example: tipr-bench train --model bi-irra --lang zh --config tiny --epochs 12
-    Example: torchrun --nproc-per-node 8 $(which tipr-bench) train --lang zh --config base --xlmr XLMR --init X.th
+    Example: torchrun --nproc-per-node 4 $(which tipr-bench) train --lang zh --config base --xlmr XLMR --init X.th
     """
     if model != "bi-irra":
         raise UserError(f"--model {model}: only bi-irra can be trained here")

@@ -37,6 +37,8 @@ class BiIrraConfig:
     text_ffn: int = 3072
     fusion_layers: int = 6
     dropout: float = 0.1  # text and fusion layers (XLM-R's default)
+    text_ln_eps: float = 1e-5  # the text tower's LayerNorm epsilon (xlm-roberta-base's config.json), in
+    #                            training, inference and resume alike
     max_text_len: int = 77
     max_positions: int = 514  # XLM-R's position table
     # heads and losses
@@ -54,10 +56,17 @@ class BiIrraConfig:
     mlm_skipgram_size: int = 3
     mlm_mask_eos: bool = True  # </s> may be masked, as in the reference
     image_mask_ratio: float = 0.5
-    image_mask_per: str = "batch"  # "batch": one block mask for the whole batch (reference); "sample"
+    image_mask_per: str = "batch"  # "batch": one block mask per rank_batch group, i.e. per reference GPU forward
+    #                                (the whole share with rank_batch 0); "sample": one per image
     # optimisation
     epochs: int = 10
     batch_size: int = 128  # global: split evenly over the processes (the reference: 32 x 4 GPUs)
+    rank_batch: int = 32  # the reference's per-GPU batch: hard negatives, the image mask and the per-rank
+    #                       loss means work within groups of this many, on any process count; 0 = each
+    #                       process's whole share (the pool then depends on the process count)
+    itc_balance: str = "reference"  # "reference": ITC's gradient through the features at 1/ranks, ranks =
+    #                                 global batch / rank_batch (the reference's all-gather under DDP);
+    #                                 "full": as one process holding the whole global batch
     drop_last: bool = True  # drop the epoch's last, smaller batch (the reference's DataLoader)
     lr: float = 5e-5
     lr_start: float = 1e-6
@@ -66,8 +75,9 @@ class BiIrraConfig:
     weight_decay: float = 0.02
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
-    weight_decay_on: str = "reference"  # "reference": all but biases, LayerNorms and scalars (so also
-    #                                     cls/mask tokens, position tables); "matrices": weights only
+    weight_decay_on: str = "reference"  # "reference": all but 0/1-d tensors and names with 'bias' (so not
+    #                                     the relative position bias tables, but cls/mask tokens and the text
+    #                                     position table); "matrices": weight matrices only
     # data
     augment: str = "reference"  # "reference": two of jitter/rotate/crop/gray/flip/erase, bilinear;
     #                             "irra": flip, pad-crop, erase, bicubic
@@ -76,6 +86,8 @@ class BiIrraConfig:
     cache_images: bool = False  # keep decoded, resized images in memory (small datasets only)
     eval_batch_size: int = 128
     val_rerank_k: int = 0  # per-epoch validation re-ranks this many candidates with ITM (0 = ITC only)
+    eval_precision: str = "fp32"  # "fp32": evaluation (gallery, queries, ITM logits) in float32, as the
+    #                               reference's cclm_test; "bf16": under bf16 autocast (faster; near-ties move)
     rerank_score: str = "itm"  # "itm": the top k get their ITM match logit, the rest -100 (reference);
     #                            "itc+itm": 3 + cosine + ITM probability for the top k, cosine for the rest
 
@@ -91,6 +103,9 @@ class BiIrraConfig:
                 raise UserError(f"bi-irra config {self.name!r}: {name} {getattr(self, name)!r} is not one of "
                                 f"{', '.join(allowed)}")
         h, w = self.image_size
+        if self.rank_batch < 0 or self.rank_batch == 1:
+            raise UserError(f"bi-irra config {self.name!r}: rank_batch {self.rank_batch} must be 0 (each "
+                            "process's share) or 2+ (ITM needs a negative within the group)")
         if h % self.patch_size or w % self.patch_size:
             raise UserError(
                 f"bi-irra config {self.name!r}: image_size {self.image_size} is not a multiple of "
@@ -128,17 +143,20 @@ CHOICES = {
     "augment": ("reference", "irra"),
     "normalization": ("imagenet", "clip"),
     "rerank_score": ("itm", "itc+itm"),
+    "itc_balance": ("reference", "full"),
+    "eval_precision": ("fp32", "bf16"),
 }
 
 # What the code did before each of these fields existed (checkpoints written then lack them).
 BEFORE_FIELD = {
     "position_ids": "xlmr", "attn_dropout": 0.0, "temperature_clamp": True, "mlm_mask_eos": False,
     "image_mask_per": "sample", "drop_last": False, "weight_decay_on": "matrices", "augment": "irra",
-    "normalization": "clip", "rerank_score": "itc+itm",
+    "normalization": "clip", "rerank_score": "itc+itm", "rank_batch": 0, "itc_balance": "full",
+    "text_ln_eps": 1e-12,  # what a model rebuilt from its config got (training with --xlmr used 1e-5)
 }
 
 # The reference's per-dataset settings (config/config_UFine.yaml: 168 tokens, 16 per GPU x 4 GPUs).
-DATASET_PRESETS = {"ufinebench": {"max_text_len": 168, "batch_size": 64}}
+DATASET_PRESETS = {"ufinebench": {"max_text_len": 168, "batch_size": 64, "rank_batch": 16}}
 
 BASE = BiIrraConfig()
 
@@ -174,6 +192,8 @@ TINY = BiIrraConfig(
     cache_images=True,
     eval_batch_size=256,
     val_rerank_k=0,
+    rank_batch=0,  # tipr-bench's own CPU recipe: the process's whole share is one pool
+    itc_balance="full",
     augment="irra",  # the reference's rotation and crops are sized for 224 px; tiny sees 96 x 32
     rerank_score="itc+itm",  # a small model from scratch has an unsure ITM head: keep the ITC order
 )

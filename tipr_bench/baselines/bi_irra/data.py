@@ -129,19 +129,20 @@ class PairDataset(torch.utils.data.Dataset):
         }
 
 
-def collate(tokenizer: Tokenizer, mask_per_batch: bool = False):
-    """Items -> TrainBatch. mask_per_batch: every image gets the first item's block mask (the
-    reference draws one mask per forward pass)."""
+def collate(tokenizer: Tokenizer, mask_group: int | None = None):
+    """Items -> TrainBatch. mask_group: how many consecutive items share the first one's block mask:
+    None, one mask per image; 0, one for the whole batch; n, one per group of n (the reference draws
+    one per forward pass, i.e. per GPU's batch: n = rank_batch)."""
 
     def _collate(items: list[dict]) -> TrainBatch:
         en_ids, en_att = tokenizer.pad([i["en"] for i in items])
         tg_ids, tg_att = tokenizer.pad([i["tg"] for i in items])
         en_mlm_ids, _ = tokenizer.pad([i["en_mlm"].ids for i in items])
         tg_mlm_ids, _ = tokenizer.pad([i["tg_mlm"].ids for i in items])
+        size = 1 if mask_group is None else mask_group or len(items)
         return TrainBatch(
             images=torch.stack([i["image"] for i in items]),
-            patch_mask=(items[0]["patch_mask"].expand(len(items), -1).clone() if mask_per_batch
-                        else torch.stack([i["patch_mask"] for i in items])),
+            patch_mask=torch.stack([items[k - k % size]["patch_mask"] for k in range(len(items))]),
             pids=torch.tensor([i["pid"] for i in items], dtype=torch.long),
             en_ids=en_ids, en_att=en_att, tg_ids=tg_ids, tg_att=tg_att,
             en_mlm_ids=en_mlm_ids, en_mlm_pos=torch.stack([i["en_mlm"].positions for i in items]),

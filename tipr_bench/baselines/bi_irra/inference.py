@@ -72,8 +72,9 @@ def load_model(path: Path, device: torch.device) -> LoadedModel:
                        sha256_file(path), payload.get("selection", "val"))
 
 
-def _autocast(device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+def _autocast(device: torch.device, config: BiIrraConfig):
+    """bf16 autocast only when the config asks for it (eval_precision "bf16"); the reference scores in fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.eval_precision == "bf16")
 
 
 def rerank_row(sim: torch.Tensor, top: torch.Tensor, itm_logits: torch.Tensor, how: str) -> torch.Tensor:
@@ -96,7 +97,7 @@ def encode_gallery(lm: LoadedModel, paths: list[str], device: torch.device, prog
     task = progress.add_task("gallery images", total=len(paths)) if progress else None
     for start in range(0, len(paths), bs):
         batch = torch.stack([eval_image(p, lm.config) for p in paths[start:start + bs]])
-        with _autocast(device):
+        with _autocast(device, lm.config):
             t = lm.model.encode_image(batch.to(device))
         tokens.append(t)
         feats.append(lm.model.image_features(t))
@@ -118,7 +119,7 @@ def score_texts(lm: LoadedModel, texts: list[str], target_lang: bool, image_toke
     for start in range(0, len(texts), bs):
         ids, att = lm.tokenizer.encode(texts[start:start + bs], cfg.max_text_len)
         ids, att = ids.to(device), att.to(device)
-        with _autocast(device):
+        with _autocast(device, cfg):
             text_tokens = model.encode_text(ids, att)
         sim = (model.text_features(text_tokens, target_lang) @ image_feats.t()).float()
         if k > 0:
@@ -129,7 +130,7 @@ def score_texts(lm: LoadedModel, texts: list[str], target_lang: bool, image_toke
                 for c in range(0, k, bs):
                     cand = top[q, c:c + bs]
                     n = cand.shape[0]
-                    with _autocast(device):
+                    with _autocast(device, cfg):
                         logits.append(model.itm_logits(text_tokens[q:q + 1].expand(n, -1, -1),
                                                        att[q:q + 1].expand(n, -1), image_tokens[cand]).float())
                 sim[q] = rerank_row(sim[q], top[q], torch.cat(logits), cfg.rerank_score)

@@ -1,4 +1,5 @@
-"""Load a CCLM-X2VLM (or a released Bi-IRRA) checkpoint into this model's module names.
+"""Load a CCLM-X2VLM checkpoint, or the authors' own Bi-IRRA one (e.g. their LUPerson-pretrained
+release: the reference model's state-dict keys), into this model's module names.
 
 Published names -> ours (``N`` a layer index, ``T`` = number of text layers, 12 in base):
 
@@ -30,13 +31,18 @@ crossattention.self.{query,key,value} -> cross_attn.{query,key,value}; crossatte
 cross_attn.out; crossattention.output.LayerNorm -> cross_norm; intermediate.dense -> ffn_in;
 output.dense -> ffn_out; output.LayerNorm -> ffn_norm.
 
-`relative_position_index` buffers are rebuilt, not loaded. Tensors whose shape differs from the
-model's (another resolution's relative position table, another vocabulary) are skipped and
-reported: interpolating them is not done here.
+`relative_position_index` buffers and `position_ids` are rebuilt, not loaded, and the MLM decoder is
+tied to the word embeddings (IGNORED). A BEiT-v2 style shared table,
+`vision_encoder.rel_pos_bias.relative_position_bias_table`, is copied into every block's own table,
+as the reference does for BEiT-v2 weights (models/beit2.py load_pretrained_beit2); CCLM-X2VLM and
+Bi-IRRA checkpoints already hold one table per block. Tensors whose shape differs from the model's
+(another resolution's relative position table, another vocabulary) are skipped and reported:
+interpolating them is not done here.
 """
 
 from __future__ import annotations
 
+import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +72,10 @@ MLM_HEAD = {
     "predictions.transform.LayerNorm": "mlm_head.norm",
 }
 SAME_NAME = ("vision_proj.", "text_proj.", "tl_text_proj.", "itm_head.", "mim_head.")
+# checkpoint keys that need no counterpart: rebuilt buffers and the decoder tied to the word embeddings
+IGNORED = ("relative_position_index", "embeddings.position_ids", "predictions.decoder.weight",
+           "predictions.decoder.bias")
+SHARED_TABLE = "vision.rel_pos_bias.relative_position_bias_table"
 _LAYER = re.compile(r"^encoder\.layer\.(\d+)\.(.+)$")
 
 
@@ -136,45 +146,69 @@ def map_state_dict(state: dict[str, torch.Tensor], text_layers: int) -> tuple[di
 
 @dataclass
 class LoadReport:
-    loaded: list[str] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)  # model tensors filled from the checkpoint
     missing: list[str] = field(default_factory=list)  # model tensors the checkpoint did not provide
-    unmapped: list[str] = field(default_factory=list)  # checkpoint keys with no counterpart
+    unexpected: list[str] = field(default_factory=list)  # checkpoint keys with no counterpart here
     shape_mismatch: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # rebuilt buffers, the tied decoder (IGNORED)
+    shared_table: bool = False  # one relative position table, copied into every block's
 
     def summary(self) -> str:
-        return (f"loaded {len(self.loaded)} tensors; {len(self.missing)} left at random init; "
-                f"{len(self.unmapped)} checkpoint keys unused; {len(self.shape_mismatch)} skipped for shape")
+        def names(keys: list[str]) -> str:
+            return f" ({', '.join(keys[:4])}{f', +{len(keys) - 4} more' if len(keys) > 4 else ''})" if keys else ""
+
+        return (f"matched {len(self.matched)} tensors; missing {len(self.missing)}{names(self.missing)} (left at "
+                f"init); unexpected {len(self.unexpected)}{names(self.unexpected)}; "
+                f"{len(self.shape_mismatch)} skipped for shape{names(self.shape_mismatch)}"
+                + ("; the shared relative position table copied into every block" if self.shared_table else ""))
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file: a bare state dict or one under "model", "state_dict" or
+    "module". Read with weights_only, so a file that also pickles other objects is refused with the
+    way to extract its weights."""
     if not Path(path).is_file():
-        raise UserError(f"--init {path} does not exist; pass a CCLM-X2VLM checkpoint file")
+        raise UserError(f"--init {path} does not exist; pass a CCLM-X2VLM or Bi-IRRA checkpoint file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise UserError(
+            f"--init {path} also holds pickled objects that are not tensors (the authors' main.py saves its "
+            "config beside the weights), and reading those could run code; if you trust the file, extract its "
+            f"weights once: python -c \"import torch; c = torch.load('{path}', weights_only=False); "
+            f"torch.save(c.get('state_dict', c.get('model', c)), '{path}.weights.pt')\" and pass that file"
+        ) from None
     except Exception as err:
         raise UserError(f"--init {path}: cannot read it as a torch checkpoint ({err})") from None
     for wrapper in ("model", "state_dict", "module"):
         if isinstance(payload, dict) and isinstance(payload.get(wrapper), dict):
             payload = payload[wrapper]
     if not isinstance(payload, dict) or not all(isinstance(v, torch.Tensor) for v in payload.values()):
-        raise UserError(f"--init {path}: no state dict of tensors inside; pass a CCLM-X2VLM checkpoint")
+        raise UserError(f"--init {path}: no state dict of tensors inside; pass a CCLM-X2VLM or Bi-IRRA checkpoint")
     return payload
 
 
 def load_into(model: nn.Module, state: dict[str, torch.Tensor], text_layers: int) -> LoadReport:
     mapped, unmapped = map_state_dict(state, text_layers)
     own = model.state_dict()
-    report = LoadReport(unmapped=unmapped)
+    report = LoadReport(ignored=[k for k in unmapped if k.endswith(IGNORED)])
+    report.unexpected = [k for k in unmapped if not k.endswith(IGNORED)]
+    shared = mapped.pop(SHARED_TABLE, None)
+    if shared is not None:
+        report.shared_table = True
+        for key in own:
+            if key.startswith("vision.blocks.") and key.endswith(".attn.relative_position_bias_table"):
+                mapped.setdefault(key, shared.clone())
     usable = {}
     for key, value in mapped.items():
         if key not in own:
-            report.unmapped.append(key)
+            report.unexpected.append(key)
         elif own[key].shape != value.shape:
             report.shape_mismatch.append(f"{key}: {tuple(value.shape)} vs {tuple(own[key].shape)}")
         else:
             usable[key] = value
     model.load_state_dict(usable, strict=False)
-    report.loaded = sorted(usable)
+    report.matched = sorted(usable)
     tied = {"mlm_head.decoder.weight"}
     report.missing = sorted(k for k in own if k not in usable and k not in tied)
     return report

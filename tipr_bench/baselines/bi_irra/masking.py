@@ -64,9 +64,11 @@ def mask_tokens(
     """BERT/CCLM-style MLM masking of one tokenised caption.
 
     min(max_masks, max(1, round(prob * n))) tokens are chosen, with short spans (skip-grams) now and
-    then; each chosen token becomes <mask> 80% of the time, a random token 10%, or stays 10%. With
-    mask_eos (the reference's TextMaskingGenerator), every token but the leading <s> is a candidate
-    and n counts the whole sequence; without it only non-special tokens are, and n counts those.
+    then; when the last span overshoots that count, the chosen set is trimmed to it at random, as
+    the reference's TextMaskingGenerator does. Each chosen token becomes <mask> 80% of the time, a
+    random token 10%, or stays 10%. With mask_eos (the reference's), every token but the leading <s>
+    is a candidate and n counts the whole sequence; without it only non-special tokens are, and n
+    counts those.
     """
     ids = list(ids)
     if mask_eos:
@@ -81,10 +83,17 @@ def mask_tokens(
     for pos in candidates:
         if len(chosen) >= n_pred:
             break
+        if pos in chosen:
+            continue
         span = rng.randint(2, skipgram_size) if skipgram_size >= 2 and rng.random() < skipgram_prob else 1
-        for p in range(pos, pos + span):
-            if p in candidate_set and len(chosen) < n_pred:
-                chosen.add(p)
+        for p in range(pos, pos + span):  # a span stops at the first position that cannot be masked
+            if p not in candidate_set:
+                break
+            chosen.add(p)
+    if len(chosen) > n_pred:  # a last span may overshoot: keep n_pred of the chosen, at random
+        kept = sorted(chosen)
+        rng.shuffle(kept)
+        chosen = set(kept[:n_pred])
     positions = sorted(chosen)
     labels = [ids[p] for p in positions]
     for p in positions:

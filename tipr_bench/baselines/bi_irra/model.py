@@ -69,7 +69,8 @@ class _GatherWithGrad(torch.autograd.Function):
     Every rank computes the same ITC loss over the gathered batch, and DDP averages gradients over
     ranks; summing here makes the average equal the gradient of one process holding the whole global
     batch. The reference (models/xvlm.py AllGather) returns only this rank's own slice, which scales
-    the ITC gradient by 1/world under DDP's average (docs/FIDELITY.md)."""
+    the ITC gradient by 1/world under DDP's average; `BiIRRA.contrastive` applies that scale on its
+    own (itc_balance "reference"), so it holds for virtual ranks too (docs/FIDELITY.md)."""
 
     @staticmethod
     def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
@@ -83,6 +84,19 @@ class _GatherWithGrad(torch.autograd.Function):
         grad = grad.contiguous()
         dist.all_reduce(grad)
         return grad[ctx.rank * ctx.size:(ctx.rank + 1) * ctx.size]
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; the gradient times `factor` backward."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor, factor: float) -> torch.Tensor:
+        ctx.factor = factor
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad * ctx.factor, None
 
 
 def gather_across_ranks(tensor: torch.Tensor) -> torch.Tensor:
@@ -159,20 +173,41 @@ class BiIRRA(nn.Module):
 
     # -- losses --------------------------------------------------------------------------------
 
-    def _matching(self, image_tokens, image_feat, text_tokens, text_att, text_feat, pids) -> torch.Tensor:
-        neg_image, neg_text = losses.sample_hard_negatives(image_feat, text_feat, self.temp, pids)
+    def rank_groups(self, n: int, device: torch.device) -> torch.Tensor:
+        """The reference GPU (real or virtual) each of this process's n samples belongs to: groups of
+        config.rank_batch in batch order, or the whole share with rank_batch 0."""
+        return torch.arange(n, device=device) // (self.config.rank_batch or n)
+
+    def contrastive(self, image_feat, en_feat, tg_feat, pids, groups) -> torch.Tensor:
+        """ITC over the features of every process, mean of the two languages. With itc_balance
+        "reference", the gradient through the features is divided by the number of reference ranks
+        (global batch / rank_batch): the reference's all-gather hands each GPU back only its own
+        slice, and DDP then averages over GPUs. The temperature's gradient is not scaled (each
+        reference GPU computes it in full)."""
+        feats = [image_feat, en_feat, tg_feat]
+        if self.config.itc_balance == "reference":
+            n = image_feat.shape[0]
+            local_ranks = -(-n // (self.config.rank_batch or n))
+            world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+            feats = [_ScaleGrad.apply(f, 1.0 / (local_ranks * world)) for f in feats]
+        image, en, tg = (gather_across_ranks(f) for f in feats)
+        all_pids = gather_across_ranks(pids)
+        return (losses.itc_loss(image, en, self.temp, all_pids) + losses.itc_loss(image, tg, self.temp, all_pids)) / 2
+
+    def _matching(self, image_tokens, image_feat, text_tokens, text_att, text_feat, pids, groups) -> torch.Tensor:
+        neg_image, neg_text = losses.sample_hard_negatives(image_feat, text_feat, self.temp, pids, groups=groups)
         texts = torch.cat([text_tokens, text_tokens, text_tokens[neg_text]])
         atts = torch.cat([text_att, text_att, text_att[neg_text]])
         images = torch.cat([image_tokens, image_tokens[neg_image], image_tokens])
         logits = self.itm_logits(texts, atts, images)
         b = text_tokens.shape[0]
-        return losses.itm_loss(logits[:b], logits[b:])
+        return losses.itm_loss(logits[:b], logits[b:], groups)
 
-    def _mlm(self, masked_ids, att, positions, labels, image_tokens) -> torch.Tensor:
+    def _mlm(self, masked_ids, att, positions, labels, image_tokens, groups) -> torch.Tensor:
         fused = self.fuse_text(self.encode_text(masked_ids, att), att, image_tokens)
         picked = torch.gather(fused, 1, positions.unsqueeze(-1).expand(-1, -1, fused.shape[-1]))
         logits = self.mlm_head(picked, self.text.embeddings.word_embeddings.weight)
-        return losses.mlm_loss(logits, labels)
+        return losses.mlm_loss(logits, labels, groups)
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         if self.config.temperature_clamp:
@@ -185,28 +220,25 @@ class BiIRRA(nn.Module):
         en_feat = self.text_features(en_tokens, target_lang=False)
         tg_feat = self.text_features(tg_tokens, target_lang=True)
 
-        all_image, all_pids = gather_across_ranks(image_feat), gather_across_ranks(batch.pids)
-        itc = (
-            losses.itc_loss(all_image, gather_across_ranks(en_feat), self.temp, all_pids)
-            + losses.itc_loss(all_image, gather_across_ranks(tg_feat), self.temp, all_pids)
-        ) / 2
+        groups = self.rank_groups(len(batch), batch.pids.device)
+        itc = self.contrastive(image_feat, en_feat, tg_feat, batch.pids, groups)
 
         # Asymmetric ITM: the target-language branch sees the masked image.
         masked_tokens = self.encode_image(batch.images, batch.patch_mask)
         masked_feat = self.image_features(masked_tokens)
         itm = (
-            self._matching(image_tokens, image_feat, en_tokens, batch.en_att, en_feat, batch.pids)
-            + self._matching(masked_tokens, masked_feat, tg_tokens, batch.tg_att, tg_feat, batch.pids)
+            self._matching(image_tokens, image_feat, en_tokens, batch.en_att, en_feat, batch.pids, groups)
+            + self._matching(masked_tokens, masked_feat, tg_tokens, batch.tg_att, tg_feat, batch.pids, groups)
         ) / 2
 
         # Cross-lingual D-MIM: full image + English is the teacher for masked image + target text.
         with torch.no_grad():
             teacher = self.fuse_image(image_tokens, en_tokens, batch.en_att)
         student = self.mim_head(self.fuse_image(masked_tokens, tg_tokens, batch.tg_att))
-        mim = losses.d_mim_loss(teacher, student)
+        mim = losses.d_mim_loss(teacher, student, groups=groups)
 
-        mlm = self._mlm(batch.en_mlm_ids, batch.en_att, batch.en_mlm_pos, batch.en_mlm_labels, image_tokens) + \
-            self._mlm(batch.tg_mlm_ids, batch.tg_att, batch.tg_mlm_pos, batch.tg_mlm_labels, image_tokens)
+        mlm = self._mlm(batch.en_mlm_ids, batch.en_att, batch.en_mlm_pos, batch.en_mlm_labels, image_tokens, groups) \
+            + self._mlm(batch.tg_mlm_ids, batch.tg_att, batch.tg_mlm_pos, batch.tg_mlm_labels, image_tokens, groups)
 
         parts = {"itc": itc, "itm": itm, "mlm": mlm, "mim": mim}
         parts["loss"] = losses.total_loss(parts, self.config.itm_weight, self.config.mim_weight)

@@ -33,16 +33,34 @@ def xlmr_config(config: BiIrraConfig, pad_id: int = 1) -> XLMRobertaConfig:
         type_vocab_size=1,
         hidden_dropout_prob=config.dropout,
         attention_probs_dropout_prob=config.dropout,
+        layer_norm_eps=config.text_ln_eps,
     )
 
 
+def _free_position_rows(model: XLMRobertaModel, reinit: bool) -> None:
+    """Hugging Face builds XLM-R's position table with padding_idx = pad_id (1), so row 1 never learns
+    (and starts at zero). The reference's table (models/xbert.py BertEmbeddings) has no padding row,
+    and with positions from 0 row 1 is the first word token's: make it an ordinary row, with the
+    table's init when the weights are random."""
+    table = model.embeddings.position_embeddings
+    if reinit and table.padding_idx is not None:
+        with torch.no_grad():
+            table.weight[table.padding_idx].normal_(0.0, model.config.initializer_range)
+    table.padding_idx = None
+
+
 def build_text_encoder(config: BiIrraConfig, xlmr_folder: Path | None = None) -> XLMRobertaModel:
-    """Random init from the config, or the weights of a local Hugging Face XLM-R folder."""
+    """Random init from the config, or the weights of a local Hugging Face XLM-R folder (its LayerNorm
+    epsilon set to the config's, so the model rebuilt from a checkpoint computes the same)."""
     if xlmr_folder is None:
-        return XLMRobertaModel(xlmr_config(config), add_pooling_layer=False)
+        model = XLMRobertaModel(xlmr_config(config), add_pooling_layer=False)
+        _free_position_rows(model, reinit=True)
+        return model
     if not (xlmr_folder / "config.json").is_file():
         raise UserError(f"--xlmr {xlmr_folder}: no config.json; point it at a local XLM-R Hugging Face folder")
-    model = XLMRobertaModel.from_pretrained(str(xlmr_folder), add_pooling_layer=False, local_files_only=True)
+    model = XLMRobertaModel.from_pretrained(str(xlmr_folder), add_pooling_layer=False, local_files_only=True,
+                                            layer_norm_eps=config.text_ln_eps)
+    _free_position_rows(model, reinit=False)
     got = (model.config.hidden_size, model.config.num_hidden_layers, model.config.vocab_size)
     want = (config.text_width, config.text_layers, config.vocab_size)
     if got != want:

@@ -70,7 +70,7 @@ class TrainOptions:
     workers: int = 0
     progress: bool = True
     test: bool = True
-    test_rerank_k: int = 256
+    test_rerank_k: int = 256  # also what --select-on test re-ranks with, as the reference selects
     max_steps: int | None = None  # stop after this many optimizer steps (smoke tests)
     threads: int | None = None  # CPU threads for torch; 1 is fastest on a busy shared machine
 
@@ -92,7 +92,7 @@ class TrainOptions:
         if self.select_on not in SELECTIONS:
             raise UserError(f"--select-on {self.select_on}: use val (the default) or test (the reference's protocol)")
         if self.init is not None and not Path(self.init).is_file():
-            raise UserError(f"--init {self.init} does not exist; pass a CCLM-X2VLM checkpoint file")
+            raise UserError(f"--init {self.init} does not exist; pass a CCLM-X2VLM or Bi-IRRA checkpoint file")
         if self.xlmr is not None and not Path(self.xlmr).is_dir():
             raise UserError(f"--xlmr {self.xlmr} is not a folder; pass a local XLM-R Hugging Face folder")
 
@@ -149,25 +149,43 @@ def pick_val_split(ws: Workspace, dataset: str, lang: str, select_on: str) -> st
     raise UserError(f"{dataset} has no usable {select_on} captions in {lang}; ingest and translate that split")
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float, rule: str = "reference") -> list[dict]:
-    """AdamW groups. "reference" (misc/build.py): no decay on biases and 0/1-d tensors (LayerNorms,
-    layer scales, the temperature), decay on everything else, cls/mask tokens and position tables
-    included; "matrices": also no decay on those tokens and tables."""
-    decay, no_decay = [], []
+def decay_split(model: torch.nn.Module, rule: str = "reference") -> tuple[list[str], list[str]]:
+    """(decayed, exempt) parameter names. "reference" (misc/build.py build_optimizer): no decay for
+    0/1-d tensors (LayerNorms, layer scales, the temperature) and for every name containing 'bias',
+    which takes in BEiT's relative_position_bias_table and q_bias/v_bias; decay on everything else,
+    cls/mask tokens and the text position table included. "matrices": also no decay on those tokens
+    and tables."""
+    decay, exempt = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        exempt = param.ndim < 2 or name.endswith(".bias")
+        free = param.ndim < 2 or "bias" in name
         if rule == "matrices":
-            exempt = exempt or name.endswith(NO_DECAY_NAMES)
-        (no_decay if exempt else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            free = free or name.endswith(NO_DECAY_NAMES)
+        (exempt if free else decay).append(name)
+    return decay, exempt
 
 
-def check_global_batch(batch_size: int, world: int) -> None:
+def param_groups(model: torch.nn.Module, weight_decay: float, rule: str = "reference") -> list[dict]:
+    """AdamW groups by `decay_split`."""
+    params = dict(model.named_parameters())
+    decay, exempt = decay_split(model, rule)
+    return [{"params": [params[n] for n in decay], "weight_decay": weight_decay},
+            {"params": [params[n] for n in exempt], "weight_decay": 0.0}]
+
+
+def check_global_batch(batch_size: int, world: int, rank_batch: int = 0) -> None:
+    """The global batch splits evenly over the processes, and each share into whole reference ranks."""
     if batch_size % world or batch_size // world < 2:
         raise UserError(f"--batch-size {batch_size} is global: it must split evenly over {world} processes "
                         f"with 2+ each; pick a multiple of {world}")
+    share = batch_size // world
+    if rank_batch and share % rank_batch:
+        raise UserError(
+            f"--batch-size {batch_size} over {world} processes gives {share} each, not a multiple of rank_batch "
+            f"{rank_batch} (the reference's per-GPU batch, within which negatives and image masks are drawn); "
+            f"pick --batch-size {world * rank_batch * max(1, share // rank_batch)} or --set rank_batch=N with N "
+            f"dividing {share} (docs/FIDELITY.md says what that changes)")
 
 
 def all_rng_states(world: int) -> list[dict]:
@@ -236,6 +254,9 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
     notes: list[str] = []
     _set_threads(opts.threads, device, notes)
     dataset = pick_dataset(ws, opts.dataset, opts.lang)
+    if not opts.resume:  # the settings and the batch's split into reference ranks, before any data is read
+        planned = get_config(opts.config, dataset).with_overrides(batch_size=opts.batch_size, **opts.settings)
+        check_global_batch(planned.batch_size, world, planned.rank_batch)
     out_dir = ckpt.run_dir(ws.root, opts.lang, dataset, opts.config)
     last_path, best_path, best_en_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "best-en.pt"
 
@@ -264,7 +285,7 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
             tokenizer = Tokenizer.train([t for p in train_pairs for t in (p.en, p.tg)], config.sp_vocab_size)
         config = config.with_overrides(vocab_size=tokenizer.vocab_size)
         select_on = opts.select_on
-    check_global_batch(config.batch_size, world)
+    check_global_batch(config.batch_size, world, config.rank_batch)
     val_split = pick_val_split(ws, dataset, opts.lang, select_on)
     selection = "test" if val_split == "test" else "val"
     if select_on == "val" and selection == "test":
@@ -331,6 +352,8 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
     payload_base = {"model_name": ckpt.MODEL, "lang": opts.lang, "dataset": dataset,
                     "config": config.to_dict(), "tokenizer": tokenizer.spec(), "selection": selection}
     steps_done = schedule.step_count
+    # on test the reference picks the epoch by the very scores it reports: ITM re-ranked (k_test 256)
+    selection_rerank_k = opts.test_rerank_k if selection == "test" else config.val_rerank_k
     lm = LoadedModel(model, tokenizer, config, opts.lang, best_path, "", selection)
 
     def save_last(epoch: int, batches_done: int, partial: dict) -> None:
@@ -357,7 +380,7 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
             # RNG stream (hard negatives, dropout) between a resumed and an uninterrupted run
             loader = torch.utils.data.DataLoader(
                 dataset_obj, batch_sampler=batches[first:], num_workers=opts.workers,
-                collate_fn=collate(tokenizer, mask_per_batch=config.image_mask_per == "batch"),
+                collate_fn=collate(tokenizer, config.rank_batch if config.image_mask_per == "batch" else None),
                 generator=torch.Generator().manual_seed(opts.seed * 10007 + epoch))
             task = bar.add_task(f"epoch {epoch + 1}/{config.epochs}", total=sum(len(b) for b in batches),
                                 completed=sum(len(b) for b in batches[:first]))
@@ -391,7 +414,7 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
             log = EpochLog(epoch + 1, sums["loss"] / seen, {k: v / seen for k, v in sums.items() if k != "loss"},
                            {}, schedule.lr, 0.0, seen * world / max(train_seconds, 1e-9))
             if main:
-                log.val = _validate(ws, lm, dataset, val_split, opts.lang, device, config.val_rerank_k)
+                log.val = _validate(ws, lm, dataset, val_split, opts.lang, device, selection_rerank_k)
                 if log.val["R1"] > best["tg"]:
                     best["tg"] = log.val["R1"]
                     ckpt.save(best_path, {**payload_base, "model": model.state_dict(), "epoch": epoch,
