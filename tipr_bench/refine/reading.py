@@ -48,7 +48,7 @@ _FEATURE_NOUNS = frozenset({"hood", "hoods", "collar", "collars", "logo", "logos
                             "pockets", "heel", "heels"})
 _FEATURE_OR_COUNTED = _COUNTED | frozenset(V.FEATURE_WORDS) | {"high", "low"}
 _OWNERS = frozenset({"his", "her", "their", "its", "the", "one", "both", "left", "right", "a", "an", "each",
-                     "other", "upper", "lower", "own", "small", "of"})
+                     "other", "upper", "lower", "own", "small", "of", "top"})
 
 
 def tokens(text: str) -> list[str]:
