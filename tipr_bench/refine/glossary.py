@@ -3,7 +3,7 @@ translation used the approved target terms.
 
 A glossary is a TSV file per language (`en, target, wrong, category, note`; several values in a
 cell are separated by `|`, the first `en` value is the entry's canonical term and the rest are
-aliases). tipr-bench ships zh, fr and de; a user's file in the same format merges over them, entry
+aliases). tipr-bench ships zh, fr, de, es, ja, ko and ru; a user's file in the same format merges over them, entry
 by entry, and its entries win. The term metric (expected vs met terms per caption) is what tells a
 reviewer *which* attribute a translation lost, where sentence-level scores only say that something
 did.
@@ -36,7 +36,7 @@ from tipr_bench.refine.term_matching import (
 )
 
 HEADER = ("en", "target", "wrong", "category", "note")
-SHIPPED_LANGUAGES = ("zh", "fr", "de")
+SHIPPED_LANGUAGES = ("zh", "fr", "de", "es", "ja", "ko", "ru")
 MIN_UNCOVERED_LENGTH = 3
 
 
@@ -323,6 +323,16 @@ class Glossary:
             wrong_used=wrong_used,
         )
 
+    def term_success(self, english: str, translation: str) -> tuple[int, int]:
+        """(source terms present, of them rendered by their preferred target): the WMT25 terminology
+        task's term success count for one segment, with this glossary as the term dictionary. Each
+        distinct term counts once, found by surface or inflected form on both sides (WMT lemmatises
+        with stanza instead), and, as in WMT, only the one dictionary target counts and two terms may
+        share a span of the translation."""
+        terms = {m.term: m.targets[0] for m in self.find_terms(english)}
+        prepared = self._target_text(translation)
+        return len(terms), sum(1 for target in terms.values() if prepared.spans(target))
+
     @staticmethod
     def render_terms(matches: Iterable[TermMatch]) -> str:
         """`red -> 红色; jacket -> 夹克`: the preferred target of each distinct term, for prompts."""
@@ -371,6 +381,17 @@ def term_match_rate(checks: Iterable[TermCheck]) -> float:
         expected += len(c.expected)
         met += len(c.met)
     return met / expected if expected else 0.0
+
+
+def term_success_rate(glossary: Glossary, pairs: Iterable[tuple[str, str]]) -> float:
+    """WMT25 term success rate over (English, translation) pairs: matched / present, pooled (0.0 when
+    no term is present). The term-match rate is the same ratio with every approved target counted."""
+    present = matched = 0
+    for english, translation in pairs:
+        p, m = glossary.term_success(english, translation)
+        present += p
+        matched += m
+    return matched / present if present else 0.0
 
 
 def read_texts_jsonl(path: Path) -> list[str]:
