@@ -157,3 +157,27 @@ def test_every_new_glossary_prefers_a_plain_rendering(glossaries):
     for g in glossaries.values():
         for e in g.entries:
             assert "…" not in e.targets[0] and "|" not in e.targets[0], (g.lang, e.term)
+
+
+# -- whole captions: a correct translation meets every term that describes how the person looks ----------
+
+CAPTION = ("A heavy-set man with short grey hair wears glasses, a dark green jacket and beige pants. He carries "
+           "a black backpack and a red umbrella.")
+TRANSLATIONS = {
+    "es": "Un hombre corpulento de pelo corto canoso lleva gafas, una chaqueta verde oscuro y pantalones beis. "
+          "Carga una mochila negra y un paraguas rojo.",
+    "ja": "短い白髪のがっしりした男性が、眼鏡をかけ、深緑のジャケットにベージュのズボンをはいている。"
+          "黒いリュックを背負い、赤い傘を持っている。",
+    "ko": "짧은 회색 머리의 덩치 큰 남자가 안경을 쓰고 짙은 초록색 재킷에 베이지색 바지를 입고 있다. "
+          "검은 백팩을 메고 빨간 우산을 들고 있다.",
+    "ru": "Полный мужчина с короткими седыми волосами, в очках, тёмно-зелёной куртке и бежевых брюках. "
+          "Несёт чёрный рюкзак и красный зонт.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(TRANSLATIONS))
+def test_a_correct_translation_meets_every_term(glossaries, lang):
+    check = glossaries[lang].check(CAPTION, TRANSLATIONS[lang])
+    assert {"heavy-set", "short", "hair", "grey", "glasses", "dark green", "jacket", "beige", "pants", "black",
+            "backpack", "red", "umbrella"} <= set(check.expected)
+    assert check.missed == () and check.wrong_used == ()
