@@ -145,6 +145,22 @@ def test_examples_come_from_the_captions_that_use_the_term():
     assert "{example1}" in TERM_PROMPT.template and "{category}" in TERM_PROMPT.template
 
 
+def test_back_check_reads_the_terms_of_the_back_translation():
+    from tipr_bench.refine.backtranslate import BackTranslation
+    from tipr_bench.refine.glossary import Glossary
+    from tipr_bench.refine.glossary_build import back_check
+
+    entries = {e.term: e for e in english_terms()}
+    english = Glossary("zh", list(entries.values()))
+    kinds = {term: back_check(entries[term], BackTranslation(text), english).kind for term, text in [
+        ("black and white", "white and black"), ("shoe", "tennis shoes"), ("trousers", "pants"),
+        ("jacket", "the brown shirt"), ("backpack", "baggage"),
+    ]}
+    assert kinds == {"black and white": "same", "shoe": "same", "trousers": "synonym", "jacket": "other",
+                     "backpack": "none"}
+    assert back_check(entries["shoe"], BackTranslation(""), english).kind == "failed"
+
+
 def test_check_column_is_read_and_ignored_but_a_seventh_column_is_refused():
     text = "en\ttarget\twrong\tcategory\tnote\tcheck\nblack\tnero\t\tcolour\t\tsame: fine\n"
     assert parse_glossary_tsv(text, "x.tsv", "user")[0].targets == ("nero",)

@@ -52,6 +52,7 @@ TERM_PROMPT_STRICT = Prompt(
 )
 # Base models (no chat template) follow no instructions: they see the term in the few-shot frame.
 BASE_PROMPTS = (PRESETS["fewshot"], PRESETS["fewshot-strict"])
+TERM_GLUE = frozenset({"and", "of", "with"})  # words of a multiword term that need no term of their own
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +138,14 @@ def prompts_for(base_model: bool) -> tuple[Prompt, Prompt]:
 
 
 def back_check(entry: GlossaryEntry, back: BackTranslation | None, english: Glossary) -> BackCheck:
-    """Match a rendering's back-translation against the English terms: the same term (or a longer one
-    that holds it), a synonym (a term the shipped glossaries render alike), another term, or none."""
+    """Match a rendering's back-translation against the English terms: the same term (or terms that
+    hold all its words), a synonym (a term the shipped glossaries render alike), another term, or none."""
     if back is None or not back.text.strip():
         return BackCheck("failed", "", ())
     found = tuple(dict.fromkeys(m.term for m in english.find_terms(back.text)))
-    words = set(entry.term.split())
-    if entry.term in found or any(words <= set(other.split()) for other in found):
-        kind = "same"
+    said = {word for other in found for word in other.split()}
+    if entry.term in found or set(entry.term.split()) - TERM_GLUE <= said:
+        kind = "same"  # the term, a longer one that holds it, or its words in another order (white and black)
     elif english.said_by(entry.term, set(found)):
         kind = "synonym"
     else:
