@@ -137,6 +137,8 @@ def test_korean_white_as_a_word_and_in_a_compound(glossaries):
     ko = glossaries["ko"]
     assert missed(ko, "white shoes", "흰 운동화") == ()
     assert missed(ko, "white shoes", "흰색 신발") == ()
+    assert missed(ko, "a woman with white hair", "흰머리의 여성") == ()  # 흰 inside a word, listed whole
+    assert missed(ko, "a man with black hair", "흑발의 남자") == ()  # 발 (髮) is the hair here
 
 
 # -- the term metric ----------------------------------------------------------------------------------
