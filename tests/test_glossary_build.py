@@ -168,6 +168,7 @@ def test_check_column_is_read_and_ignored_but_a_seventh_column_is_refused():
         parse_glossary_tsv(text.replace("same: fine", "same\textra"), "x.tsv", "user")
 
 
+@pytest.mark.slow
 def test_build_runs_on_a_local_base_model_in_batches(tmp_path):
     """The offline path (the bundled Gemma is a base model): a tiny local model, few-shot prompts,
     batches; whatever it answers, the file is written and loads as a glossary, and a rerun is cached."""
