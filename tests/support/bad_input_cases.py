@@ -81,6 +81,8 @@ def cases(work: Path) -> list[tuple[list[str], str]]:
         (["train", "--lang", "zh", "--init", missing, *ws], "--init"),
         (["review", "import", missing, *ws], missing),
         (["glossary", "check", "--lang", "zh", "--input", missing], missing),
+        (["glossary", "build", "--lang", "it", "--out", str(work / "it.tsv"), "--input", missing, *url, *ws], missing),
+        (["glossary", "build", "--lang", "en", "--out", str(work / "it.tsv"), *url, *ws], "--lang en"),
         (["sample", "--out", str(work / "s"), "--persons", "0"], "--persons"),
         (["verify", missing], missing),
         (["demo", "-w", str(work / "demo"), "--persons", "2"], "--persons 2"),

@@ -1,4 +1,5 @@
-"""`tipr-bench glossary`: how well a domain glossary covers a user's captions, and what it contains."""
+"""`tipr-bench glossary`: how well a domain glossary covers a user's captions (check), what it contains
+(show), and a first glossary for any other language, drafted by a model for review (build)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
+from tipr_bench.cli.backend_options import with_backend_options
 from tipr_bench.cli.common import (
     DEFAULT_WORKSPACE,
     DatasetOption,
@@ -25,9 +27,20 @@ from tipr_bench.cli.common import (
     print_json,
 )
 from tipr_bench.refine.glossary import load_glossary, read_texts_jsonl
+from tipr_bench.refine.glossary_build import (
+    build_glossary,
+    check_out_path,
+    estimate_build,
+    target_language,
+    write_built_glossary,
+)
+from tipr_bench.translate.options import BackendOptions
+from tipr_bench.translate.prompts import completion_style
+from tipr_bench.translate.session import is_base_model
 
 glossary_app = typer.Typer(
-    help="Domain glossaries: coverage on your captions (check) and their entries (show).",
+    help="Domain glossaries: coverage on your captions (check), their entries (show), a draft for any "
+    "other language (build).",
     no_args_is_help=True,
 )
 app.add_typer(glossary_app, name="glossary")
@@ -154,3 +167,70 @@ def show(
     for e in entries:
         table.add_row(e.term, ", ".join(e.aliases[1:]), " | ".join(e.targets), " | ".join(e.wrong), e.category)
     console.print(table)
+
+
+@glossary_app.command("build")
+@with_backend_options
+def build(
+    lang: LangOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the drafted glossary TSV (must not "
+                                      "exist).")],
+    input_file: Annotated[Path | None, typer.Option("--input", "-i", help="JSONL of English captions to take the "
+                                                    "examples from (default: the workspace's).")] = None,
+    dataset: DatasetOption = None,
+    split: SplitOption = None,
+    dry_run_: Annotated[bool, typer.Option("--dry-run", help="Count tokens and cost; send nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Ask the model again instead of answering from the "
+                                        "cache.")] = False,
+    price_in: Annotated[float, typer.Option(help="Price per 1M input tokens.")] = 0.0,
+    price_out: Annotated[float, typer.Option(help="Price per 1M output tokens.")] = 0.0,
+    json_output: JsonOption = False,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    backend_options: BackendOptions = None,
+) -> None:
+    """Draft a glossary for --lang: the model renders each English term (with its category and two of your
+    captions as context), each rendering is back-translated, and the TSV's `check` column says what came
+    back. Review it, then use it with --glossary FILE. Cached and resumable like translate.
+
+    Example: tipr-bench glossary build --lang it --out it.tsv --base-url http://localhost:8000/v1 --model qwen2.5-7b
+    """
+    if input_file is not None and (dataset or split):
+        raise UserError("give either --input FILE.jsonl or --dataset/--split (a workspace split), not both")
+    for option, value in (("--price-in", price_in), ("--price-out", price_out)):
+        if value < 0:
+            raise UserError(f"{option} must be zero or more, got {value}")
+    code = target_language(lang)
+    path = None if dry_run_ else check_out_path(out)
+    texts = read_texts_jsonl(input_file) if input_file is not None else _workspace_texts(workspace, dataset, split)
+    base_model = is_base_model(backend_options)
+    with Workspace.open(workspace, create=True) as ws:
+        if dry_run_:
+            name, model = backend_options.identity()
+            est, cached = estimate_build(ws, code, name, model, texts, base_model=base_model,
+                                         params=backend_options.decoding, force=force, price_in=price_in,
+                                         price_out=price_out)
+            summary = {"lang": code, "dry_run": True, "cached": cached, "requests": est.requests,
+                       "tokens_in": est.tokens_in, "tokens_out": est.tokens_out, "cost": round(est.cost, 6),
+                       "estimator": est.estimator}
+        else:
+            engine = backend_options.build()
+            result = build_glossary(ws, code, engine, texts, base_model=completion_style(engine),
+                                    params=backend_options.decoding, force=force, price_in=price_in,
+                                    price_out=price_out, progress=not json_output)
+            write_built_glossary(path, result, engine.name, engine.model)
+            summary = {**result.summary(), "out": str(path)}
+    if json_output:
+        print_json(summary)
+        return
+    if dry_run_:
+        console.print(f"dry run (nothing sent): {summary['requests']:,} requests for {code} "
+                      f"({summary['cached']} terms cached) · tokens in {summary['tokens_in']:,} · out "
+                      f"{summary['tokens_out']:,} · cost ${summary['cost']:,.4f} ({summary['estimator']})",
+                      highlight=False)
+        return
+    console.print(f"glossary for {code}: {summary['terms']} terms → {path}; back-check: {summary['same']} same, "
+                  f"{summary['synonym']} synonym, {summary['other']} other term, {summary['none']} no term, "
+                  f"{summary['failed']} failed · requests {summary['requests']:,} ({summary['cached']} cached) · "
+                  f"cost ${summary['cost']:,.4f}", highlight=False)
+    console.print(f"review it (the `check` column), then: tipr-bench refine --lang {code} --glossary {path}",
+                  highlight=False)

@@ -1,10 +1,12 @@
 """Domain glossaries: which English person-description terms a caption has, and whether its
 translation used the approved target terms.
 
-A glossary is a TSV file per language (`en, target, wrong, category, note`; several values in a
-cell are separated by `|`, the first `en` value is the entry's canonical term and the rest are
-aliases). tipr-bench ships zh, fr and de; a user's file in the same format merges over them, entry
-by entry, and its entries win. The term metric (expected vs met terms per caption) is what tells a
+A glossary is a TSV file per language (`en, target, wrong, category, note`, and optionally `check`, the
+back-check `glossary build` writes for reviewers, which matching ignores; several values in a cell are
+separated by `|`, the first `en` value is the entry's canonical term and the rest are aliases).
+tipr-bench ships zh, fr, de, es, ja, ko and ru; a user's file in the same format merges over them, entry
+by entry, and its entries win; for any other language a user's file (`glossary build` drafts one)
+is the glossary. The term metric (expected vs met terms per caption) is what tells a
 reviewer *which* attribute a translation lost, where sentence-level scores only say that something
 did.
 """
@@ -36,7 +38,8 @@ from tipr_bench.refine.term_matching import (
 )
 
 HEADER = ("en", "target", "wrong", "category", "note")
-SHIPPED_LANGUAGES = ("zh", "fr", "de")
+CHECK_COLUMN = "check"  # an optional sixth column for reviewers (what `glossary build` back-checked); ignored
+SHIPPED_LANGUAGES = ("zh", "fr", "de", "es", "ja", "ko", "ru")
 MIN_UNCOVERED_LENGTH = 3
 
 
@@ -127,6 +130,7 @@ def parse_glossary_tsv(text: str, origin: str, source: str) -> list[GlossaryEntr
     entries: list[GlossaryEntry] = []
     seen: dict[str, int] = {}
     header_seen = False
+    width = len(HEADER)
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -138,11 +142,14 @@ def parse_glossary_tsv(text: str, origin: str, source: str) -> list[GlossaryEntr
                     f"got {line[:60]!r}; add it as the first line"
                 )
             header_seen = True
+            if len(cols) > len(HEADER) and cols[len(HEADER)].lower() == CHECK_COLUMN:
+                width += 1
             continue
-        if len(cols) > len(HEADER):
+        if len(cols) > width:
             raise UserError(
-                f"{origin}:{lineno}: {len(cols)} tab-separated columns, at most {len(HEADER)} allowed "
-                f"({', '.join(HEADER)}); separate several values inside a cell with `|`"
+                f"{origin}:{lineno}: {len(cols)} tab-separated columns, at most {width} allowed "
+                f"({', '.join(HEADER[:width])}{', ' + CHECK_COLUMN if width > len(HEADER) else ''}); "
+                f"separate several values inside a cell with `|`"
             )
         cols += [""] * (len(HEADER) - len(cols))
         aliases = tuple(a.lower() for a in _cells(cols[0]))
@@ -323,6 +330,16 @@ class Glossary:
             wrong_used=wrong_used,
         )
 
+    def term_success(self, english: str, translation: str) -> tuple[int, int]:
+        """(source terms present, of them rendered by their preferred target): the WMT25 terminology
+        task's term success count for one segment, with this glossary as the term dictionary. Each
+        distinct term counts once, found by surface or inflected form on both sides (WMT lemmatises
+        with stanza instead), and, as in WMT, only the one dictionary target counts and two terms may
+        share a span of the translation."""
+        terms = {m.term: m.targets[0] for m in self.find_terms(english)}
+        prepared = self._target_text(translation)
+        return len(terms), sum(1 for target in terms.values() if prepared.spans(target))
+
     @staticmethod
     def render_terms(matches: Iterable[TermMatch]) -> str:
         """`red -> 红色; jacket -> 夹克`: the preferred target of each distinct term, for prompts."""
@@ -371,6 +388,17 @@ def term_match_rate(checks: Iterable[TermCheck]) -> float:
         expected += len(c.expected)
         met += len(c.met)
     return met / expected if expected else 0.0
+
+
+def term_success_rate(glossary: Glossary, pairs: Iterable[tuple[str, str]]) -> float:
+    """WMT25 term success rate over (English, translation) pairs: matched / present, pooled (0.0 when
+    no term is present). The term-match rate is the same ratio with every approved target counted."""
+    present = matched = 0
+    for english, translation in pairs:
+        p, m = glossary.term_success(english, translation)
+        present += p
+        matched += m
+    return matched / present if present else 0.0
 
 
 def read_texts_jsonl(path: Path) -> list[str]:

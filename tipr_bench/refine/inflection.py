@@ -7,6 +7,7 @@ than stemming the running text: an entry can only ever match words it could real
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -200,3 +201,139 @@ def _german_part(word: str, base: str) -> tuple[int, int] | None:
 def generic_forms(word: str) -> set[str]:
     """For target languages with no rules of their own: base form and -s/-es plurals."""
     return {word, word + "s", word + "es"}
+
+
+# Spanish: adjectives agree in gender and number (negro/negra/negros/negras), nouns take -s or -es
+# (pantalón -> pantalones once folded), z becomes c before -es (luz -> luces).
+SPANISH_VERB_ENDINGS = {
+    "ar": ("a", "as", "an", "o", "e", "en", "amos", "ando", "ado", "ada", "ados", "adas", "aba", "aban"),
+    "er": ("e", "es", "en", "o", "a", "an", "emos", "iendo", "ido", "ida", "idos", "idas", "ia", "ian"),
+    "ir": ("e", "es", "en", "o", "a", "an", "imos", "iendo", "ido", "ida", "idos", "idas", "ia", "ian"),
+}
+SPANISH_DIMINUTIVES = ("ito", "ita", "itos", "itas")
+
+
+def spanish_forms(word: str) -> set[str]:
+    """Folded Spanish base form -> its gender/number forms, diminutives, and an -ar/-er/-ir verb's
+    common forms: negro -> negra, negros, negras, negrito; pantalon -> pantalones; gris -> grises;
+    llevar -> lleva, llevan, llevando, llevado(s)."""
+    bases = {word}
+    if len(word) > 4:
+        bases.update(word[: -len(ending)] for ending in ("es", "s") if word.endswith(ending))
+    forms: set[str] = set()
+    for base in bases:
+        forms |= {base, base + "s", base + "es"}
+        if base.endswith(("o", "a")):
+            stem = base[:-1]
+            forms |= {stem + "o", stem + "a", stem + "os", stem + "as"}
+            forms.update(stem + d for d in SPANISH_DIMINUTIVES)
+        elif base.endswith("z"):
+            forms.add(base[:-1] + "ces")
+        elif base.endswith(("or", "on", "an", "in", "es", "ol")):
+            forms |= {base + "a", base + "as"}  # trabajador -> trabajadora, español -> española
+        verb = SPANISH_VERB_ENDINGS.get(base[-2:]) if len(base) > 4 else None
+        if verb:
+            forms.update(base[:-2] + ending for ending in verb)
+    return forms
+
+
+# Russian: nouns and adjectives decline for case, number and gender; a glossary lists the dictionary
+# form (чёрный, куртка, брюки) and the translation may use any of about forty endings. Folding
+# makes й -> и and ё -> е on both sides, so the endings below are written folded.
+RUSSIAN_ENDINGS = (
+    "а", "я", "о", "е", "ы", "и", "у", "ю", "ь",
+    "ом", "ем", "ам", "ям", "ами", "ями", "ах", "ях", "ов", "ев", "еи", "ои", "ью",
+    "ыи", "ии", "ая", "яя", "ое", "ее", "ые", "ие", "ого", "его", "ому", "ему",
+    "ым", "им", "ых", "их", "ую", "юю", "ыми", "ими",
+)
+RUSSIAN_ADJECTIVE_ENDINGS = (
+    "ыи", "ии", "ои", "ая", "яя", "ое", "ее", "ые", "ие", "ого", "его", "ому", "ему",
+    "ым", "им", "ых", "их", "ую", "юю", "ыми", "ими", "еи",
+)
+RUSSIAN_STEM_MIN = 3
+RUSSIAN_VOWELS = frozenset("аеиоуыэюя")
+
+
+def russian_stem(word: str) -> str:
+    """The folded word less its longest case/gender ending, keeping at least three letters."""
+    for ending in sorted(RUSSIAN_ENDINGS, key=len, reverse=True):
+        if word.endswith(ending) and len(word) - len(ending) >= RUSSIAN_STEM_MIN:
+            return word[: -len(ending)]
+    return word
+
+
+@lru_cache(maxsize=1 << 14)
+def russian_forms(word: str) -> frozenset[str]:
+    """Folded Russian base form -> the forms a translation may use: чёрный -> чёрная, чёрной,
+    чёрных...; куртка -> куртки, куртку, курткой, and the genitive plural курток (a vowel appears
+    between the last two consonants); ребёнок -> ребёнка (the vowel drops); носить -> носит,
+    носят, носил(а), носящий; reflexive verbs keep -ся/-сь."""
+    reflexive = word.endswith(("ся", "сь")) and len(word) > 5
+    core = word[:-2] if reflexive else word
+    forms = {core}
+    if core.endswith("ть") and len(core) > 4:
+        forms |= _russian_verb_forms(core)
+    else:
+        stem = russian_stem(core)
+        stems = {stem}
+        if len(stem) > 4 and stem[-2] in "ое" and stem[-1] not in RUSSIAN_VOWELS \
+                and stem[-3] not in RUSSIAN_VOWELS:
+            stems.add(stem[:-2] + stem[-1])  # ребенок -> ребенк-а, ремень -> ремн-я
+            stems.add(stem[:-2] + "ь" + stem[-1])  # кошелек -> кошельк-а
+        for s in stems:
+            forms.update(s + ending for ending in RUSSIAN_ENDINGS)
+            forms.add(s)
+        if len(stem) > 3 and stem[-1] in "кнл" and stem[-2] not in RUSSIAN_VOWELS | {"ь", "и"}:
+            # the genitive plural with a vowel put back: сумка -> сумок, сережка -> сережек, туфля -> туфель
+            forms |= {stem[:-1] + "о" + stem[-1], stem[:-1] + "е" + stem[-1], stem[:-1] + "е" + stem[-1] + "ь"}
+    if reflexive:
+        forms = {f + suffix for f in forms for suffix in ("ся", "сь")}
+    return frozenset(forms)
+
+
+def _russian_verb_forms(infinitive: str) -> set[str]:
+    """An infinitive's present, past, gerund and participle forms, for both conjugations (the
+    glossary lists truly irregular forms such as несёт itself)."""
+    stem = infinitive[:-2]  # носи, гуля, держа, сиде
+    root = stem[:-1]
+    forms = {infinitive, stem + "л", stem + "ла", stem + "ло", stem + "ли", stem + "в"}
+    forms.update(root + e for e in ("ит", "ят", "ат", "ишь", "им", "ите", "ю", "у", "я", "а"))
+    forms.update(stem + e for e in ("ет", "ют", "ешь", "ем", "ете", "ю", "я"))
+    for participle in (root + "ящ", root + "ащ", stem + "ющ", root + "ущ", stem + "вш", stem + "нн", stem + "т"):
+        forms.update(participle + ending for ending in RUSSIAN_ADJECTIVE_ENDINGS)
+    return forms
+
+
+# Japanese: one word has several spellings that mean the same, and no spaces say where it ends.
+# Width (ＴシャツT/ｼｬﾂ) and case are folded by NFKC, ヴ-syllables are written as バ-row ones
+# (ヴェスト ~ ベスト), the middle dot and spaces between loanword parts are dropped
+# (ベースボール・キャップ ~ ベースボールキャップ), and a long-vowel mark that ends a katakana word is
+# dropped (セーター ~ セータ, as in JIS-style spellings).
+JAPANESE_V_SYLLABLES = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ", "ヴ": "ブ"}
+KATAKANA = r"\u30a1-\u30fa\u30fc"
+_JA_V = re.compile("|".join(sorted(JAPANESE_V_SYLLABLES, key=len, reverse=True)))
+_JA_FINAL_LONG = re.compile(rf"(?<=[{KATAKANA}])ー(?![{KATAKANA}])")
+_JA_SEPARATORS = re.compile(r"[\s・･]+")
+
+
+def normalize_japanese(text: str) -> str:
+    """Japanese text in one spelling for substring matching (see the table above)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _JA_SEPARATORS.sub("", text)
+    text = _JA_V.sub(lambda m: JAPANESE_V_SYLLABLES[m.group()], text)
+    return _JA_FINAL_LONG.sub("", text)
+
+
+# Korean writes particles onto the noun they follow (가방을, 가방이, 가방에서), so a term is found
+# as a substring. A one-syllable term (끈, 면, 흰) is also a syllable of many unrelated words, so it
+# only counts as a word of its own: at the start of a space-separated word, followed by nothing or
+# by one of these particles and endings.
+KOREAN_PARTICLES = frozenset({
+    "은", "는", "이", "가", "을", "를", "에", "에서", "에게", "의", "와", "과", "도", "로", "으로", "만",
+    "까지", "부터", "처럼", "보다", "랑", "이랑", "하고", "엔", "이나", "나", "이고", "이며", "인", "이다",
+    "으로된", "로된", "색", "색의", "색이", "색을", "빛", "빛의",
+})
+
+
+def normalize_korean(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()

@@ -7,9 +7,11 @@ the scan takes the longest registered token sequence at each position, left to r
 never overlap and `tank top` wins over `top`.
 
 Target side: Chinese, Japanese and Korean are matched as substrings (no word boundaries, and a
-shorter approved form such as 黑 inside 黑色 is still the approved colour). Latin-script languages
-are tokenised, folded (case, accents, umlauts) and matched word by word against the inflected
-forms of the approved term.
+shorter approved form such as 黑 inside 黑色 is still the approved colour); Japanese first folds
+its spelling variants (width, ヴ, a final long-vowel mark), and a one-syllable Korean term must be a
+word of its own or carry a particle (끈이, not 끈적). Latin- and Cyrillic-script languages are
+tokenised, folded (case, accents, umlauts, ё) and matched word by word against the inflected forms
+of the approved term (Spanish agreement, Russian case endings, French and German rules).
 """
 
 from __future__ import annotations
@@ -21,25 +23,29 @@ from functools import lru_cache
 from typing import Protocol
 
 from tipr_bench.refine.inflection import (
+    KOREAN_PARTICLES,
     english_plural_forms,
     english_verb_forms,
     fold,
     french_forms,
     generic_forms,
     german_word_part,
+    normalize_japanese,
+    normalize_korean,
+    russian_forms,
+    spanish_forms,
 )
 from tipr_bench.refine.senses import NON_TERM_PHRASES, PHRASE_GLUE
 
 EN_TOKEN = re.compile(r"[a-z0-9]+")
 PUNCTUATION = re.compile(r"[,.;:!?()]")
 TARGET_TOKEN = re.compile(r"[^\W_]+")
-SUBSTRING_SCRIPTS = frozenset({"han", "kana", "hangul"})
 VERB_CATEGORIES = frozenset({"action", "posture"})
 
 EXACT, INFLECTED = 2, 1
 # Part of the term-match signature: bump it whenever a change to matching or to the sense layer can
 # change which terms count as met, so two term-match rates are only compared when they mean the same.
-MATCHER_VERSION = "2"
+MATCHER_VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,14 +165,21 @@ class TargetText(Protocol):
     def spans(self, phrase: str) -> list[Span]: ...
 
 
+def _plain(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
 class SubstringText:
-    """Chinese/Japanese/Korean: whitespace-free, case-folded substring search."""
+    """Chinese (and, with their own spelling folds, Japanese and Korean): whitespace-free,
+    case-folded substring search."""
+
+    normalize: Callable[[str], str] = staticmethod(_plain)
 
     def __init__(self, text: str):
-        self.text = re.sub(r"\s+", "", text).lower()
+        self.text = self.normalize(text)
 
     def spans(self, phrase: str) -> list[Span]:
-        parts = [p for p in (re.sub(r"\s+", "", part).lower() for part in phrase.split(GAP)) if p]
+        parts = [p for p in (self.normalize(part) for part in phrase.split(GAP)) if p]
         if not parts:
             return []
         if len(parts) == 1:
@@ -179,6 +192,51 @@ class SubstringText:
         gap = f".{{0,{ZH_GAP_CHARS}}}?"
         pattern = re.compile(gap.join(f"({re.escape(p)})" for p in parts))
         return [m.span(g) for m in pattern.finditer(self.text) for g in range(1, len(parts) + 1)]
+
+
+@lru_cache(maxsize=1 << 14)
+def _japanese(text: str) -> str:
+    return normalize_japanese(text)
+
+
+class JapaneseText(SubstringText):
+    """Japanese: substrings after folding spelling variants (セーター ~ セータ, ヴェスト ~ ベスト)."""
+
+    normalize = staticmethod(_japanese)
+
+
+KOREAN_TRAILING_PUNCTUATION = ",.;:!?()\"'“”‘’…"
+HANGUL_SYLLABLE = re.compile(r"[\uac00-\ud7a3]")
+
+
+class KoreanText(SubstringText):
+    """Korean: substrings (a particle written onto the term still leaves the term), except that a
+    one-syllable term only counts as a word of its own: at the start of a space-separated word, with
+    nothing or a particle after it (끈이, 흰, 면으로), never inside another word (끈적, 면접)."""
+
+    normalize = staticmethod(lambda text: _plain(normalize_korean(text)))
+
+    def __init__(self, text: str):
+        words = normalize_korean(text).split()
+        self.text = "".join(words)
+        self._word_end: list[int] = []
+        self._word_start: list[int] = []
+        at = 0
+        for word in words:
+            self._word_start.extend([at] * len(word))
+            self._word_end.extend([at + len(word)] * len(word))
+            at += len(word)
+
+    def spans(self, phrase: str) -> list[Span]:
+        found = super().spans(phrase)
+        needle = self.normalize(phrase)
+        if len(needle) != 1 or not HANGUL_SYLLABLE.match(needle):
+            return found
+        return [(start, end) for start, end in found if self._own_word(start, end)]
+
+    def _own_word(self, start: int, end: int) -> bool:
+        rest = self.text[end:self._word_end[start]].rstrip(KOREAN_TRAILING_PUNCTUATION)
+        return self._word_start[start] == start and (not rest or rest in KOREAN_PARTICLES)
 
 
 # (folded word, folded base) -> the part of the word that renders the base, as offsets within the
@@ -269,14 +327,21 @@ WORD_TESTS: dict[str, WordTest] = {
     "fr": _forms_test(french_forms),
     # words and glossary bases repeat across captions: remember each (word, base) answer
     "de": lru_cache(maxsize=1 << 18)(german_word_part),
+    "es": _forms_test(spanish_forms),
+    "ru": _forms_test(russian_forms),
+}
+SUBSTRING_TEXTS: dict[str, Callable[[str], TargetText]] = {
+    "han": SubstringText,
+    "kana": JapaneseText,
+    "hangul": KoreanText,
 }
 GENERIC_TEST = _forms_test(generic_forms)
 
 
 def target_text_factory(lang: str, script: str) -> Callable[[str], TargetText]:
     """How translations in `lang` are searched for approved terms."""
-    if script in SUBSTRING_SCRIPTS:
-        return SubstringText
+    if script in SUBSTRING_TEXTS:
+        return SUBSTRING_TEXTS[script]
     test = WORD_TESTS.get(lang, GENERIC_TEST)
     return lambda text: TokenText(text, test)
 

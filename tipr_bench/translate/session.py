@@ -162,10 +162,11 @@ def _prompt(s: TranslateSettings, options: BackendOptions) -> Prompt:
     for a base model, the published ldat prompt for a chat model or a server."""
     if s.prompt:
         return get_prompt(s.prompt)
-    return PRESETS["fewshot"] if _base_model(options) else PRESETS["ldat"]
+    return PRESETS["fewshot"] if is_base_model(options) else PRESETS["ldat"]
 
 
-def _base_model(options: BackendOptions) -> bool:
+def is_base_model(options: BackendOptions) -> bool:
+    """Whether the model is a base model (few-shot prompts), told without loading it."""
     if options.name == "openai":
         return False
     if options.vllm is not None and options.vllm.chat_mode != "auto":
