@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.support.openai_server import OpenAIServer, fake_translate
+from tests.support.openai_server import OpenAIServer, fake_translate, is_strict, parse_prompt
 from tests.support.translate_data import ENV, make_workspace, run_main
 from tipr_bench.benchmark.store import Workspace
 
@@ -312,3 +312,34 @@ def test_a_dead_base_url_is_set_aside_and_the_summary_names_it(tmp_path):
         assert server.request_count == 20  # each caption once on the live server
         summary = json.loads(translate(ws, server, "--base-url", dead, "--concurrency", "8").stdout)
     assert summary["unreachable"] == [dead] and summary["failed"] == 0 and summary["retries"] <= 8
+
+
+def _echo_two(body: dict) -> str:
+    """Echoes the source of captions 1 and 2 (a failed output check) unless asked with the strict prompt."""
+    source, language = parse_prompt(body)
+    if not is_strict(body) and ("number 1." in source or "number 2." in source):
+        return source
+    return fake_translate(source, language)
+
+
+def test_batch_in_names_answers_that_fail_the_checks_and_the_next_step(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=4)
+    requests_file, results_file, retries_file = (tmp_path / name for name in ("b.jsonl", "r.jsonl", "r2.jsonl"))
+    with OpenAIServer(responder=_echo_two) as server:
+        translate(ws, server, "--batch-out", requests_file)
+        _provider(server, requests_file, results_file, fail_first=False)
+        first = run_main("translate", "--lang", "zh", "--base-url", server.base_url, "--model", "test-model",
+                         "-w", ws, "--batch-in", results_file)
+        assert first.returncode == 0, first.stderr
+        assert "done 2 · cached 2 · requests 0 · flagged 0 · flagged awaiting retry 2" in first.stdout
+        assert ("next: 2 answers failed the output checks (echo of the source (2x)); export again with "
+                "--batch-out: it holds their stricter retries") in first.stdout
+        again = json.loads(translate(ws, server, "--batch-in", results_file).stdout)
+        assert again["already_imported"] == 4 and again["unmatched"] == 0 and again["flagged_awaiting_retry"] == 2
+        retries = json.loads(translate(ws, server, "--batch-out", requests_file).stdout)
+        assert retries["requests"] == 2
+        assert all(is_strict(json.loads(line)["body"]) for line in requests_file.read_text().splitlines())
+        _provider(server, requests_file, retries_file, fail_first=False)
+        final = json.loads(translate(ws, server, "--batch-in", retries_file).stdout)
+    assert final["done"] == 4 and final["flagged_awaiting_retry"] == 0 and final["pending"] == 0
+    assert len(stored(ws)) == 4

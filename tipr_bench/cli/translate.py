@@ -86,8 +86,8 @@ def translate(
     _finish(outcome, json_output)
 
 
-_COUNTS = ("done", "cached", "requests", "flagged", "failed", "pending", "kept_human", "imported", "errors",
-           "unmatched")
+_COUNTS = ("done", "cached", "requests", "flagged", "flagged_awaiting_retry", "failed", "pending", "kept_human",
+           "imported", "errors", "empty", "already_imported", "unmatched")
 _SPEND = ("tokens_in", "tokens_out", "cost", "wall_s", "retries")
 
 
@@ -108,6 +108,8 @@ def _finish(outcome: Outcome, json_output: bool) -> None:
         for key in ("batch_out", "first_error", "top_failure", "estimator"):
             if key in out:
                 console.print(f"  {key.replace('_', ' ')}: {out[key]}", highlight=False, soft_wrap=True)
+        for note in outcome.notes:
+            console.print(f"  next: {note}", markup=False, highlight=False, soft_wrap=True)
     if outcome.failed:
         err_console.print(f"{outcome.failed} captions failed (see the reason on each); run the same command again "
                           "to retry them: finished ones are cached")

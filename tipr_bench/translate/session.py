@@ -138,11 +138,18 @@ def import_batch(ws: Workspace, settings: TranslateSettings, options: BackendOpt
     report = translate_jobs(ws, jobs, CacheOnly(name, model_id), _prompt(settings, options), options.decoding,
                             max_flag_retries=settings.max_flag_retries, progress=False)
     summary = {**head, "batch_in": ", ".join(map(str, files)), "imported": imported.imported,
-               "errors": imported.errors, "unmatched": imported.unmatched,
-               **_figures(report, head, ws, settings, jobs)}
+               "errors": imported.errors, "empty": imported.empty, "already_imported": imported.already,
+               "unmatched": imported.unmatched, **_figures(report, head, ws, settings, jobs)}
     if imported.first_error:
         summary["first_error"] = imported.first_error
-    return Outcome("imported batch results", summary, report.failed)
+    notes = []
+    if report.flagged_awaiting_retry:
+        notes.append(f"{report.flagged_awaiting_retry} answers failed the output checks ({report.flagged_reason}); "
+                     "export again with --batch-out: it holds their stricter retries, then --batch-in its results")
+    if imported.empty or imported.errors:
+        notes.append(f"{imported.empty + imported.errors} requests got no translation (empty answers or errors); "
+                     "the next --batch-out asks them again")
+    return Outcome("imported batch results", summary, report.failed, notes)
 
 
 def _select(ws: Workspace, s: TranslateSettings, options: BackendOptions) -> tuple[list[TranslationJob], dict]:
