@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.support.openai_server import OpenAIServer, fake_translate, is_strict, parse_prompt
 from tests.support.translate_data import ENV, make_workspace, run_main
+from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
 
 
@@ -343,3 +344,21 @@ def test_batch_in_names_answers_that_fail_the_checks_and_the_next_step(tmp_path)
         final = json.loads(translate(ws, server, "--batch-in", retries_file).stdout)
     assert final["done"] == 4 and final["flagged_awaiting_retry"] == 0 and final["pending"] == 0
     assert len(stored(ws)) == 4
+
+
+def test_limit_counts_captions_to_translate_not_the_human_ones_it_skips(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=6)
+    with Workspace.open(ws) as workspace:
+        first = [key for key, _ in workspace.caption_texts()[:3]]
+        workspace.put_translations([Translation(key, "zh", "人工翻译。", "human", "", "", "", provenance="human")
+                                    for key in first])
+    with OpenAIServer() as server:
+        limited = json.loads(translate(ws, server, "--limit", "2").stdout)
+        assert (limited["captions"], limited["requests"], limited["done"]) == (2, 2, 2)
+        forced = translate(ws, server, "--limit", "3", "--force")
+        assert forced.returncode == 0, forced.stderr
+        assert json.loads(forced.stdout)["requests"] == 3
+        everything_human = translate(ws, server, "--split", "test", "--limit", "1")
+    assert everything_human.returncode == 2
+    assert "all 2 captions have a human or published translation" in everything_human.stderr
+    assert {key: text for key, text in stored(ws).items() if key in first} == dict.fromkeys(first, "人工翻译。")

@@ -604,8 +604,17 @@ def workspace_jobs(
     ws: Workspace, lang: str, dataset: str | None = None, split: str | None = None, limit: int | None = None
 ) -> tuple[list[TranslationJob], int]:
     """One job per English caption in the selection, leaving out captions that already have a human
-    or source (published) translation in `lang`; returns (jobs, number left out)."""
-    rows = ws.caption_texts(dataset, split, limit)
+    or source (published) translation in `lang`; returns (jobs, number left out). `limit` counts jobs,
+    not the captions left out, so `--limit 300` after 250 reviewed ones still translates 300."""
     protected = ws.keys_with_provenance(lang, PROTECTED_PROVENANCE)
-    jobs = [TranslationJob(key, text, lang) for key, text in rows if key not in protected]
-    return jobs, len(rows) - len(jobs)
+    rows = ws.caption_texts(dataset, split, None if limit is None else limit + len(protected))
+    jobs: list[TranslationJob] = []
+    kept = 0
+    for key, text in rows:
+        if len(jobs) == limit:
+            break
+        if key in protected:
+            kept += 1
+        else:
+            jobs.append(TranslationJob(key, text, lang))
+    return jobs, kept

@@ -156,9 +156,11 @@ def _select(ws: Workspace, s: TranslateSettings, options: BackendOptions) -> tup
     jobs, kept = workspace_jobs(ws, s.lang, s.dataset, s.split, s.limit)
     if not jobs:
         where = f" (dataset {s.dataset or 'any'}, split {s.split or 'any'})"
-        human = f"; {kept} captions already have human translations" if kept else ""
+        if kept:
+            raise UserError(f"nothing to translate in {ws.root}{where}: all {kept} captions have a human or "
+                            "published translation, which translate never replaces; pick another --dataset/--split")
         raise UserError(f"nothing to translate in {ws.root}{where}: run `tipr-bench ingest` first, "
-                        f"or check --dataset/--split{human}")
+                        "or check --dataset/--split")
     head = {"lang": s.lang, "backend": options.name, "prompt": _prompt(s, options).id, "captions": len(jobs),
             "kept_human": kept}
     return jobs, head
