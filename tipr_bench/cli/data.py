@@ -54,7 +54,8 @@ def ingest(
     images: Annotated[
         Path | None, typer.Option("--images", help="Image folder, if not ROOT/imgs (e.g. for a downloaded release).")
     ] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail if any image file is missing.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail if any image is missing, also for a release or a "
+                                         "Hub download (text only: read without images otherwise).")] = False,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Read a release without checking it against "
                                             "its MANIFEST.json (a damaged release can lose captions).")] = False,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
@@ -94,7 +95,10 @@ def ingest(
         f"translations from source files: {report.translations_added} added -> {workspace}"
     )
     if report.first_missing:
-        console.print(f"[yellow]warning:[/] missing images, first: {report.first_missing}")
+        missing, images = sum(s.missing_images for s in report.splits), sum(s.images for s in report.splits)
+        console.print(f"text only: {missing} of {images} images are not below {report.image_root}; translate and "
+                      "refine need none, train and evaluate do: ingest again with --images DIR", markup=False,
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()
