@@ -105,8 +105,8 @@ def download(
                                        "(repeatable), e.g. 'CUHK-PEDES/*'.")
     ] = None,
     ingest: Annotated[
-        bool, typer.Option("--ingest", help="Then ingest the downloaded dataset into the workspace (needs --dataset "
-                           "for hf://).")
+        bool, typer.Option("--ingest", help="Then ingest the downloaded dataset into the workspace (--dataset names "
+                           "it where the files do not, as the published multilingual files do not).")
     ] = False,
     dataset: DatasetOption = None,
     images: Annotated[
@@ -174,9 +174,6 @@ def check_download_options(spec: str, hub: bool, index: str | None, include: lis
         raise UserError("--include goes with hf://datasets/OWNER/NAME: a release is downloaded whole")
     if dataset is not None and dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r} in --dataset: use one of {', '.join(DATASETS)}")
-    if hub and ingest and dataset is None:
-        raise UserError("--ingest of a Hub download needs --dataset NAME: the published multilingual files do not "
-                        "name their dataset")
     if dataset is not None and not ingest:
         raise UserError("--dataset goes with --ingest (it names the dataset to ingest)")
     if images is not None and not ingest:
@@ -185,9 +182,14 @@ def check_download_options(spec: str, hub: bool, index: str | None, include: lis
 
 def _print_hub_download(result, ingested: bool) -> None:
     state = "already there and intact" if result.already_present else "downloaded"
+    checked = f"{result.verified} checked against the Hub's checksums"
+    if result.from_cache:
+        state = f"{'already there and intact' if result.already_present else 'copied'}, from the Hub cache (the " \
+                "Hub was not reached)"
+        checked = f"{result.verified} checked against the checksums the Hub listed when the cache was filled"
     console.print(f"hf://datasets/{result.repo_id}@{result.revision or 'main'} = commit {result.commit}: {state}, "
-                  f"{result.files} files, {result.bytes} bytes, {result.verified} checked against the Hub's "
-                  f"checksums -> {result.path}")
+                  f"{result.files} files, {result.bytes} bytes, {checked} -> {result.path}", highlight=False,
+                  soft_wrap=True)
     table = Table(title="datasets found")
     for column in ("folder", "format", "dataset", "splits", "languages"):
         table.add_column(column)
