@@ -139,7 +139,8 @@ def import_batch(ws: Workspace, settings: TranslateSettings, options: BackendOpt
                             max_flag_retries=settings.max_flag_retries, progress=False)
     summary = {**head, "batch_in": ", ".join(map(str, files)), "imported": imported.imported,
                "errors": imported.errors, "empty": imported.empty, "already_imported": imported.already,
-               "unmatched": imported.unmatched, **_figures(report, head, ws, settings, jobs)}
+               "unmatched": imported.unmatched, **_figures(report, head, ws, settings, jobs),
+               "flagged_awaiting_retry": report.flagged_awaiting_retry}
     if imported.first_error:
         summary["first_error"] = imported.first_error
     notes = []
@@ -202,7 +203,8 @@ def _figures(report: RunReport, head: dict, ws: Workspace, s: TranslateSettings,
     captions a person's or the dataset's own translation kept; `pending` also counts the captions of the
     selection that --limit left for later."""
     figures = report.summary()
-    figures.pop("total")
+    for name in ("total", "flagged_awaiting_retry", "flagged_reason"):  # the batch import states the latter two
+        figures.pop(name)
     figures["kept_human"] = head["kept_human"] + figures.pop("kept")
     figures["pending"] += len(ws.untranslated_keys(s.lang, s.dataset, s.split) - {job.key for job in jobs})
     return figures
