@@ -13,8 +13,20 @@ from rich.console import Console
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
-console = Console()
-err_console = Console(stderr=True)
+# Written to a pipe or a file, output is as wide as it needs to be (rich would cut it at 80 columns).
+UNBOUNDED_WIDTH = 10_000
+
+
+def _console(stderr: bool = False) -> Console:
+    """Never wraps what a user copies (a sha256, a URL, a suggested command): long lines are left to the
+    terminal to wrap, and to a pipe or file they go whole; tables take their natural width there, and fit
+    a terminal's width, their figures folding (overflow="fold") rather than cut short."""
+    terminal = Console(stderr=stderr).is_terminal
+    return Console(stderr=stderr, soft_wrap=True, width=None if terminal else UNBOUNDED_WIDTH)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 WorkspaceOption = Annotated[
     Path,

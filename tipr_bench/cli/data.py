@@ -85,7 +85,7 @@ def ingest(
         return
     table = Table(title=f"{report.dataset} ({report.annotation})")
     for column in ("split", "images", "captions", "person ids", "missing images"):
-        table.add_column(column, justify="left" if column == "split" else "right")
+        table.add_column(column, justify="left" if column == "split" else "right", overflow="fold")
     for s in report.splits:
         table.add_row(s.split, str(s.images), str(s.captions), str(s.persons), str(s.missing_images))
     console.print(table)
@@ -116,7 +116,8 @@ def status(workspace: WorkspaceOption = DEFAULT_WORKSPACE, json_out: JsonOption 
     langs = sorted({lang for r in rows for lang in r["languages"]})
     table = Table(title=f"workspace {workspace}")
     for column in ("dataset", "split", "images", "captions", "persons", *langs):
-        table.add_column(column, justify="left" if column in ("dataset", "split") else "right")
+        table.add_column(column, justify="left" if column in ("dataset", "split") else "right",
+                         overflow="fold")
     for r in rows:
         cells = []
         for lang in langs:

@@ -106,7 +106,7 @@ def evaluate(
                         + (f", trained on {outcome.train_lang}" if outcome.train_lang else ""))
     table.add_column("direction")
     for metric in board.METRICS:
-        table.add_column(board.METRIC_TITLES[metric], justify="right")
+        table.add_column(board.METRIC_TITLES[metric], justify="right", overflow="fold")
     for name, values in outcome.metrics.items():
         table.add_row(name, *(f"{values[m]:.2f}" for m in board.METRICS))
     console.print(table)

@@ -104,7 +104,7 @@ def check(
         console.print("most frequent words no entry covers (candidates for your --glossary file):")
         table = Table()
         table.add_column("word")
-        table.add_column("uses", justify="right")
+        table.add_column("uses", justify="right", overflow="fold")
         for word, count in report.uncovered:
             table.add_row(word, str(count))
         console.print(table)

@@ -81,8 +81,8 @@ def refine(
         return
     table = Table(title=f"refine {summary.lang}: {summary.captions} captions", show_header=True)
     table.add_column("verdict")
-    table.add_column("before", justify="right")
-    table.add_column("after", justify="right")
+    table.add_column("before", justify="right", overflow="fold")
+    table.add_column("after", justify="right", overflow="fold")
     for verdict, after in summary.verdicts.items():
         table.add_row(verdict, str(summary.verdicts_before.get(verdict, 0)), str(after))
     console.print(table)

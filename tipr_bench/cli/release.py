@@ -74,7 +74,7 @@ def export(
     table = Table(title=f"{result.name}@{result.version} ({result.dataset})")
     splits = sorted({s for by in result.counts.values() for s in by})
     for column in ("language", *splits, "missing"):
-        table.add_column(column, justify="left" if column == "language" else "right")
+        table.add_column(column, justify="left" if column == "language" else "right", overflow="fold")
     for lang, by in result.counts.items():
         table.add_row(lang, *(str(by.get(s, 0)) for s in splits), str(result.missing[lang]))
     console.print(table)

@@ -52,8 +52,8 @@ def translate(
     price_out: Annotated[float, _Opt(help="Price per 1M output tokens.")] = 0.0,
     batch_out: Annotated[Path | None, _Opt(help="Write pending requests as OpenAI Batch-API JSONL "
                                            "(also what `vllm run-batch` reads); send nothing.")] = None,
-    batch_in: Annotated[list[Path] | None, _Opt(help="Import a Batch-API results JSONL and store the translations "
-                                                "(repeat for each part of a split export).")] = None,
+    batch_in: Annotated[list[Path] | None, _Opt(metavar="FILE", help="Import a Batch-API results JSONL and store "
+                                                "the translations (repeat for each part of a split export).")] = None,
     temperature: Annotated[float, _Opt(help="Sampling temperature.")] = 0.0,
     max_flag_retries: Annotated[int, _Opt(help="Retries of a flagged output with the strict prompt.")] = 2,
     json_output: JsonOption = False,
