@@ -19,6 +19,7 @@ from tipr_bench.cli.common import (
     SplitOption,
     WorkspaceOption,
     console,
+    err_console,
     print_json,
 )
 from tipr_bench.refine.review import export_review, import_review
@@ -73,9 +74,14 @@ def refine(
                               max_tokens=backend_options.max_tokens, report_dir=report, force=force,
                               mllm_model=mllm_model, mllm_base_urls=tuple(mllm_base_url or ()))
     rewriter_options = settings.rewriter_options(backend_options)
-    with Workspace.open(workspace, create=False) as ws:
-        summary = refine_language(ws, lang, backend_options, dataset=dataset, split=split, settings=settings,
-                                  rewrite_backend=rewriter_options, progress=not json_output)
+    try:
+        with Workspace.open(workspace, create=False) as ws:
+            summary = refine_language(ws, lang, backend_options, dataset=dataset, split=split, settings=settings,
+                                      rewrite_backend=rewriter_options, progress=not json_output)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: every answer the model gave is cached; run the same command again to "
+                          "resume (it asks only for what is missing)")
+        raise typer.Exit(130) from None
     if json_output:
         print_json(summary.to_json())
         return
