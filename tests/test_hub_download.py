@@ -66,7 +66,7 @@ def test_download_ingest_evaluate_and_cite_the_commit(cli, hub, tmp_path):
     evaluated = cli("evaluate", "--embeddings", submission, "--dataset", "cuhk-pedes", "--lang", "zh", "--json",
                     "-w", ws_root)
     assert evaluated.returncode == 0, evaluated.stderr
-    assert json.loads(evaluated.stdout)["R1"] == pytest.approx(100.0)
+    assert json.loads(evaluated.stdout)["t2i"]["R1"] == pytest.approx(100.0)
 
     with Workspace.open(ws_root) as ws:  # a release built from the download cites the commit
         release = export_release(ws, "bi-irra-cuhk", "1.0.0", tmp_path / "releases", langs=["en", "zh"])

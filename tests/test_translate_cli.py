@@ -157,6 +157,9 @@ def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path):
             (translate(ws, server, "--timeout", "0"), "--timeout must be positive"),
             (run_main("translate", "--lang", "zh", "-w", ws, "--batch-out", tmp_path / "b.jsonl"),
              "Batch-API files are for OpenAI-compatible servers"),
+            (translate(ws, server, "--dry-run", "--batch-out", tmp_path / "b.jsonl"), "--dry-run goes alone"),
+            (run_main("translate", "--lang", "zh", "-w", ws, "--backend", "transformers", "--base-url",
+                      server.base_url), "--base-url goes with --backend openai"),
         ]
     for result, message in cases:
         assert result.returncode == 2, (message, result.stderr)

@@ -9,6 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.store import DB_NAME
+
 # Exit codes, the same for every command (documented in the README).
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -28,6 +31,15 @@ def _console(stderr: bool = False) -> Console:
 console = _console()
 err_console = _console(stderr=True)
 
+def _workspace_folder(path: Path) -> Path:
+    """A workspace is a folder: a file in its place (or in its path) is named, not left to mkdir's errno."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"--workspace {path}: {existing} is a file, and a workspace is a folder (it holds "
+                        f"{DB_NAME}); pass a folder path")
+    return path
+
+
 WorkspaceOption = Annotated[
     Path,
     typer.Option(
@@ -36,6 +48,7 @@ WorkspaceOption = Annotated[
         envvar="TIPR_WORKSPACE",
         help="Workspace folder (one SQLite database: state and cache).",
         show_default=True,
+        callback=_workspace_folder,
     ),
 ]
 DEFAULT_WORKSPACE = Path("tipr-work")

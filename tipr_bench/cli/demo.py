@@ -14,7 +14,7 @@ from tipr_bench.cli.common import JsonOption, LangOption, console, print_json
 
 @app.command()
 def demo(
-    work: Annotated[Path, typer.Option("--work", "-w", help="Folder for the sample, workspace, release and "
+    work: Annotated[Path, typer.Option("--work", help="Folder for the sample, workspace, release and "
                                        "report (the workspace is WORK/workspace).")] = Path("demo-work"),
     persons: Annotated[int, typer.Option(help="Synthetic persons in the sample.")] = 100,
     refine_split: Annotated[

@@ -97,7 +97,7 @@ def check(
         print_json(report.to_json())
         return
     console.print(
-        f"glossary {gloss.lang} v{gloss.version} ({len(gloss)} terms): {report.with_term}/{report.captions} "
+        f"glossary {gloss.lang} version {gloss.version} ({len(gloss)} terms): {report.with_term}/{report.captions} "
         f"captions have at least one term, coverage [bold]{report.coverage:.1%}[/]"
     )
     if report.uncovered:
@@ -148,7 +148,7 @@ def show(
             }
         )
         return
-    table = Table(title=f"glossary {gloss.lang} v{gloss.version}: {len(entries)} entries", title_justify="left")
+    table = Table(title=f"glossary {gloss.lang} version {gloss.version}: {len(entries)} entries", title_justify="left")
     for name in ("term", "also", "approved", "wrong", "category"):
         table.add_column(name)
     for e in entries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -102,7 +103,8 @@ def refine(
         f"out {summary.tokens_out:,} · glossary {summary.glossary_version}", highlight=False)
     if summary.untranslated:
         console.print(f"{summary.untranslated} captions have no {summary.lang} translation yet "
-                      f"(run `tipr-bench translate --lang {summary.lang}`)", highlight=False)
+                      f"(run `tipr-bench translate --lang {summary.lang} -w {shlex.quote(str(workspace))}`)",
+                      markup=False, highlight=False)
     for page in summary.report:
         console.print(f"report: {page}", highlight=False)
 
@@ -136,7 +138,8 @@ def review_export(
         print_json({"out": str(out), "rows": rows})
     else:
         console.print(f"wrote {rows} rows to {out}: fill `corrected` (required where the verdict is not ok), then "
-                      f"`tipr-bench review import {out}`", highlight=False)
+                      f"`tipr-bench review import {shlex.quote(str(out))} -w {shlex.quote(str(workspace))}`",
+                      markup=False, highlight=False)
 
 
 @review.command("import")

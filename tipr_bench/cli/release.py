@@ -22,6 +22,7 @@ from tipr_bench.benchmark.release.export import parse_list
 from tipr_bench.benchmark.release.fetch import IntegrityError
 from tipr_bench.benchmark.release.hub import HubUnreachable, is_hub_spec
 from tipr_bench.benchmark.release.hub_download import dataset_folder, download_from_hub
+from tipr_bench.benchmark.release.manifest import NoManifest
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -213,7 +214,11 @@ def verify(
 
     Example: tipr-bench verify ~/.cache/tipr-bench/releases/cuhk-pedes-m/1.0.0 --index http://host/index.json
     """
-    report = verify_release(root)
+    try:
+        report = verify_release(root)
+    except NoManifest as exc:
+        err_console.print(Text.assemble(("not intact: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
     if index is not None:
         check_against_index(report, index)
     if json_out:

@@ -66,6 +66,9 @@ def translate(
     """
     if batch_in and batch_out:
         raise UserError("--batch-in and --batch-out are two steps: export with --batch-out, import with --batch-in")
+    if dry_run_ and (batch_out or batch_in):
+        raise UserError(f"--dry-run goes alone: {'--batch-out writes' if batch_out else '--batch-in imports'} a file, "
+                        "a dry run only counts; drop one of them")
     settings = TranslateSettings(lang, prompt=prompt, dataset=dataset, split=split, limit=limit, force=force,
                                  max_flag_retries=max_flag_retries, price_in=price_in, price_out=price_out)
     options = backend_options.with_(temperature=temperature)
