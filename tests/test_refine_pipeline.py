@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support.openai_server import OpenAIServer
@@ -16,12 +18,13 @@ from tests.support.refine_fixtures import (
     key,
     make_workspace,
     responder,
+    user_text,
 )
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.release import export_release
 from tipr_bench.refine.glossary import Glossary, parse_glossary_tsv
-from tipr_bench.refine.pipeline import refine_language
+from tipr_bench.refine.pipeline import BackTranslationsUnusable, refine_language
 from tipr_bench.translate.backends import make_backend
 
 
@@ -159,17 +162,47 @@ def test_a_left_out_action_or_quantity_word_is_no_reason_to_flag(tmp_path):
     assert summary.term_match_rate < 1.0
 
 
-def test_no_usable_back_translation_is_reported_not_a_crash_and_force_asks_again(tmp_path):
-    """A server that answers every back-translation in the wrong language: refine still finishes with its
-    signatures and report; a rerun against a correct server answers from the cache until --force."""
+def test_no_usable_back_translation_decides_nothing_and_force_asks_again(tmp_path):
+    """A server that answers every back-translation in the wrong language: refine says so and stops having
+    stored no verdict and written no report; a rerun against a correct server answers from the cache (and
+    stops again) until --force asks again."""
     ws = make_workspace(tmp_path)
     with OpenAIServer(responder=lambda body: "他穿着红色的衣服。") as wrong_language:
-        summary = _refine(ws, wrong_language, rewrite="none", report_dir=tmp_path / "report")
-    assert summary.mean_chrf is None and summary.signatures["chrF"].startswith("nrefs:1")
-    assert summary.verdicts["noisy"] == 3 and (tmp_path / "report" / "refine-zh-test.md").is_file()
+        with pytest.raises(BackTranslationsUnusable, match="all 3 back-translations were unusable"):
+            _refine(ws, wrong_language, rewrite="none", report_dir=tmp_path / "report")
+    assert ws.qa("zh") == {} and not list((tmp_path / "report").iterdir())
     with OpenAIServer(responder=responder({})) as right:
-        cached = _refine(ws, right, rewrite="none")
-        assert right.request_count == 0 and cached.mean_chrf is None
+        with pytest.raises(BackTranslationsUnusable, match="--force"):
+            _refine(ws, right, rewrite="none")
+        assert right.request_count == 0
         forced = _refine(ws, right, rewrite="none", force=True)
         assert right.request_count > 0
     assert forced.mean_chrf is not None and forced.verdicts["flagged"] == 1  # p/3's wrong colour is seen again
+
+
+def test_a_language_without_a_glossary_is_judged_on_the_english_side(tmp_path):
+    """Italian has no shipped glossary: the attribute checks still run, and every record says which ran."""
+    ws = make_workspace(tmp_path)
+    italian = {
+        "p/1.png": "Un uomo con una giacca rossa che porta uno zaino nero.",
+        "p/2.png": "Una donna con una camicia bianca e jeans blu.",
+        "p/3.png": "Un uomo con un cappotto grigio e un ombrello sotto il braccio destro.",  # held -> under the arm
+    }
+    back = {
+        italian["p/1.png"]: "A man in a red jacket carrying a black backpack.",
+        italian["p/2.png"]: "A woman in a white shirt and blue jeans.",
+        italian["p/3.png"]: "A man in a grey coat with an umbrella under his right arm.",
+    }
+    ws.put_translations(Translation(key(image), "it", text, "openai", "test-model", "ldat", "0" * 64)
+                        for image, text in italian.items())
+    asked = re.compile(r"Please translate the Italian sentence '(?P<src>.*)' into English\.", re.S)
+    with OpenAIServer(responder=lambda body: back[asked.search(user_text(body))["src"]]) as server:
+        backend = make_backend("openai", "test-model", base_urls=[server.base_url])
+        summary = refine_language(ws, "it", backend, progress=False, rewrite="none", threshold=0.5)
+    assert summary.glossary_version == "none" and "glossary terms" not in summary.checks
+    assert any(check.startswith("attributes of the English source") for check in summary.checks)
+    assert summary.verdicts["flagged"] == 1 and summary.verdicts["ok"] == 2
+    (flagged,) = [q for q in ws.qa("it").values() if q.verdict == "flagged"]
+    assert flagged.key == key("p/3.png")
+    assert [str(r) for r in flagged.reasons] == ["possession of umbrella: hand -> arm"]
+    assert ws.meta(("qa.it",))["qa.it.checks"] == "; ".join(summary.checks)

@@ -127,7 +127,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
         s = generate_sample(sample_dir, persons=opts.persons, seed=opts.seed, progress=opts.progress)
         return f"{s.persons} persons, {s.images} images, {s.captions} English captions", sample_dir
 
-    ws = Workspace.open(ws_dir)
+    ws = Workspace.open(ws_dir, writer="tipr-bench demo")  # a second demo on this folder is refused, not doubled
     with ExitStack() as stack:
         stack.callback(ws.close)
 
@@ -179,16 +179,22 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
         @stage("export")
         def _():
             from tipr_bench.benchmark.release import export_release
-
-            target = releases / RELEASE_NAME / RELEASE_VERSION
-            if (target / "MANIFEST.json").is_file():
-                return f"{RELEASE_NAME}@{RELEASE_VERSION} already exported (versions are immutable)", target
+            from tipr_bench.benchmark.release.export import ReleaseExists, next_patch
             from tipr_bench.refine.rewrite import REWRITE_PROMPTS
             from tipr_bench.translate.prompts import prompt_texts
 
-            r = export_release(ws, RELEASE_NAME, RELEASE_VERSION, releases, langs=["en", opts.lang],
-                               prompt_texts=prompt_texts(REWRITE_PROMPTS))
-            return f"{RELEASE_NAME}@{RELEASE_VERSION}: {len(r.files)} files, manifest {r.manifest_sha256[:12]}", r.path
+            version = RELEASE_VERSION
+            while True:  # a version the workspace has changed since is kept; the next one holds the change
+                try:
+                    r = export_release(ws, RELEASE_NAME, version, releases, langs=["en", opts.lang],
+                                       prompt_texts=prompt_texts(REWRITE_PROMPTS))
+                except ReleaseExists as exists:
+                    if exists.matches is False:
+                        version = next_patch(version)
+                        continue
+                    return (f"{RELEASE_NAME}@{version} already exported and matches the workspace (versions are "
+                            "immutable)"), releases / RELEASE_NAME / version
+                return f"{RELEASE_NAME}@{version}: {len(r.files)} files, manifest {r.manifest_sha256[:12]}", r.path
 
         @stage("download")
         def _():

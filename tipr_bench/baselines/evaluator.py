@@ -71,6 +71,7 @@ class Outcome:
     created_at: str
     left_out: int = 0  # captions of the split left out of the queries for want of a usable translation
     selection: str = ""  # what chose the checkpoint's epoch ("val", "test"; "" for a submission)
+    stored: bool = True  # False: the workspace is read-only, so the result was shown, not kept
 
 
 def load_split(ws: Workspace, dataset: str, split: str, lang: str) -> SplitData:
@@ -242,22 +243,24 @@ def record(
     checkpoint_sha256: str, *, n_queries: int | None = None, n_gallery: int | None = None, selection: str = "",
 ) -> Outcome:
     """Store one result per direction (one transaction), with how many queries it scored, against how
-    many images, how many captions it left out and what chose the epoch; describe what was stored."""
+    many images, how many captions it left out and what chose the epoch; describe what was stored.
+    A read-only workspace cannot keep it: the outcome says so, and scoring still works."""
     created_at = utc_now()
     n_queries = len(data.query_keys) if n_queries is None else n_queries
     n_gallery = len(data.gallery_paths) if n_gallery is None else n_gallery
-    with ws.transaction():
-        for direction, values in metrics.items():
-            ws.add_result(EvalResult(
-                model=model, dataset=data.dataset, query_lang=data.lang, train_lang=train_lang,
-                split=data.split, direction=direction, metrics=values, checkpoint_sha256=checkpoint_sha256,
-                created_at=created_at, n_queries=n_queries, n_gallery=n_gallery, n_left_out=data.left_out,
-                selection=selection,
-            ))
+    if not ws.read_only:
+        with ws.transaction():
+            for direction, values in metrics.items():
+                ws.add_result(EvalResult(
+                    model=model, dataset=data.dataset, query_lang=data.lang, train_lang=train_lang,
+                    split=data.split, direction=direction, metrics=values, checkpoint_sha256=checkpoint_sha256,
+                    created_at=created_at, n_queries=n_queries, n_gallery=n_gallery, n_left_out=data.left_out,
+                    selection=selection,
+                ))
     return Outcome(
         model=model, dataset=data.dataset, split=data.split, query_lang=data.lang, train_lang=train_lang,
         metrics=metrics, checkpoint_sha256=checkpoint_sha256, n_queries=n_queries, n_gallery=n_gallery,
-        created_at=created_at, left_out=data.left_out, selection=selection,
+        created_at=created_at, left_out=data.left_out, selection=selection, stored=not ws.read_only,
     )
 
 

@@ -3,12 +3,19 @@
 English captions live in `captions`; every other language's text lives in `translations`
 (provenance source, machine or human), keyed like its English caption. Each write is one
 transaction, so a killed process loses nothing that had finished.
+
+A workspace the process cannot write (a read-only mount, a folder without write permission) opens
+read-only: reading works, and the first write is refused with one line. A writing command opens it
+with `writer=`, which refuses a read-only workspace at once and takes the writer lock (writer_lock.py),
+so two commands never do the same model work side by side.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +23,7 @@ from typing import NamedTuple
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Caption, QARecord, Reason, Translation, utc_now
+from tipr_bench.benchmark.writer_lock import WriterLock
 
 DB_NAME = "tipr.sqlite"
 SCHEMA_VERSION = 1
@@ -50,6 +58,10 @@ CREATE TABLE IF NOT EXISTS qa (
     verdict TEXT NOT NULL, reasons TEXT NOT NULL, created_at TEXT NOT NULL,
     PRIMARY KEY (key, lang, round)
 );
+CREATE TABLE IF NOT EXISTS translation_cache (
+    key TEXT PRIMARY KEY, text TEXT NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,
+    finish_reason TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL, created_at TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, dataset TEXT NOT NULL,
     query_lang TEXT NOT NULL, train_lang TEXT NOT NULL, split TEXT NOT NULL, direction TEXT NOT NULL,
@@ -150,34 +162,46 @@ def _where(dataset: str | None, split: str | None, prefix: str = "c.") -> tuple[
 
 
 class Workspace:
-    """A tipr-bench workspace folder. Open it with `Workspace.open(path)`; usable as a context manager."""
+    """A tipr-bench workspace folder. Open it with `Workspace.open(path)`; usable as a context manager.
 
-    def __init__(self, root: Path, conn: sqlite3.Connection):
+    `read_only` is True when this process cannot write it; then every write raises a UserError."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection, *, read_only: bool = False,
+                 lock: WriterLock | None = None):
         self.root = root
         self.conn = conn
+        self.read_only = read_only
+        self._lock = lock
 
     @classmethod
-    def open(cls, root: str | Path, create: bool = True) -> Workspace:
+    def open(cls, root: str | Path, create: bool = True, *, writer: str | None = None) -> Workspace:
+        """Open (or, with `create`, make) the workspace at `root`. `writer` names the command that will
+        write (e.g. "tipr-bench translate"): a read-only workspace is then refused at once, and the
+        writer lock is taken, refusing a second writing command while this one runs."""
         root = Path(root)
         db = root / DB_NAME
         if not create and not db.exists():
             raise UserError(f"no workspace at {root}: run `tipr-bench ingest --root PATH --workspace {root}` first")
+        why_read_only = _why_read_only(root, db) if db.exists() else None
+        if why_read_only is not None:
+            if writer is not None:
+                raise UserError(read_only_message(root, why_read_only, writer))
+            return cls(root, _connect_read_only(root, db), read_only=True)
         root.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(db, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(SCHEMA)
-        have = {r["name"] for r in conn.execute("PRAGMA table_info(results)")}
-        for name, declaration in RESULT_COLUMNS_ADDED:
-            if name not in have:
-                conn.execute(f"ALTER TABLE results ADD COLUMN {name} {declaration}")
-        conn.execute("INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        return cls(root, conn)
+        lock = WriterLock.acquire(root, writer) if writer is not None else None
+        try:
+            conn = _connect(db)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return cls(root, conn, lock=lock)
 
     def close(self) -> None:
         self.conn.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Workspace:
         return self
@@ -186,7 +210,11 @@ class Workspace:
         self.close()
 
     def transaction(self):
-        """`with ws.transaction():` groups writes into one atomic commit."""
+        """`with ws.transaction():` groups writes into one atomic commit; every write goes through here,
+        so a read-only workspace refuses it with one line."""
+        if self.read_only:
+            raise UserError(read_only_message(self.root, _why_read_only(self.root, self.root / DB_NAME)
+                                              or "opened read-only", "this command"))
         return _Transaction(self.conn)
 
     # -- datasets and captions -------------------------------------------------------------
@@ -482,6 +510,69 @@ class Workspace:
                 langs.setdefault(t[0], {"ok": 0, "flagged": 0, "failed": 0})[t[1]] = t[2]
             out.append({**dict(row), "languages": langs})
         return out
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    """A read-write connection, the schema brought up to date."""
+    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(SCHEMA)
+    have = {r["name"] for r in conn.execute("PRAGMA table_info(results)")}
+    for name, declaration in RESULT_COLUMNS_ADDED:
+        if name not in have:
+            conn.execute(f"ALTER TABLE results ADD COLUMN {name} {declaration}")
+    conn.execute("INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    return conn
+
+
+def _why_read_only(root: Path, db: Path) -> str | None:
+    """Why this process cannot write the workspace (None: it can). SQLite needs the folder too, for
+    its -wal and -shm files."""
+    if os.access(db, os.W_OK) and os.access(root, os.W_OK):
+        return None
+    try:
+        if os.statvfs(root).f_flag & os.ST_RDONLY:
+            return "a read-only file system"
+    except OSError:
+        pass
+    return "no write permission"
+
+
+def read_only_message(root: Path, why: str, command: str) -> str:
+    return (f"workspace {root} is read-only ({why}): {command} writes to it; copy the folder somewhere "
+            "writable, or use a reading command (status, leaderboard, export, review export, evaluate)")
+
+
+def _connect_read_only(root: Path, db: Path) -> sqlite3.Connection:
+    """A read-only connection. SQLite reads a WAL database read-only when its -wal and -shm files exist
+    or can be made; on a folder that cannot be written after a clean close they do not, and the file
+    is opened as immutable (nothing can change it there)."""
+    uri = f"file:{urllib.parse.quote(str(db.resolve()))}?mode=ro"
+    conn = None
+    for query in (uri, uri + "&immutable=1"):
+        conn = sqlite3.connect(query, uri=True, timeout=30, isolation_level=None)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            break
+        except sqlite3.OperationalError:
+            conn.close()
+            conn = None
+    if conn is None:
+        raise UserError(f"cannot read the workspace {root}: {db} is read-only and SQLite cannot open it; "
+                        "copy the folder somewhere writable")
+    conn.row_factory = sqlite3.Row
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    columns = {r["name"] for r in conn.execute("PRAGMA table_info(results)")}
+    missing = sorted({"meta", "datasets", "captions", "translations", "translation_history", "qa", "results"}
+                     - tables) + [f"results.{name}" for name, _ in RESULT_COLUMNS_ADDED if name not in columns]
+    if missing:
+        conn.close()
+        raise UserError(f"workspace {root} is read-only and was written by an older tipr-bench (it lacks "
+                        f"{', '.join(missing)}): open it once where it can be written, then read it here")
+    return conn
 
 
 class _Transaction:

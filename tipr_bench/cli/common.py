@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer._click.globals import get_current_context
 
 from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.store import DB_NAME
+from tipr_bench.benchmark.store import DB_NAME, Workspace
 
 # Exit codes, the same for every command (documented in the README).
 EXIT_FAILURE = 1
@@ -30,6 +31,7 @@ def _console(stderr: bool = False) -> Console:
 
 console = _console()
 err_console = _console(stderr=True)
+
 
 def _workspace_folder(path: Path) -> Path:
     """A workspace is a folder: a file in its place (or in its path) is named, not left to mkdir's errno."""
@@ -64,3 +66,9 @@ SplitOption = Annotated[str | None, typer.Option("--split", "-s", help="Split: t
 def print_json(obj: Any) -> None:
     """JSON on stdout, nothing else, so `--json` output pipes into jq."""
     typer.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def open_to_write(workspace: Path, create: bool = False) -> Workspace:
+    """The workspace for a command that writes to it: a read-only one is refused now, in one line, and a
+    second writing command on it is refused while this one runs (it names this one)."""
+    return Workspace.open(workspace, create=create, writer=get_current_context().command_path)

@@ -21,6 +21,7 @@ from tipr_bench.cli.common import (
     WorkspaceOption,
     console,
     err_console,
+    open_to_write,
     print_json,
 )
 
@@ -78,7 +79,7 @@ def ingest(
     if prepared.unverified_release:
         err_console.print(f"warning: --no-verify: the release at {root} was NOT checked against its MANIFEST.json; "
                           f"check it with `tipr-bench verify {root}`", markup=False, highlight=False, soft_wrap=True)
-    with Workspace.open(workspace) as ws:
+    with open_to_write(workspace, create=True) as ws:
         report = write_ingest(ws, prepared)
     if json_out:
         print_json(asdict(report))

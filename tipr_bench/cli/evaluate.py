@@ -98,7 +98,7 @@ def evaluate(
         err_console.print(f"note: {outcome.left_out:,} {dataset}/{split} captions have no usable {lang} "
                           "translation (none yet, failed or empty) and are not among the queries", markup=False)
     counts = {"queries": outcome.n_queries, "gallery": outcome.n_gallery, "left_out": outcome.left_out,
-              "selection": outcome.selection}
+              "selection": outcome.selection, "stored": outcome.stored}
     if json_out:
         print_json({**outcome.metrics, **counts})  # one shape: metrics by direction, for one direction or both
         return
@@ -111,9 +111,10 @@ def evaluate(
         table.add_row(name, *(f"{values[m]:.2f}" for m in board.METRICS))
     console.print(table)
     chosen = f"; epoch chosen on {outcome.selection}" if outcome.selection else ""
+    kept = (f"stored in {workspace} (sha256 {outcome.checkpoint_sha256[:12]}); see `tipr-bench leaderboard`"
+            if outcome.stored else f"not stored: {workspace} is read-only")
     console.print(f"{outcome.n_queries:,} captions x {outcome.n_gallery:,} images ({outcome.left_out:,} left out"
-                  f"{chosen}); stored in {workspace} (sha256 {outcome.checkpoint_sha256[:12]}); "
-                  "see `tipr-bench leaderboard`", markup=False)
+                  f"{chosen}); {kept}", markup=False)
 
 
 @app.command("leaderboard")

@@ -21,6 +21,7 @@ from tipr_bench.cli.common import (
     WorkspaceOption,
     console,
     err_console,
+    open_to_write,
     print_json,
 )
 from tipr_bench.refine.review import export_review, import_review
@@ -50,7 +51,8 @@ def refine(
                         ] = DEFAULT_CHRF_MIN,
     rewrite: Annotated[str, _Opt(help="glossary (constrained re-translation) | mllm (image-grounded, published) "
                                  "| none.")] = "glossary",
-    rounds: Annotated[int, _Opt(help="Rewrite rounds at most; only strictly better candidates are kept.")] = 1,
+    rounds: Annotated[int, _Opt(help="Rewrite rounds in all (a rerun does only those not done yet); only "
+                                "strictly better candidates are kept.")] = 1,
     mllm_model: Annotated[str | None, _Opt(help="Multimodal model for --rewrite mllm (default: --model).")] = None,
     mllm_base_url: Annotated[list[str] | None, _Opt(metavar="URL", help="Its OpenAI-compatible server (default: "
                                                     "--base-url).")] = None,
@@ -76,7 +78,7 @@ def refine(
                               mllm_model=mllm_model, mllm_base_urls=tuple(mllm_base_url or ()))
     rewriter_options = settings.rewriter_options(backend_options)
     try:
-        with Workspace.open(workspace, create=False) as ws:
+        with open_to_write(workspace) as ws:
             summary = refine_language(ws, lang, backend_options, dataset=dataset, split=split, settings=settings,
                                       rewrite_backend=rewriter_options, progress=not json_output)
     except KeyboardInterrupt:
@@ -101,6 +103,15 @@ def refine(
         f"{summary.qe_threshold:.2f} ({summary.threshold_from}) · rewritten {summary.rewritten} · improved "
         f"{summary.improved} (now ok: {summary.fixed}) · requests {summary.requests} · tokens in {summary.tokens_in:,} "
         f"out {summary.tokens_out:,} · glossary {summary.glossary_version}", highlight=False)
+    console.print(f"checks: {'; '.join(summary.checks)}", highlight=False)
+    if summary.settled:
+        console.print(f"already refined with these settings ({summary.rounds} rewrite round(s)): the model was asked "
+                      f"nothing and nothing changed; pass --rounds {summary.rounds + 1} for another round, or --force "
+                      "to ask the model again", highlight=False)
+    if summary.unusable_back_translations:
+        console.print(f"{summary.unusable_back_translations} back-translations were unusable (see the reasons in the "
+                      "report): those captions are noisy, and no rewrite of theirs was accepted on QE alone",
+                      highlight=False)
     if summary.untranslated:
         console.print(f"{summary.untranslated} captions have no {summary.lang} translation yet "
                       f"(run `tipr-bench translate --lang {summary.lang} -w {shlex.quote(str(workspace))}`)",
@@ -154,7 +165,7 @@ def review_import(
 
     Example: tipr-bench review import review.csv --lang zh
     """
-    ws = Workspace.open(workspace, create=False)
+    ws = open_to_write(workspace)
     try:
         result = import_review(ws, sheet, lang)
     finally:

@@ -33,6 +33,7 @@ from tipr_bench.cli.common import (
     WorkspaceOption,
     console,
     err_console,
+    open_to_write,
     print_json,
 )
 from tipr_bench.refine.rewrite import REWRITE_PROMPTS
@@ -134,7 +135,7 @@ def download(
     report = None
     if ingest:
         prepared = prepare_ingest(root, dataset, image_root=images)  # checked before a workspace exists
-        with Workspace.open(workspace) as ws:
+        with open_to_write(workspace, create=True) as ws:
             report = write_ingest(ws, prepared)
     if json_out:
         print_json({**result.as_dict(), **({"ingest": asdict(report)} if report else {})})

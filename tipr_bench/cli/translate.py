@@ -21,6 +21,7 @@ from tipr_bench.cli.common import (
     WorkspaceOption,
     console,
     err_console,
+    open_to_write,
     print_json,
 )
 from tipr_bench.translate.options import BackendOptions
@@ -72,7 +73,8 @@ def translate(
     settings = TranslateSettings(lang, prompt=prompt, dataset=dataset, split=split, limit=limit, force=force,
                                  max_flag_retries=max_flag_retries, price_in=price_in, price_out=price_out)
     options = backend_options.with_(temperature=temperature)
-    with Workspace.open(workspace, create=False) as ws:
+    reads_only = dry_run_ or batch_out is not None  # they send nothing and store nothing
+    with (Workspace.open(workspace, create=False) if reads_only else open_to_write(workspace)) as ws:
         if dry_run_:
             outcome = dry_run(ws, settings, options)
         elif batch_out:

@@ -13,31 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tipr_bench.benchmark.records import Reason, ReasonKind
-
-# colour word -> families it may belong to (a shade may sit between two families)
-_FAMILIES: dict[str, tuple[str, ...]] = {
-    "black": ("black",), "ebony": ("black",),
-    "white": ("white",), "ivory": ("white",), "cream": ("white", "yellow"), "snow": ("white",),
-    "grey": ("grey",), "gray": ("grey",), "grayish": ("grey",), "greyish": ("grey",),
-    "silver": ("grey", "white"), "charcoal": ("grey", "black"),
-    "red": ("red",), "reddish": ("red",), "maroon": ("red", "brown", "purple"), "burgundy": ("red", "purple"),
-    "crimson": ("red",), "scarlet": ("red",), "wine": ("red", "purple"),
-    "pink": ("pink",), "pinkish": ("pink",), "rose": ("pink", "red"), "magenta": ("pink", "purple"),
-    "fuchsia": ("pink", "purple"), "salmon": ("pink", "orange"), "coral": ("pink", "orange"),
-    "orange": ("orange",), "peach": ("orange", "pink"),
-    "yellow": ("yellow",), "yellowish": ("yellow",), "gold": ("yellow",), "golden": ("yellow",),
-    "mustard": ("yellow",), "lemon": ("yellow",), "blonde": ("yellow",), "blond": ("yellow",),
-    "green": ("green",), "greenish": ("green",), "olive": ("green", "brown"), "lime": ("green",),
-    "mint": ("green",), "teal": ("green", "blue"), "turquoise": ("blue", "green"),
-    "blue": ("blue",), "bluish": ("blue",), "navy": ("blue",), "cyan": ("blue",), "aqua": ("blue", "green"),
-    "purple": ("purple",), "purplish": ("purple",), "violet": ("purple",), "lavender": ("purple",),
-    "lilac": ("purple",), "plum": ("purple",),
-    "brown": ("brown",), "brownish": ("brown",), "auburn": ("red", "brown"), "sand": ("brown", "yellow"),
-    "tan": ("brown", "yellow"), "khaki": ("brown", "yellow", "green"),
-    "beige": ("brown", "white", "yellow"), "camel": ("brown",), "chocolate": ("brown",), "coffee": ("brown",),
-    "taupe": ("brown", "grey"), "bronze": ("brown",), "chestnut": ("brown",),
-}
+from tipr_bench.refine.contradictions import contradictions
+from tipr_bench.refine.issue import AttributeIssue
+from tipr_bench.refine.reading import Reading, read
+from tipr_bench.refine.shades import FAMILIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +47,7 @@ _LEXICON: dict[str, Noun] = {
     **_entries("garment", "upper", "vest", "vest, waistcoat"),
     **_entries("garment", "lower", "pants",
                "pants, pant, trousers, jeans, jean, slacks, leggings, capris, capri, capri pants, sweatpants, "
-               "khakis, cargo pants, bluejeans, tights"),
+               "khakis, cargo pants, bluejeans, tights, capri shorts"),
     **_entries("garment", "lower", "shorts", "shorts, short pants, hot pants"),
     **_entries("garment", "lower", "skirt", "skirt, miniskirt"),
     **_entries("garment", "full", "dress", "dress, gown, jumpsuit, romper, overalls, robe, suit, uniform"),
@@ -85,7 +64,7 @@ _LEXICON: dict[str, Noun] = {
     **_entries("item", "face", "sunglasses", "sunglasses, sun glasses", parent="glasses"),
     **_entries("item", "face", "mask", "mask, face mask"),
     **_entries("item", "neck", "scarf", "scarf"),
-    **_entries("item", "waist", "belt", "belt"),
+    **_entries("item", "waist", "belt", "belt, waist strap, waist belt"),
     **_entries("item", "wrist", "watch", "watch, wristwatch"),
     **_entries("item", "hands", "gloves", "gloves, glove"),
     **_entries("item", "ears", "headphones", "headphones, earphones, headset"),
@@ -113,6 +92,8 @@ _LEXICON: dict[str, Noun] = {
     **_entries("item", "carried", "laptop", "laptop, computer"),
 }
 _MAX_PHRASE = max(len(k.split()) for k in _LEXICON)
+# the words a lexicon phrase can begin with, plural endings included: most tokens begin none
+_FIRST_WORDS = frozenset(w for k in _LEXICON for first in [k.split()[0]] for w in (first, first + "s", first + "es"))
 
 # pattern word -> family: a back-translation may say "checked" for "plaid", never "striped"
 _PATTERNS: dict[str, str] = {
@@ -128,9 +109,11 @@ _PATTERNS: dict[str, str] = {
 }
 
 
-# words that answer for a pattern the other description names, but never add one: a single stripe
-# across the chest is read back as "a band"
-_PATTERN_ECHOES: dict[str, str] = {"band": "stripes", "bands": "stripes"}
+# words that answer for a pattern the other description names, and so never count as one added: a single
+# stripe
+# across the chest is read back as "a band"; and horizontal or vertical lines are stripes by another name
+_PATTERN_ECHOES: dict[str, str] = {"band": "stripes", "bands": "stripes", "lines": "stripes", "line": "stripes",
+                                   "vertical": "stripes", "horizontal": "stripes"}
 
 
 def _patterns(toks: list[str]) -> dict[str, str]:
@@ -160,6 +143,11 @@ _BODY_PARTS = {"hand": "hand", "hands": "hand", "arm": "arm", "arms": "arm", "sh
 _BREAKERS = {"with", "wearing", "wears", "in", "on", "is", "are", "has", "have", "carrying", "carries", "holding",
              "holds", "of", "over", "under", "the", "his", "her", "their", "while", "who", "which", "that",
              "to", "at", "from", "by", "for", "he", "she", "it", "was", "were", "walking", "also"}
+# parts a garment word can name before it ("shoe laces"); what a container holds is no colour ("coffee cup")
+_PARTS = {"lace", "laces", "strings", "sole", "soles", "collar", "sleeve", "sleeves", "pocket", "pockets", "strap",
+          "straps", "zipper", "trim", "buttons", "tongue", "heel", "heels", "toe", "toes"}
+_CONTAINERS = {"cup", "bottle"}
+_DRINKS = {"coffee", "wine", "lemon", "mint", "peach", "chocolate"}
 _COPULAS = {"is", "are", "was", "were", "appears", "appear", "looks", "look", "seems", "seem"}
 _PREDICATE_FILLERS = {"a", "an", "all", "mostly", "mainly", "dark", "light", "bright", "pale", "deep", "and",
                       "in", "colored", "coloured", "color", "colour", "to", "be"}
@@ -172,6 +160,8 @@ def _tokens(text: str) -> list[str]:
 
 def _lookup(tokens: list[str], i: int) -> tuple[str, Noun, int] | None:
     """Longest lexicon phrase starting at i (plural -s/-es tolerated on the last word)."""
+    if tokens[i] not in _FIRST_WORDS:
+        return None
     for n in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):
         words = tokens[i:i + n]
         last = words[-1]
@@ -202,7 +192,7 @@ class ColourPair:
 
     @property
     def families(self) -> frozenset[str]:
-        return frozenset(_FAMILIES[self.colour])
+        return frozenset(FAMILIES[self.colour])
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +209,7 @@ class Attributes:
     colour_families: frozenset[str] = frozenset()
     patterns: dict[str, str] = field(default_factory=dict)  # pattern family -> surface word
     pattern_echoes: frozenset[str] = frozenset()  # pattern families only echoed (a band for a stripe)
+    reading: Reading | None = None  # the structured reading the slot-by-slot comparison uses
 
 
 def extract(text: str) -> Attributes:
@@ -238,13 +229,21 @@ def extract(text: str) -> Attributes:
         tok = toks[i]
         if tok in ("left", "right"):
             part = next((_BODY_PARTS[t] for t in toks[i + 1:i + 4] if t in _BODY_PARTS), "")
+            if not part and sides and toks[i + 1:i + 2] and not toks[i + 1].isalpha():
+                part = sides[-1][1]  # "in his left hand and, in his right, ...": the same body part
             sides.append((tok, part))
         if tok in _NUMBERS or (tok.isdigit() and 1 < int(tok) < 100):
             number = (_NUMBERS.get(tok) or int(tok), i)
-        found = _lookup(toks, i)
+        found = _lookup(toks, i) if tok in _FIRST_WORDS else None
         if found is not None and _modifies_next(toks, i + found[2]):
             i += found[2]  # "jean vest", "dress shoes", "suit jacket": the garment word is a modifier
             continue
+        if found is not None and toks[i + found[2]:i + found[2] + 1] and toks[i + found[2]] in _PARTS:
+            pending, gap = [], 0  # "white shoe laces": the colour is the part's, not the shoe's
+            i += found[2]
+            continue
+        if found is not None and found[1].group in _CONTAINERS and any(p in _DRINKS for p in pending):
+            pending = [p for p in pending if p not in _DRINKS]  # "a coffee cup" holds coffee
         if found is not None:
             phrase, noun, width = found
             for colour in pending:
@@ -261,17 +260,17 @@ def extract(text: str) -> Attributes:
             # predicate colour: "his shirt is red", "the shoes are black and white"
             if j < len(toks) and toks[j] in _COPULAS:
                 k = j + 1
-                while k < len(toks) and (toks[k] in _PREDICATE_FILLERS or toks[k] in _FAMILIES):
-                    if toks[k] in _FAMILIES:
+                while k < len(toks) and (toks[k] in _PREDICATE_FILLERS or toks[k] in FAMILIES):
+                    if toks[k] in FAMILIES:
                         pairs.append(ColourPair(toks[k], phrase, noun.slot, noun.group, noun.parent, noun.kind))
-                        families.update(_FAMILIES[toks[k]])
+                        families.update(FAMILIES[toks[k]])
                     k += 1
                 j = k
             i = j
             continue
-        if tok in _FAMILIES:
+        if tok in FAMILIES:
             pending.append(tok)
-            families.update(_FAMILIES[tok])
+            families.update(FAMILIES[tok])
             gap = 0
         elif pending:
             gap += 1
@@ -291,31 +290,8 @@ def extract(text: str) -> Attributes:
     return Attributes(
         colour_pairs=tuple(pairs), items=items, item_parents=parents, gender=gender, gender_word=word,
         sides=tuple(sides), counts=counts, colour_families=frozenset(families), patterns=_patterns(toks),
-        pattern_echoes=_echoes(toks),
+        pattern_echoes=_echoes(toks), reading=read(text),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class AttributeIssue:
-    """One attribute the other description gets wrong: kind, subject, source value, found value."""
-
-    kind: str  # colour | missing item | added item | gender | side | count | missing pattern | added pattern
-    subject: str
-    expected: str = ""
-    found: str = ""
-
-    def reason(self) -> Reason:
-        return Reason(ReasonKind.ATTRIBUTE, str(self), term=self.subject, source_span=self.expected,
-                      target_span=self.found)
-
-    def __str__(self) -> str:
-        if self.kind in ("missing item", "added item", "missing pattern", "added pattern"):
-            return f"{self.kind}: {self.subject}"
-        if self.kind == "gender":
-            return f"gender: {self.expected} -> {self.found}"
-        if self.kind == "garment":
-            return f"garment: {self.expected} -> {self.found}"
-        return f"{self.kind} of {self.subject}: {self.expected} -> {self.found}"
 
 
 def _related(group: str, parent: str, other_group: str, other_parent: str) -> bool:
@@ -411,13 +387,15 @@ def _pattern_issues(src: Attributes, other: Attributes) -> list[AttributeIssue]:
     issues = [AttributeIssue("missing pattern", word) for family, word in src.patterns.items()
               if family not in other.patterns and family not in other.pattern_echoes]
     issues += [AttributeIssue("added pattern", word) for family, word in other.patterns.items()
-               if family not in src.patterns]
+               if family not in src.patterns and family not in src.pattern_echoes]
     return issues
 
 
 def compare(source: Attributes, other: Attributes) -> list[AttributeIssue]:
-    """What `other` (a back-translation) gets wrong about the person `source` describes."""
-    return [
+    """What `other` (a back-translation) gets wrong about the person `source` describes: the gross checks
+    (colour families, items, gender nouns, sides, numbers, patterns), then the structured reading's
+    slot-by-slot ones for what they have not named already."""
+    gross = [
         *_gender_issues(source, other),
         *_colour_issues(source, other),
         *_item_issues(source, other),
@@ -425,6 +403,10 @@ def compare(source: Attributes, other: Attributes) -> list[AttributeIssue]:
         *_count_issues(source, other),
         *_pattern_issues(source, other),
     ]
+    if source.reading is None or other.reading is None:
+        return gross
+    named = {issue.kind for issue in gross} & {"gender", "count", "garment"}
+    return gross + [i for i in contradictions(source.reading, other.reading) if i.kind not in named]
 
 
 def compare_texts(source: str, other: str) -> list[AttributeIssue]:

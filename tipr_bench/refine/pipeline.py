@@ -6,16 +6,22 @@
 3. a verdict with reasons per caption, stored as a QA round (`ws.put_qa`);
 4. up to `rounds` times: re-translate the captions that are not ok (`glossary` or `mllm`), judge
    each candidate the same way, and replace a translation only by a strictly better candidate
-   (provenance machine, a higher round; the old row goes to history). Human rows are never rewritten.
+   (provenance machine, a higher round; the old row goes to history) whose back-translation is
+   usable: QE alone accepts nothing. Human rows are never rewritten.
 5. optionally write the report pages.
-A rerun resumes: every model call it already made is answered from the cache.
+Every option, path and image is checked before any model loads. When no back-translation at all is
+usable (a server answering in another language), the run stops having decided nothing.
+A run settles (settle.py): the same settings on the translations it left ask the model nothing and
+change nothing; a larger `--rounds` runs the rounds not done yet. A killed run resumes from the cache.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from rich.progress import (
@@ -39,8 +45,16 @@ from tipr_bench.refine.glossary import (
 )
 from tipr_bench.refine.qe import make_scorer, qe_threshold
 from tipr_bench.refine.report import write_report
-from tipr_bench.refine.rewrite import DEFAULT_MAX_TOKENS, Candidate, rewrite_candidates
+from tipr_bench.refine.rewrite import DEFAULT_MAX_TOKENS, Candidate, image_paths, rewrite_candidates
 from tipr_bench.refine.settings import RefineSettings
+from tipr_bench.refine.settle import (
+    RefineState,
+    load_state,
+    settings_fingerprint,
+    state_entry,
+    state_key,
+    translations_digest,
+)
 from tipr_bench.refine.verdict import VERDICTS, Assessment, Thresholds, assess
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.options import BackendOptions
@@ -90,9 +104,16 @@ class RefineSummary:
     tokens_out: int = 0
     report: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    unusable_back_translations: int = 0  # of the translations judged first: no usable English back-translation
+    settled: bool = False  # nothing was left to do: the model was not asked, nothing changed
+    checks: list[str] = field(default_factory=list)  # what judged this language (the glossary's only where one is)
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+class BackTranslationsUnusable(UserError):
+    """Not one back-translation was usable, so nothing can be decided from them."""
 
 
 def _progress(enabled: bool) -> Progress | None:
@@ -116,9 +137,18 @@ class Judge:
         self.progress = progress
         self.theta: float | None = thresholds.qe_theta
         self.usage = Usage()
+        self.unusable: dict[str, str] = {}  # the last judge() call's keys without a usable back-translation
         self._source_attrs: dict[str, Attributes] = {}
         self._incidental = {e.term for e in glossary.entries if e.category in INCIDENTAL_CATEGORIES} \
             if glossary is not None else set()
+
+    @staticmethod
+    def checks_for(glossary: Glossary | None) -> tuple[str, ...]:
+        """The checks that judge a language: the English-side ones always, the glossary's where one exists."""
+        english = ("back-translation chrF/BLEU", "QE",
+                   "attributes of the English source vs its back-translation (colour and shade, garment, material, "
+                   "length, sleeves, fit, place, negation, gender, side, count, pattern)")
+        return english + (("glossary terms",) if glossary is not None else ())
 
     def term_reasons(self, check: TermCheck, issues: Sequence[AttributeIssue], back_translation: str) -> list[Reason]:
         """A missed term is a hard miss (flags) only when something confirms it: the back-translation
@@ -129,8 +159,10 @@ class Judge:
         reasons: list[Reason] = []
         bt_terms: set[str] | None = None
         for miss in check.misses:
+            if not back_translation:
+                continue  # nothing confirms it, nor says the meaning got through: the term-match rate counts it
             confirmation = ""
-            if miss.term not in self._incidental and back_translation:
+            if miss.term not in self._incidental:
                 if bt_terms is None:
                     bt_terms = {m.term for m in self.glossary.find_terms(back_translation)}
                 confirmation = _confirming_issue(miss.term, issues) or (
@@ -146,6 +178,7 @@ class Judge:
         """Assess every item; the first call fixes theta from its QE scores (mean noise) unless given."""
         bts = back_translate(self.ws, self.backend, self.lang, {i.key: i.text for i in items}, params=self.params,
                              progress=self.progress, usage=self.usage, force=self.force)
+        self.unusable = {i.key: bts[i.key].error for i in items if i.text.strip() and bts[i.key].error}
         scorable = [i for i in items if i.text.strip()]
         bar = _progress(self.progress and len(scorable) > 0)
         if bar is not None:
@@ -205,6 +238,7 @@ def recorded_settings(s: RefineSummary) -> dict[str, str]:
         f"{scope}.qe": s.qe, f"{scope}.qe_threshold": f"{s.qe_threshold:.2f}",
         f"{scope}.threshold_from": s.threshold_from, f"{scope}.chrf_min": f"{s.chrf_min:g}",
         f"{scope}.rewrite": f"{s.rewrite} x{s.rounds}", f"glossary.{s.lang}.version": s.glossary_version,
+        f"{scope}.checks": "; ".join(s.checks),
         **{f"{scope}.signature.{name}": sig for name, sig in s.signatures.items()},
     }
 
@@ -220,7 +254,7 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def _resolve_glossary(lang: str, glossary: Glossary | str | Path | None) -> Glossary | None:
+def resolve_glossary(lang: str, glossary: Glossary | str | Path | None) -> Glossary | None:
     if isinstance(glossary, Glossary):
         return glossary
     if glossary is None and not shipped_glossary_path(lang).is_file():
@@ -243,7 +277,8 @@ def refine_language(
     """Judge, rewrite and report one language's translations (see the module docstring). `settings`, or
     its fields as keywords (`rewrite="none"`, `rounds=2`, ...), say how; `rewrite_backend` writes the
     candidates when it is not `backend` (an MLLM server). Either backend may be given as `BackendOptions`:
-    it is then built only once the input has been checked, so a mistake never waits for a model to load."""
+    it is then built only once the input has been checked and a model is needed, so a mistake never waits
+    for a model to load, and a settled rerun loads none."""
     started = time.perf_counter()
     s = settings if settings is not None else RefineSettings(**options)
     lang = get_language(lang).code
@@ -255,32 +290,51 @@ def refine_language(
         where = " ".join(f"--{k} {v}" for k, v in (("dataset", dataset), ("split", split)) if v)
         raise UserError(f"no {lang} translations in {ws.root}{' for ' + where if where else ''}: run "
                         f"`tipr-bench translate --lang {lang}{' ' + where if where else ''}` first")
-    gloss = _resolve_glossary(lang, s.glossary)
+    if s.report_dir is not None:
+        _check_report_dir(Path(s.report_dir))
+    gloss = resolve_glossary(lang, s.glossary)
+    human = {k for k, t in translations.items() if t.provenance == "human"}
+    items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
+             for c in captions if c.key in translations]
+
+    key = state_key(lang, dataset, split)
+    state = load_state(ws, key)
+    fingerprint = settings_fingerprint(s, gloss, backend, rewrite_backend)
+    same_settings = state is not None and state.settings == fingerprint
+    unchanged = same_settings and state.translations == translations_digest(translations)
+    rounds_wanted = s.rounds if s.rewrite != "none" else 0
+    if unchanged and not s.force and rounds_wanted <= state.rounds:
+        return _settled(ws, state, s, gloss, lang, dataset, split, started)
+    first_round = state.rounds + 1 if unchanged and not s.force else 1  # --force asks every round again
+    if s.rewrite == "mllm" and first_round <= rounds_wanted:  # every image it may send, before any model call
+        image_paths(ws, [i.key for i in items if i.key not in human])
+
     if isinstance(backend, BackendOptions):
         backend = backend.build()
     if isinstance(rewrite_backend, BackendOptions):
         rewrite_backend = rewrite_backend.build()
     scorer = make_scorer(s.qe, s.comet_model, s.comet_python)
-    thresholds = Thresholds(chrf_min=s.chrf_min, qe_theta=s.threshold)
+    theta = s.threshold if s.threshold is not None else (state.theta if same_settings else None)
+    thresholds = Thresholds(chrf_min=s.chrf_min, qe_theta=theta)
     judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, s.max_tokens, s.force)
-    items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
-             for c in captions if c.key in translations]
     base = ws.next_round(lang)
     best = judge.judge(items)
+    unusable = dict(judge.unusable)
+    if unusable and len(unusable) == sum(1 for i in items if i.text.strip()):
+        raise _all_unusable(unusable)
     ws.put_qa(a.to_qa(lang, base) for a in best.values())
     before = _counts(best.values())
 
-    human = {k for k, t in translations.items() if t.provenance == "human"}
     rewriter = rewrite_backend or backend
     rewritten = improved = 0
     accepted: set[str] = set()
     last_tries: dict[str, Assessment] = {}
     round_no = base
-    for r in range(1, s.rounds + 1 if s.rewrite != "none" else 1):
+    for r in range(first_round, rounds_wanted + 1):
         targets = {k: a for k, a in best.items() if a.verdict != "ok" and k not in human}
         if not targets:
             break
-        round_no = base + r
+        round_no = base + r - first_round + 1
         candidates = rewrite_candidates(ws, rewriter, s.rewrite, lang, targets, round_index=r, glossary=gloss,
                                         last_tries=last_tries, progress=progress, usage=judge.usage,
                                         max_tokens=s.max_tokens, force=s.force)
@@ -289,13 +343,13 @@ def refine_language(
         judged = judge.judge([Item(k, targets[k].source, c.text, c.status, c.reason) for k, c in candidates.items()])
         rewritten += len(judged)
         winners: list[tuple[Candidate, Assessment]] = []
-        for key, cand in judged.items():
-            if cand.better_than(best[key]):
-                winners.append((candidates[key], cand))
-                best[key] = cand
-                last_tries.pop(key, None)
+        for key_, cand in judged.items():
+            if cand.better_than(best[key_]) and key_ not in judge.unusable:  # QE alone accepts nothing
+                winners.append((candidates[key_], cand))
+                best[key_] = cand
+                last_tries.pop(key_, None)
             else:
-                last_tries[key] = cand
+                last_tries[key_] = cand
         if winners:
             with ws.transaction():
                 ws.put_translations(_accepted_translation(c, lang, rewriter, round_no) for c, _ in winners)
@@ -319,31 +373,73 @@ def refine_language(
         mean_qe=_mean([a.qe for a in final if a.qe is not None]),
         qe=scorer.name, qe_threshold=judge.theta if judge.theta is not None else 0.0,
         threshold_from="--threshold" if s.threshold is not None else "mean noise", chrf_min=s.chrf_min,
-        rewrite=s.rewrite, rounds=s.rounds, rewritten=rewritten, improved=improved,
+        rewrite=s.rewrite, rounds=max(rounds_wanted, first_round - 1), rewritten=rewritten, improved=improved,
         fixed=sum(1 for k in accepted if best[k].verdict == "ok"), qa_round=round_no,
         glossary_version=gloss.version if gloss is not None else "none", signatures=signatures,
         backend=backend.name, model=backend.model, requests=judge.usage.requests,
         tokens_in=judge.usage.tokens_in, tokens_out=judge.usage.tokens_out,
+        unusable_back_translations=len(unusable), checks=list(Judge.checks_for(gloss)),
     )
-    ws.set_meta(recorded_settings(summary))
+    left = RefineState(fingerprint, summary.qe_threshold, summary.rounds,
+                       translations_digest(ws.translations(lang, dataset, split)), summary.to_json())
+    ws.set_meta({**recorded_settings(summary), **state_entry(key, left)})
+    return _finish(ws, summary, s, gloss, started)
+
+
+def _settled(ws: Workspace, state: RefineState, s: RefineSettings, gloss: Glossary | None, lang: str,
+             dataset: str | None, split: str | None, started: float) -> RefineSummary:
+    """The summary of a run with nothing left to do: the last run's verdicts, nothing asked or changed."""
+    known = {f.name for f in fields(RefineSummary)}
+    last = {k: v for k, v in state.summary.items() if k in known}
+    summary = RefineSummary(**{
+        **last, "lang": lang, "dataset": dataset, "split": split, "verdicts_before": dict(last["verdicts"]),
+        "rewritten": 0, "improved": 0, "fixed": 0, "requests": 0, "tokens_in": 0, "tokens_out": 0, "report": [],
+        "unusable_back_translations": 0, "settled": True, "checks": list(Judge.checks_for(gloss))})
+    return _finish(ws, summary, s, gloss, started)
+
+
+def _finish(ws: Workspace, summary: RefineSummary, s: RefineSettings, gloss: Glossary | None,
+            started: float) -> RefineSummary:
+    """The report pages and the run summary beside them, when asked for."""
     if s.report_dir is not None:
         run_info = {
-            "backend": f"{backend.name} {backend.model}", "qe": scorer.name,
+            "backend": f"{summary.backend} {summary.model}", "qe": summary.qe,
             "qe_threshold": summary.qe_threshold, "threshold from": summary.threshold_from,
-            "chrF minimum": s.chrf_min, "glossary": summary.glossary_version, "rewrite": s.rewrite,
-            "rounds": s.rounds, "rewritten": rewritten, "improved": improved, "qa round": round_no,
-            **{f"{name} signature": sig for name, sig in signatures.items()},
+            "chrF minimum": summary.chrf_min, "glossary": summary.glossary_version, "rewrite": summary.rewrite,
+            "rounds": summary.rounds, "rewritten": summary.rewritten, "improved": summary.improved,
+            "qa round": summary.qa_round, "checks": "; ".join(summary.checks),
+            **{f"{name} signature": sig for name, sig in summary.signatures.items()},
         }
         targets_by_term = {e.term: e.targets[0] for e in gloss.entries} if gloss is not None else {}
+        dataset, split = summary.dataset, summary.split
         splits = [split] if split else sorted({sp for _, sp in ws.splits(dataset)})
-        summary.report = [str(p) for p in write_report(ws, lang, Path(s.report_dir), dataset=dataset,
+        summary.report = [str(p) for p in write_report(ws, summary.lang, Path(s.report_dir), dataset=dataset,
                                                        splits=splits, run_info=run_info,
                                                        term_targets=targets_by_term)]
     summary.wall_s = round(time.perf_counter() - started, 2)
     if s.report_dir is not None:  # the run summary (with the metric signatures) next to the pages
-        stem = "-".join(p for p in ("refine", dataset, lang, split) if p)
+        stem = "-".join(p for p in ("refine", summary.dataset, summary.lang, summary.split) if p)
         write_json(Path(s.report_dir) / f"{stem}-summary.json", summary.to_json())
     return summary
+
+
+def _check_report_dir(folder: Path) -> None:
+    """--report must be a folder this process can write, known before any model call."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UserError(f"--report {folder}: cannot write there ({exc.strerror or exc}); pick a folder you can "
+                        "write, e.g. --report qa/") from None
+
+
+def _all_unusable(unusable: dict[str, str]) -> BackTranslationsUnusable:
+    reason, count = Counter(unusable.values()).most_common(1)[0]
+    return BackTranslationsUnusable(
+        f"all {len(unusable)} back-translations were unusable (most often: {reason}, {count}x), so refine decided "
+        "nothing and changed nothing: check that --model/--base-url translate into English, then run again with "
+        "--force (the unusable answers are cached)")
 
 
 def _accepted_translation(c: Candidate, lang: str, backend, round_no: int) -> Translation:

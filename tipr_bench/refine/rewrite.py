@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import ReasonKind, split_key
-from tipr_bench.benchmark.store import Workspace
+from tipr_bench.benchmark.store import DatasetInfo, Workspace
 from tipr_bench.refine.backtranslate import Usage
 from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.verdict import Assessment
@@ -92,24 +92,27 @@ def glossary_terms(glossary: Glossary | None, source: str) -> str:
 
 def image_paths(ws: Workspace, keys: list[str]) -> dict[str, Path]:
     """Each caption's image file, from its dataset's image_root; a missing one is a UserError."""
-    roots: dict[str, Path] = {}
+    infos: dict[str, DatasetInfo] = {}
     out: dict[str, Path] = {}
-    missing: list[Path] = []
+    missing: list[tuple[str, Path]] = []
     for key in keys:
         dataset, image_path, _ = split_key(key)
-        if dataset not in roots:
+        if dataset not in infos:
             info = ws.dataset(dataset)
             if info is None:
                 raise UserError(f"--rewrite mllm: dataset {dataset!r} has no image folder recorded; "
                                 f"ingest it with --root so its images can be sent")
-            roots[dataset] = Path(info.image_root)
-        path = roots[dataset] / image_path
+            infos[dataset] = info
+        path = Path(infos[dataset].image_root) / image_path
         if not path.is_file():
-            missing.append(path)
+            missing.append((dataset, path))
         out[key] = path
     if missing:
-        raise UserError(f"--rewrite mllm: {len(missing)} image(s) not found, e.g. {missing[0]}; check the "
-                        "dataset's image folder (re-ingest with the right --root) or use --rewrite glossary")
+        dataset, first = missing[0]
+        info = infos[dataset]
+        raise UserError(f"--rewrite mllm: {len(missing)} image(s) not found under {info.image_root}, e.g. {first}; "
+                        f"say where your copy is with `tipr-bench ingest --root {info.root} --dataset {dataset} "
+                        f"--images DIR -w {ws.root}` (the captions stay as they are), or use --rewrite glossary")
     return out
 
 

@@ -15,12 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-CACHE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS translation_cache (
-    key TEXT PRIMARY KEY, text TEXT NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,
-    finish_reason TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL, created_at TEXT NOT NULL
-) WITHOUT ROWID;
-"""
 _LOOKUP_CHUNK = 900  # below SQLite's default limit of host parameters
 
 
@@ -64,11 +58,10 @@ def cache_key(
 
 
 class TranslationCache:
-    """The `translation_cache` table on a workspace connection."""
+    """The `translation_cache` table on a workspace connection (the workspace's schema makes it)."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        conn.executescript(CACHE_SCHEMA)
 
     def lookup(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
         """Cached answers for those keys that have one, in one pass of chunked IN queries."""

@@ -2,12 +2,16 @@
 
 The release is built in a hidden temporary folder beside its final place and renamed into place
 in one step, so a crash never leaves half a release and an existing version is never touched.
+Its manifest records a digest of what the workspace gave it (rows and QA settings), so exporting
+that version again says whether the workspace still matches it or has changed since.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +84,26 @@ def check_formats(formats: list[str] | None) -> list[str]:
     return [f for f in FORMATS if f in chosen]
 
 
+class ReleaseExists(UserError):
+    """The version is already there; `matches` says whether the workspace would still export the same."""
+
+    def __init__(self, message: str, matches: bool | None):
+        super().__init__(message)
+        self.matches = matches
+
+
+def workspace_digest(data: ReleaseData, settings: dict[str, str]) -> str:
+    """sha256 of what a release takes from the workspace: every row, and the QA settings its card cites."""
+    blob = json.dumps({"rows": data.rows, "settings": settings}, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def next_patch(version: str) -> str:
+    """1.2.3 -> 1.2.4 (a pre-release or build suffix dropped): the version to suggest after `version`."""
+    major, minor, patch = re.match(r"(\d+)\.(\d+)\.(\d+)", version).groups()
+    return f"{major}.{minor}.{int(patch) + 1}"
+
+
 def recorded_settings(ws: Workspace) -> dict[str, str]:
     """QA thresholds and glossary versions other stages recorded in the workspace's meta table
     (keys such as `qa.zh.qe_threshold` or `glossary.zh.version`)."""
@@ -112,11 +136,10 @@ def export_release(
     langs = [get_language(code).code for code in langs] if langs else None
     out = Path(out)
     final = out / name / version
+    slug = pick_dataset(ws, dataset)
     if final.exists():
         update_index(out)  # heals an index a killed export left without this release
-        raise UserError(f"release {name}@{version} already exists at {final}; released versions are immutable: "
-                        f"export a new --version (existing: {', '.join(_versions(out / name))})")
-    slug = pick_dataset(ws, dataset)
+        raise _exists(ws, final, name, version, slug, langs, include_flagged)
     n_captions = ws.caption_count(slug)
     final.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(final.parent, f".{version}.lock"), \
@@ -152,7 +175,8 @@ def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, c
                        {**KNOWN_PROMPTS, **(prompt_texts or {})}, recorded_settings(ws), left_out)
     write_durable(staging / "README.md", card.encode())
     entries = [file_entry(staging, p) for p in _listing(staging)]
-    manifest = _manifest(name, version, created_at, data, chosen, entries, left_out)
+    manifest = _manifest(name, version, created_at, data, chosen, entries, left_out,
+                         workspace_digest(data, recorded_settings(ws)))
     write_durable(staging / MANIFEST_NAME, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
     fsync_dir(staging)
     if final.exists():
@@ -165,6 +189,28 @@ def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, c
         counts=manifest["counts"], missing={lang: st.source_captions - st.exported for lang, st in data.stats.items()},
         files=entries, bi_irra_left_out=left_out or {},
     )
+
+
+def _exists(ws: Workspace, final: Path, name: str, version: str, slug: str, langs: list[str] | None,
+            include_flagged: bool) -> ReleaseExists:
+    """Why `version` is not exported again: it matches the workspace, or the workspace changed since."""
+    versions = _versions(final.parent)
+    known = f"released versions are immutable (existing: {', '.join(versions)})"
+    try:
+        recorded = json.loads((final / MANIFEST_NAME).read_bytes()).get("workspace_digest")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded is None:  # written before releases recorded it, or damaged: nothing to compare
+        return ReleaseExists(f"release {name}@{version} already exists at {final}; {known}: export a new --version",
+                             None)
+    now = workspace_digest(collect(ws, slug, langs, include_flagged), recorded_settings(ws))
+    if now == recorded:
+        return ReleaseExists(f"release {name}@{version} already exists at {final} and matches the workspace: "
+                             f"nothing to export; {known}", True)
+    return ReleaseExists(
+        f"release {name}@{version} already exists at {final}, and the workspace has changed since it was written "
+        f"(its captions, translations or QA settings differ from what this export would write now); {known}: "
+        f"export the workspace as a new --version, e.g. {next_patch(versions[-1] if versions else version)}", False)
 
 
 def _versions(folder: Path) -> list[str]:
@@ -206,7 +252,7 @@ def _listing(root: Path) -> list[str]:
 
 
 def _manifest(name: str, version: str, created_at: str, data: ReleaseData, formats: list[str],
-              entries: list[FileEntry], left_out: dict[str, dict[str, int]] | None) -> dict:
+              entries: list[FileEntry], left_out: dict[str, dict[str, int]] | None, digest: str) -> dict:
     return {
         "format": RELEASE_FORMAT,
         "name": name,
@@ -222,5 +268,6 @@ def _manifest(name: str, version: str, created_at: str, data: ReleaseData, forma
         "missing": {lang: {s: st.source_per_split.get(s, 0) - st.per_split.get(s, 0) for s in data.splits}
                     for lang, st in data.stats.items()},
         "bi_irra_left_out": left_out or {},
+        "workspace_digest": digest,
         "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries],
     }
