@@ -80,3 +80,15 @@ def test_train_command_prints_epochs_test_scores_and_the_best_path_last(tmp_path
     assert any(line.startswith("epoch 1:") and "chance" in line for line in lines)
     assert any(line.startswith("test zh queries: R@1") for line in lines)
     assert lines[-1].endswith("best.pt") and (tmp_path / "ws" / "checkpoints" / "bi-irra" / "zh").is_dir()
+
+
+@pytest.mark.slow
+def test_without_a_val_split_the_epoch_lines_say_test(tmp_path, micro_config):
+    """The published files have train and test only: the epoch is then chosen on test, and labelled so."""
+    build_workspace(tmp_path, persons=10, val=False).close()
+    result = CliRunner().invoke(app, ["train", "--model", "bi-irra", "--lang", "zh", "--config", "micro",
+                                      "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--threads", "1",
+                                      "--max-steps", "1", "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    epoch_line = next(line for line in result.output.splitlines() if line.startswith("epoch 1:"))
+    assert "test R@1" in epoch_line and "val R@1" not in result.output

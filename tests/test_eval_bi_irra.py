@@ -40,5 +40,6 @@ def test_bi_irra_checkpoint_is_evaluated_and_stored(tmp_path, cli):
                "--device", "cpu", "--json", "-w", tmp_path / "ws")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert list(out) == [*METRIC_KEYS, "queries", "gallery", "left_out", "selection", "stored"]
+    assert list(out) == ["t2i", "queries", "gallery", "left_out", "selection", "stored"]
+    assert list(out["t2i"]) == METRIC_KEYS
     assert (out["queries"], out["gallery"], out["left_out"], out["selection"]) == (8, 4, 0, "val")

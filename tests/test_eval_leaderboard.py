@@ -91,15 +91,17 @@ def test_cli_evaluate_json_and_leaderboard(cli, submission, tmp_path):
                "--train-lang", "zh", "--json", "-w", ws_root)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    metrics = {k: out[k] for k in METRIC_KEYS}
-    assert list(out) == [*METRIC_KEYS, "queries", "gallery", "left_out", "selection", "stored"]
+    metrics = {k: out["t2i"][k] for k in METRIC_KEYS}
+    assert list(out) == ["t2i", "queries", "gallery", "left_out", "selection", "stored"]
+    assert list(out["t2i"]) == METRIC_KEYS
     assert all(0 <= v <= 100 for v in metrics.values())
     assert (out["queries"], out["gallery"], out["left_out"], out["selection"]) == (16, 8, 0, "")
 
     both = cli("evaluate", "-e", path, "-d", DATASET, "-l", "zh", "--direction", "both", "--json", "-w", ws_root)
     assert both.returncode == 0, both.stderr
     both = json.loads(both.stdout)
-    assert list(both)[:2] == ["t2i", "i2t"] and both["t2i"] == pytest.approx(metrics) and both["queries"] == 16
+    assert list(both) == ["t2i", "i2t", "queries", "gallery", "left_out", "selection", "stored"]  # the same shape
+    assert both["t2i"] == pytest.approx(metrics) and both["queries"] == 16
 
     with Workspace.open(ws_root) as ws:
         assert [(r.model, r.direction) for r in ws.results()] == [("run1", "t2i"), ("run1", "t2i"), ("run1", "i2t")]

@@ -48,3 +48,45 @@ def test_error_text_is_printed_as_is_not_as_markup(tmp_path, cli):
     root.mkdir()
     result = cli("ingest", "--root", root, "--workspace", tmp_path / "ws")
     assert result.returncode == 2 and f"{root}: no annotation file found" in result.stderr
+
+
+def _authors_layout(root, with_images=True):
+    """The Bi-IRRA authors' folder: CUHK-PEDES/annos/{train,test}_reid_{en,ch}.json beside CUHK-PEDES/imgs."""
+    (root / "annos").mkdir(parents=True)
+    for split, pids in (("train", (1, 2)), ("test", (3,))):
+        for lang, words in (("en", "A person {} in a red coat."), ("ch", "一个穿红色外套的人{}。")):
+            records = [{"file_path": f"CUHK01/{pid:04d}001.png", "id": pid, "captions": [words.format(pid)]}
+                       for pid in pids]
+            (root / "annos" / f"{split}_reid_{lang}.json").write_text(json.dumps(records, ensure_ascii=False),
+                                                                        encoding="utf-8")
+            if with_images:
+                for pid in pids:
+                    (root / "imgs" / "CUHK01").mkdir(parents=True, exist_ok=True)
+                    (root / "imgs" / "CUHK01" / f"{pid:04d}001.png").write_bytes(b"png")
+
+
+def test_the_bi_irra_authors_layout_is_recognised_from_either_folder(tmp_path, cli):
+    root = tmp_path / "CUHK-PEDES"
+    _authors_layout(root)
+    for n, where in enumerate((root, root / "annos")):
+        result = cli("ingest", "--root", where, "--dataset", "cuhk-pedes", "-w", tmp_path / f"ws{n}", "--json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["image_root"] == str((root / "imgs").resolve()) and report["first_missing"] is None
+        assert report["captions"]["added"] == 3 and report["translations_added"] == 3
+
+
+def test_missing_images_stop_ingest_with_the_count_and_the_images_hint(tmp_path, cli):
+    root = tmp_path / "CUHK-PEDES"
+    _authors_layout(root, with_images=False)
+    result = cli("ingest", "--root", root / "annos", "--dataset", "cuhk-pedes", "-w", tmp_path / "ws")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "3 of 3 images are missing below" in result.stderr and "pass --images" in result.stderr
+    assert not (tmp_path / "ws").exists()
+    (root / "pictures" / "CUHK01").mkdir(parents=True)
+    for pid in (1, 2, 3):
+        (root / "pictures" / "CUHK01" / f"{pid:04d}001.png").write_bytes(b"png")
+    joined = cli("ingest", "--root", root, "--dataset", "cuhk-pedes", "--images", root / "pictures", "-w",
+                 tmp_path / "ws")
+    assert joined.returncode == 0, joined.stderr

@@ -66,7 +66,7 @@ def test_download_ingest_evaluate_and_cite_the_commit(cli, hub, tmp_path):
     evaluated = cli("evaluate", "--embeddings", submission, "--dataset", "cuhk-pedes", "--lang", "zh", "--json",
                     "-w", ws_root)
     assert evaluated.returncode == 0, evaluated.stderr
-    assert json.loads(evaluated.stdout)["R1"] == pytest.approx(100.0)
+    assert json.loads(evaluated.stdout)["t2i"]["R1"] == pytest.approx(100.0)
 
     with Workspace.open(ws_root) as ws:  # a release built from the download cites the commit
         release = export_release(ws, "bi-irra-cuhk", "1.0.0", tmp_path / "releases", langs=["en", "zh"])
@@ -153,7 +153,6 @@ def test_network_down_names_the_cached_revisions(cli, hub, tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--ingest"], "needs --dataset"),
     (["--index", "http://example.invalid/index.json"], "--index goes with a release"),
     (["--dataset", "cuhk-pedes"], "--dataset goes with --ingest"),
     (["--ingest", "--dataset", "market"], "unknown dataset"),
@@ -184,3 +183,23 @@ def test_offline_with_a_cache_lacking_the_file_listing_says_so(cli, hub, tmp_pat
                  HF_HUB_OFFLINE="1")
     assert result.returncode == 2 and "without its file listing" in one_error_line(result)
     assert not (tmp_path / "b").exists()
+
+
+def test_a_cached_copy_with_the_hub_down_says_it_came_from_the_cache(cli, hub, tmp_path):
+    assert run(cli, hub.url, tmp_path, SPEC, "--include", "RSTPReid/*", "--out", tmp_path / "a").returncode == 0
+    down = run(cli, f"http://127.0.0.1:{_closed_port()}", tmp_path, SPEC, "--include", "RSTPReid/*", "--out",
+               tmp_path / "b")
+    assert down.returncode == 0, down.stderr
+    assert "copied, from the Hub cache (the Hub was not reached)" in down.stdout
+    assert "8 checked against the checksums the Hub listed when the cache was filled" in down.stdout
+    assert "against the Hub's checksums" not in down.stdout
+    online = run(cli, hub.url, tmp_path, SPEC, "--include", "RSTPReid/*", "--out", tmp_path / "c", "--json")
+    assert json.loads(online.stdout)["from_cache"] is False
+
+
+def test_ingest_of_files_that_do_not_name_their_dataset_asks_for_it_after_installing(cli, hub, tmp_path):
+    result = run(cli, hub.url, tmp_path, SPEC, "--include", "RSTPReid/*", "--out", tmp_path / "a", "--ingest",
+                 "-w", tmp_path / "ws")
+    line = one_error_line(result)
+    assert result.returncode == 2 and "does not name its dataset" in line and "--dataset NAME" in line
+    assert (tmp_path / "a" / "HUB_SOURCE.json").is_file() and not (tmp_path / "ws").exists()

@@ -122,8 +122,8 @@ def test_publish_to_a_new_branch(cli, hub, releases, tmp_path):
 
 def test_a_published_release_downloads_and_ingests_back(cli, hub, releases, tmp_path):
     assert publish(cli, hub, tmp_path, releases / "1.1.0", "--repo", REPO).returncode == 0
-    result = cli("download", f"hf://datasets/{REPO}@v1.1.0", "--out", tmp_path / "back", "--ingest", "--dataset",
-                 "cuhk-pedes", "-w", tmp_path / "ws", "--json", env=hub_env(hub.url, tmp_path, TOKEN))
+    result = cli("download", f"hf://datasets/{REPO}@v1.1.0", "--out", tmp_path / "back", "--ingest",
+                 "-w", tmp_path / "ws", "--json", env=hub_env(hub.url, tmp_path, TOKEN))  # the release names it
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout)
     assert [(f["folder"], f["format"], f["languages"]) for f in got["found"]] == [("", "release", ["en", "zh", "de"])]

@@ -106,7 +106,7 @@ def test_existing_version_is_never_overwritten(ws, tmp_path):
     with pytest.raises(UserError, match=r"already exists.*immutable.*existing: 1\.0\.0"):
         export_release(ws, "m", "1.0.0", tmp_path / "out", langs=["en"])
     assert {p: p.read_bytes() for p in first.path.rglob("*") if p.is_file()} == before
-    assert sorted(p.name for p in first.path.parent.iterdir()) == [".1.0.0.lock", "1.0.0"]  # no staging left
+    assert sorted(p.name for p in first.path.parent.iterdir()) == ["1.0.0"]  # no staging or lock file left
     index = json.loads((tmp_path / "out" / "index.json").read_text())
     assert [e["version"] for e in index["releases"]] == ["1.0.0"]
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.support.openai_server import OpenAIServer, fake_translate
+from tests.support.openai_server import OpenAIServer, fake_translate, is_strict, parse_prompt
 from tests.support.translate_data import ENV, make_workspace, run_main
+from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
 
 
@@ -156,6 +157,9 @@ def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path):
             (translate(ws, server, "--timeout", "0"), "--timeout must be positive"),
             (run_main("translate", "--lang", "zh", "-w", ws, "--batch-out", tmp_path / "b.jsonl"),
              "Batch-API files are for OpenAI-compatible servers"),
+            (translate(ws, server, "--dry-run", "--batch-out", tmp_path / "b.jsonl"), "--dry-run goes alone"),
+            (run_main("translate", "--lang", "zh", "-w", ws, "--backend", "transformers", "--base-url",
+                      server.base_url), "--base-url goes with --backend openai"),
         ]
     for result, message in cases:
         assert result.returncode == 2, (message, result.stderr)
@@ -312,3 +316,52 @@ def test_a_dead_base_url_is_set_aside_and_the_summary_names_it(tmp_path):
         assert server.request_count == 20  # each caption once on the live server
         summary = json.loads(translate(ws, server, "--base-url", dead, "--concurrency", "8").stdout)
     assert summary["unreachable"] == [dead] and summary["failed"] == 0 and summary["retries"] <= 8
+
+
+def _echo_two(body: dict) -> str:
+    """Echoes the source of captions 1 and 2 (a failed output check) unless asked with the strict prompt."""
+    source, language = parse_prompt(body)
+    if not is_strict(body) and ("number 1." in source or "number 2." in source):
+        return source
+    return fake_translate(source, language)
+
+
+def test_batch_in_names_answers_that_fail_the_checks_and_the_next_step(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=4)
+    requests_file, results_file, retries_file = (tmp_path / name for name in ("b.jsonl", "r.jsonl", "r2.jsonl"))
+    with OpenAIServer(responder=_echo_two) as server:
+        translate(ws, server, "--batch-out", requests_file)
+        _provider(server, requests_file, results_file, fail_first=False)
+        first = run_main("translate", "--lang", "zh", "--base-url", server.base_url, "--model", "test-model",
+                         "-w", ws, "--batch-in", results_file)
+        assert first.returncode == 0, first.stderr
+        assert "done 2 · cached 2 · requests 0 · flagged 0 · flagged awaiting retry 2" in first.stdout
+        assert ("next: 2 answers failed the output checks (echo of the source (2x)); export again with "
+                "--batch-out: it holds their stricter retries") in first.stdout
+        again = json.loads(translate(ws, server, "--batch-in", results_file).stdout)
+        assert again["already_imported"] == 4 and again["unmatched"] == 0 and again["flagged_awaiting_retry"] == 2
+        retries = json.loads(translate(ws, server, "--batch-out", requests_file).stdout)
+        assert retries["requests"] == 2
+        assert all(is_strict(json.loads(line)["body"]) for line in requests_file.read_text().splitlines())
+        _provider(server, requests_file, retries_file, fail_first=False)
+        final = json.loads(translate(ws, server, "--batch-in", retries_file).stdout)
+    assert final["done"] == 4 and final["flagged_awaiting_retry"] == 0 and final["pending"] == 0
+    assert len(stored(ws)) == 4
+
+
+def test_limit_counts_captions_to_translate_not_the_human_ones_it_skips(tmp_path):
+    ws = make_workspace(tmp_path / "ws", n=6)
+    with Workspace.open(ws) as workspace:
+        first = [key for key, _ in workspace.caption_texts()[:3]]
+        workspace.put_translations([Translation(key, "zh", "人工翻译。", "human", "", "", "", provenance="human")
+                                    for key in first])
+    with OpenAIServer() as server:
+        limited = json.loads(translate(ws, server, "--limit", "2").stdout)
+        assert (limited["captions"], limited["requests"], limited["done"]) == (2, 2, 2)
+        forced = translate(ws, server, "--limit", "3", "--force")
+        assert forced.returncode == 0, forced.stderr
+        assert json.loads(forced.stdout)["requests"] == 3
+        everything_human = translate(ws, server, "--split", "test", "--limit", "1")
+    assert everything_human.returncode == 2
+    assert "all 2 captions have a human or published translation" in everything_human.stderr
+    assert {key: text for key, text in stored(ws).items() if key in first} == dict.fromkeys(first, "人工翻译。")

@@ -83,7 +83,7 @@ def test_a_read_only_workspace_is_read_and_never_written(tmp_path):
         scored = run_main("evaluate", "--embeddings", submission, "--dataset", "cuhk-pedes", "--lang", "zh",
                           "-w", ws_root, "--json")
         assert scored.returncode == 0, scored.stderr
-        assert json.loads(scored.stdout)["R1"] == 100.0 and json.loads(scored.stdout)["stored"] is False
+        assert json.loads(scored.stdout)["t2i"]["R1"] == 100.0 and json.loads(scored.stdout)["stored"] is False
         dry = run_main("translate", "--lang", "fr", "--dry-run", "--base-url", "http://127.0.0.1:9/v1", "--model", "m",
                        "-w", ws_root, "--json")
         assert dry.returncode == 0 and json.loads(dry.stdout)["requests"] == 20, dry.stderr  # 16 test + 4 train

@@ -63,6 +63,9 @@ def cases(work: Path) -> list[tuple[list[str], str]]:
         ([*refine, *url, "--rpm", "0"], "--rpm must be at least 1"),
         ([*refine, "--rewrite", "mllm"], "--mllm-base-url"),
         ([*refine, "--max-tokens", "0"], "--max-tokens must be at least 1"),
+        ([*refine, "--backend", "vllm", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"],
+         "--base-url goes with --backend openai"),
+        ([*translate, *url, "--dry-run", "--batch-out", str(work / "b.jsonl")], "--dry-run goes alone"),
         (["ingest", "--root", missing, *ws], missing),
         (["status", "-w", missing], missing),
         (["export", "--name", "n", "--version", "one", "--out", str(work / "rel"), *ws], "--version"),
@@ -85,8 +88,8 @@ def cases(work: Path) -> list[tuple[list[str], str]]:
         (["glossary", "build", "--lang", "en", "--out", str(work / "it.tsv"), *url, *ws], "--lang en"),
         (["sample", "--out", str(work / "s"), "--persons", "0"], "--persons"),
         (["verify", missing], missing),
-        (["demo", "-w", str(work / "demo"), "--persons", "2"], "--persons 2"),
-        (["demo", "-w", str(work / "demo"), "--backend", "openai"], "needs --model"),
+        (["demo", "--work", str(work / "demo"), "--persons", "2"], "--persons 2"),
+        (["demo", "--work", str(work / "demo"), "--backend", "openai"], "needs --model"),
     ]
 
 

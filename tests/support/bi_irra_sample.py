@@ -84,16 +84,17 @@ def _caption(p: dict, rng: random.Random) -> str:
     return ", ".join(parts) + "."
 
 
-def build_workspace(root: Path, persons: int = 40, seed: int = 0, lang: str = "zh") -> Workspace:
-    """Images + captions (2 images x 2 captions per person; 60/20/20 train/val/test by person) and
-    stand-in target-language captions, in a new workspace at root/ws."""
+def build_workspace(root: Path, persons: int = 40, seed: int = 0, lang: str = "zh", val: bool = True) -> Workspace:
+    """Images + captions (2 images x 2 captions per person; 60/20/20 train/val/test by person, or without
+    `val` 80/20 train/test, as the published files are) and stand-in target-language captions, in a new
+    workspace at root/ws."""
     rng = random.Random(seed)
     images = root / "imgs"
     images.mkdir(parents=True, exist_ok=True)
     captions, translations = [], []
     for pid in range(persons):
         person = _person(rng)
-        split = "train" if pid < persons * 0.6 else ("val" if pid < persons * 0.8 else "test")
+        split = "train" if pid < persons * (0.6 if val else 0.8) else ("val" if pid < persons * 0.8 else "test")
         for view in range(2):
             rel = f"p{pid:04d}_{view}.png"
             _draw(person, rng, images / rel)

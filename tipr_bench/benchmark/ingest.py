@@ -13,6 +13,7 @@ from pathlib import Path
 from tipr_bench.benchmark.adapters import LoadedDataset, load_dataset
 from tipr_bench.benchmark.adapters.release import is_release
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.hub_source import find_hub_source
 from tipr_bench.benchmark.release.manifest import ReleaseNotIntact, verify_release
 from tipr_bench.benchmark.store import IngestCounts, Workspace
 
@@ -56,7 +57,11 @@ def prepare_ingest(
     strict: bool = False,
     verify: bool = True,
 ) -> PreparedIngest:
-    """Read and check everything (a release against its manifest, with `verify`); writes nothing."""
+    """Read and check everything (a release against its manifest, with `verify`); writes nothing.
+
+    Missing images stop it: train, evaluate and refine's image rewrites would fail on them later. A
+    release or a Hub download carries text only, so it is read without images unless `image_root` or
+    `strict` asks for them."""
     release = Path(root).is_dir() and is_release(Path(root))
     if release and verify:
         report = verify_release(root)
@@ -79,10 +84,12 @@ def prepare_ingest(
             if not exists:
                 missing[c.split] = missing.get(c.split, 0) + 1
                 first_missing = first_missing or str(images_dir / c.image_path)
-    if strict and first_missing:
+    text_only = release or find_hub_source(Path(root)) is not None
+    if first_missing and (strict or image_root is not None or not text_only):
         raise UserError(
-            f"{sum(missing.values())} image files are missing below {images_dir} (first: {first_missing}); "
-            "fix --root/--images or drop --strict"
+            f"{sum(missing.values())} of {len(checked)} images are missing below {images_dir} (first: "
+            f"{first_missing}); pass --images with the folder the annotation paths are relative to "
+            "(for DATASET/annos/*.json, DATASET/imgs)"
         )
     splits = [
         SplitCounts(split, len(s["images"]), len(s["captions"]), len(s["persons"]), missing.get(split, 0))

@@ -37,10 +37,10 @@ OPTIONS: dict[str, tuple[object, object]] = {
     "api_key_env": (Annotated[str, _Opt(metavar="VAR", help="Environment variable that holds the API key.")],
                     "OPENAI_API_KEY"),
     "concurrency": (Annotated[int, _Opt(help="Requests in flight (openai).")], 64),
-    "rpm": (Annotated[int | None, _Opt(help="Requests-per-minute limit (leave out for none).")], None),
-    "tpm": (Annotated[int | None, _Opt(help="Tokens-per-minute limit (leave out for none).")], None),
+    "rpm": (Annotated[int | None, _Opt(help="Requests per minute, at most (leave out for none).")], None),
+    "tpm": (Annotated[int | None, _Opt(help="Tokens per minute, at most (leave out for none).")], None),
     "timeout": (Annotated[float, _Opt(help="Seconds per request before it is retried.")], 60.0),
-    "max_retries": (Annotated[int, _Opt(help="Retries per request on 429/5xx/timeouts.")], 5),
+    "max_retries": (Annotated[int, _Opt(help="Retries per request on a 429, a 5xx or a timeout.")], 5),
     "device": (Annotated[str, _Opt(help="auto | cpu | cuda | cuda:N (transformers).")], "auto"),
     "batch_size": (Annotated[int | None, _Opt(help="Prompts per forward pass (transformers 16; vllm: all).")],
                    None),
@@ -57,9 +57,8 @@ OPTIONS: dict[str, tuple[object, object]] = {
     "trust_remote_code": (Annotated[bool, _Opt("--trust-remote-code", help="vllm: run the model repository's own "
                                                "Python code (some models need it).")], False),
     "vllm_arg": (Annotated[list[str] | None, _Opt("--vllm-arg", metavar="KEY=VALUE", help="vllm: any other engine "
-                                                  "argument (repeatable), e.g. enforce_eager=true, "
-                                                  "served_model_name=qwen.")], None),
-    "thinking": (Annotated[bool, _Opt("--thinking/--no-thinking", help="vllm: let thinking models (Qwen3-style) "
+                                                  "argument (repeatable), e.g. quantization=fp8.")], None),
+    "thinking": (Annotated[bool, _Opt("--thinking", help="vllm: let thinking models (Qwen3-style) "
                                       "think first; off by default.")], False),
     "chat_mode": (Annotated[str, _Opt(help="vllm: auto (ask the engine whether it has a chat template) | chat | "
                                       "base (few-shot prompts).")], "auto"),

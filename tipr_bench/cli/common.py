@@ -10,14 +10,37 @@ import typer
 from rich.console import Console
 from typer._click.globals import get_current_context
 
-from tipr_bench.benchmark.store import Workspace
+from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.store import DB_NAME, Workspace
 
 # Exit codes, the same for every command (documented in the README).
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
-console = Console()
-err_console = Console(stderr=True)
+# Written to a pipe or a file, output is as wide as it needs to be (rich would cut it at 80 columns).
+UNBOUNDED_WIDTH = 10_000
+
+
+def _console(stderr: bool = False) -> Console:
+    """Never wraps what a user copies (a sha256, a URL, a suggested command): long lines are left to the
+    terminal to wrap, and to a pipe or file they go whole; tables take their natural width there, and fit
+    a terminal's width, their figures folding (overflow="fold") rather than cut short."""
+    terminal = Console(stderr=stderr).is_terminal
+    return Console(stderr=stderr, soft_wrap=True, width=None if terminal else UNBOUNDED_WIDTH)
+
+
+console = _console()
+err_console = _console(stderr=True)
+
+
+def _workspace_folder(path: Path) -> Path:
+    """A workspace is a folder: a file in its place (or in its path) is named, not left to mkdir's errno."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"--workspace {path}: {existing} is a file, and a workspace is a folder (it holds "
+                        f"{DB_NAME}); pass a folder path")
+    return path
+
 
 WorkspaceOption = Annotated[
     Path,
@@ -27,6 +50,7 @@ WorkspaceOption = Annotated[
         envvar="TIPR_WORKSPACE",
         help="Workspace folder (one SQLite database: state and cache).",
         show_default=True,
+        callback=_workspace_folder,
     ),
 ]
 DEFAULT_WORKSPACE = Path("tipr-work")

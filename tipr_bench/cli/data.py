@@ -55,7 +55,8 @@ def ingest(
     images: Annotated[
         Path | None, typer.Option("--images", help="Image folder, if not ROOT/imgs (e.g. for a downloaded release).")
     ] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail if any image file is missing.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail if any image is missing, also for a release or a "
+                                         "Hub download (text only: read without images otherwise).")] = False,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Read a release without checking it against "
                                             "its MANIFEST.json (a damaged release can lose captions).")] = False,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
@@ -85,7 +86,7 @@ def ingest(
         return
     table = Table(title=f"{report.dataset} ({report.annotation})")
     for column in ("split", "images", "captions", "person ids", "missing images"):
-        table.add_column(column, justify="left" if column == "split" else "right")
+        table.add_column(column, justify="left" if column == "split" else "right", overflow="fold")
     for s in report.splits:
         table.add_row(s.split, str(s.images), str(s.captions), str(s.persons), str(s.missing_images))
     console.print(table)
@@ -95,7 +96,10 @@ def ingest(
         f"translations from source files: {report.translations_added} added -> {workspace}"
     )
     if report.first_missing:
-        console.print(f"[yellow]warning:[/] missing images, first: {report.first_missing}")
+        missing, images = sum(s.missing_images for s in report.splits), sum(s.images for s in report.splits)
+        console.print(f"text only: {missing} of {images} images are not below {report.image_root}; translate and "
+                      "refine need none, train and evaluate do: ingest again with --images DIR", markup=False,
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -113,7 +117,8 @@ def status(workspace: WorkspaceOption = DEFAULT_WORKSPACE, json_out: JsonOption 
     langs = sorted({lang for r in rows for lang in r["languages"]})
     table = Table(title=f"workspace {workspace}")
     for column in ("dataset", "split", "images", "captions", "persons", *langs):
-        table.add_column(column, justify="left" if column in ("dataset", "split") else "right")
+        table.add_column(column, justify="left" if column in ("dataset", "split") else "right",
+                         overflow="fold")
     for r in rows:
         cells = []
         for lang in langs:

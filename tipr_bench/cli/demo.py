@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markdown import Markdown
 
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import JsonOption, LangOption, console, print_json
@@ -15,7 +14,7 @@ from tipr_bench.cli.common import JsonOption, LangOption, console, print_json
 
 @app.command()
 def demo(
-    work: Annotated[Path, typer.Option("--work", "-w", help="Folder for the sample, workspace, release and "
+    work: Annotated[Path, typer.Option("--work", help="Folder for the sample, workspace, release and "
                                        "report (the workspace is WORK/workspace).")] = Path("demo-work"),
     persons: Annotated[int, typer.Option(help="Synthetic persons in the sample.")] = 100,
     refine_split: Annotated[
@@ -68,6 +67,6 @@ def demo(
 
     result = run_demo(opts, on_stage=show)
     console.print()
-    console.print(Markdown(result.leaderboard))
+    typer.echo(result.leaderboard, nl=False)  # the Markdown as `leaderboard` prints it: whole, ready to paste
     console.print(f"\nQA report: {result.report}")
     console.print(f"demo finished in {result.seconds / 60:.1f} min; run it again to see the cache at work")

@@ -100,13 +100,13 @@ def evaluate(
     counts = {"queries": outcome.n_queries, "gallery": outcome.n_gallery, "left_out": outcome.left_out,
               "selection": outcome.selection, "stored": outcome.stored}
     if json_out:
-        print_json({**(outcome.metrics[directions[0]] if len(directions) == 1 else outcome.metrics), **counts})
+        print_json({**outcome.metrics, **counts})  # one shape: metrics by direction, for one direction or both
         return
     table = Table(title=f"{outcome.model} on {dataset}/{split}, queries in {lang}"
                         + (f", trained on {outcome.train_lang}" if outcome.train_lang else ""))
     table.add_column("direction")
     for metric in board.METRICS:
-        table.add_column(board.METRIC_TITLES[metric], justify="right")
+        table.add_column(board.METRIC_TITLES[metric], justify="right", overflow="fold")
     for name, values in outcome.metrics.items():
         table.add_row(name, *(f"{values[m]:.2f}" for m in board.METRICS))
     console.print(table)

@@ -110,14 +110,14 @@ def check(
         print_json(report.to_json())
         return
     console.print(
-        f"glossary {gloss.lang} v{gloss.version} ({len(gloss)} terms): {report.with_term}/{report.captions} "
+        f"glossary {gloss.lang} version {gloss.version} ({len(gloss)} terms): {report.with_term}/{report.captions} "
         f"captions have at least one term, coverage [bold]{report.coverage:.1%}[/]"
     )
     if report.uncovered:
         console.print("most frequent words no entry covers (candidates for your --glossary file):")
         table = Table()
         table.add_column("word")
-        table.add_column("uses", justify="right")
+        table.add_column("uses", justify="right", overflow="fold")
         for word, count in report.uncovered:
             table.add_row(word, str(count))
         console.print(table)
@@ -161,7 +161,7 @@ def show(
             }
         )
         return
-    table = Table(title=f"glossary {gloss.lang} v{gloss.version}: {len(entries)} entries", title_justify="left")
+    table = Table(title=f"glossary {gloss.lang} version {gloss.version}: {len(entries)} entries", title_justify="left")
     for name in ("term", "also", "approved", "wrong", "category"):
         table.add_column(name)
     for e in entries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from tipr_bench.cli.common import (
     SplitOption,
     WorkspaceOption,
     console,
+    err_console,
     open_to_write,
     print_json,
 )
@@ -75,16 +77,21 @@ def refine(
                               max_tokens=backend_options.max_tokens, report_dir=report, force=force,
                               mllm_model=mllm_model, mllm_base_urls=tuple(mllm_base_url or ()))
     rewriter_options = settings.rewriter_options(backend_options)
-    with open_to_write(workspace) as ws:
-        summary = refine_language(ws, lang, backend_options, dataset=dataset, split=split, settings=settings,
-                                  rewrite_backend=rewriter_options, progress=not json_output)
+    try:
+        with open_to_write(workspace) as ws:
+            summary = refine_language(ws, lang, backend_options, dataset=dataset, split=split, settings=settings,
+                                      rewrite_backend=rewriter_options, progress=not json_output)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: every answer the model gave is cached; run the same command again to "
+                          "resume (it asks only for what is missing)")
+        raise typer.Exit(130) from None
     if json_output:
         print_json(summary.to_json())
         return
     table = Table(title=f"refine {summary.lang}: {summary.captions} captions", show_header=True)
     table.add_column("verdict")
-    table.add_column("before", justify="right")
-    table.add_column("after", justify="right")
+    table.add_column("before", justify="right", overflow="fold")
+    table.add_column("after", justify="right", overflow="fold")
     for verdict, after in summary.verdicts.items():
         table.add_row(verdict, str(summary.verdicts_before.get(verdict, 0)), str(after))
     console.print(table)
@@ -107,7 +114,8 @@ def refine(
                       highlight=False)
     if summary.untranslated:
         console.print(f"{summary.untranslated} captions have no {summary.lang} translation yet "
-                      f"(run `tipr-bench translate --lang {summary.lang}`)", highlight=False)
+                      f"(run `tipr-bench translate --lang {summary.lang} -w {shlex.quote(str(workspace))}`)",
+                      markup=False, highlight=False)
     for page in summary.report:
         console.print(f"report: {page}", highlight=False)
 
@@ -141,7 +149,8 @@ def review_export(
         print_json({"out": str(out), "rows": rows})
     else:
         console.print(f"wrote {rows} rows to {out}: fill `corrected` (required where the verdict is not ok), then "
-                      f"`tipr-bench review import {out}`", highlight=False)
+                      f"`tipr-bench review import {shlex.quote(str(out))} -w {shlex.quote(str(workspace))}`",
+                      markup=False, highlight=False)
 
 
 @review.command("import")

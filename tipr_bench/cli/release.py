@@ -22,6 +22,7 @@ from tipr_bench.benchmark.release.export import parse_list
 from tipr_bench.benchmark.release.fetch import IntegrityError
 from tipr_bench.benchmark.release.hub import HubUnreachable, is_hub_spec
 from tipr_bench.benchmark.release.hub_download import dataset_folder, download_from_hub
+from tipr_bench.benchmark.release.manifest import NoManifest
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -75,7 +76,7 @@ def export(
     table = Table(title=f"{result.name}@{result.version} ({result.dataset})")
     splits = sorted({s for by in result.counts.values() for s in by})
     for column in ("language", *splits, "missing"):
-        table.add_column(column, justify="left" if column == "language" else "right")
+        table.add_column(column, justify="left" if column == "language" else "right", overflow="fold")
     for lang, by in result.counts.items():
         table.add_row(lang, *(str(by.get(s, 0)) for s in splits), str(result.missing[lang]))
     console.print(table)
@@ -106,8 +107,8 @@ def download(
                                        "(repeatable), e.g. 'CUHK-PEDES/*'.")
     ] = None,
     ingest: Annotated[
-        bool, typer.Option("--ingest", help="Then ingest the downloaded dataset into the workspace (needs --dataset "
-                           "for hf://).")
+        bool, typer.Option("--ingest", help="Then ingest the downloaded dataset into the workspace (--dataset names "
+                           "it where the files do not, as the published multilingual files do not).")
     ] = False,
     dataset: DatasetOption = None,
     images: Annotated[
@@ -175,9 +176,6 @@ def check_download_options(spec: str, hub: bool, index: str | None, include: lis
         raise UserError("--include goes with hf://datasets/OWNER/NAME: a release is downloaded whole")
     if dataset is not None and dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r} in --dataset: use one of {', '.join(DATASETS)}")
-    if hub and ingest and dataset is None:
-        raise UserError("--ingest of a Hub download needs --dataset NAME: the published multilingual files do not "
-                        "name their dataset")
     if dataset is not None and not ingest:
         raise UserError("--dataset goes with --ingest (it names the dataset to ingest)")
     if images is not None and not ingest:
@@ -186,9 +184,14 @@ def check_download_options(spec: str, hub: bool, index: str | None, include: lis
 
 def _print_hub_download(result, ingested: bool) -> None:
     state = "already there and intact" if result.already_present else "downloaded"
+    checked = f"{result.verified} checked against the Hub's checksums"
+    if result.from_cache:
+        state = f"{'already there and intact' if result.already_present else 'copied'}, from the Hub cache (the " \
+                "Hub was not reached)"
+        checked = f"{result.verified} checked against the checksums the Hub listed when the cache was filled"
     console.print(f"hf://datasets/{result.repo_id}@{result.revision or 'main'} = commit {result.commit}: {state}, "
-                  f"{result.files} files, {result.bytes} bytes, {result.verified} checked against the Hub's "
-                  f"checksums -> {result.path}")
+                  f"{result.files} files, {result.bytes} bytes, {checked} -> {result.path}", highlight=False,
+                  soft_wrap=True)
     table = Table(title="datasets found")
     for column in ("folder", "format", "dataset", "splits", "languages"):
         table.add_column(column)
@@ -212,7 +215,11 @@ def verify(
 
     Example: tipr-bench verify ~/.cache/tipr-bench/releases/cuhk-pedes-m/1.0.0 --index http://host/index.json
     """
-    report = verify_release(root)
+    try:
+        report = verify_release(root)
+    except NoManifest as exc:
+        err_console.print(Text.assemble(("not intact: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
     if index is not None:
         check_against_index(report, index)
     if json_out:

@@ -78,14 +78,12 @@ def train(
         comet=comet, workers=workers, progress=not json_out, test=test, threads=threads,
     )
 
-    chosen_on = "test" if select_on == "test" else "val"
-
     def show(log: EpochLog) -> None:
         if json_out:
             return
         parts = " ".join(f"{k} {v:.3f}" for k, v in log.parts.items())
         console.print(
-            f"epoch {log.epoch}: loss {log.loss:.3f} ({parts})  {chosen_on} R@1 {log.val['R1']:.1f} "
+            f"epoch {log.epoch}: loss {log.loss:.3f} ({parts})  {log.measured_on} R@1 {log.val['R1']:.1f} "
             f"(chance {log.val['chance_R1']:.1f})  {log.seconds:.0f}s {log.images_per_s:.0f} img/s",
             soft_wrap=True,
         )

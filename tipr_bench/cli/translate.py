@@ -53,8 +53,8 @@ def translate(
     price_out: Annotated[float, _Opt(help="Price per 1M output tokens.")] = 0.0,
     batch_out: Annotated[Path | None, _Opt(help="Write pending requests as OpenAI Batch-API JSONL "
                                            "(also what `vllm run-batch` reads); send nothing.")] = None,
-    batch_in: Annotated[list[Path] | None, _Opt(help="Import a Batch-API results JSONL and store the translations "
-                                                "(repeat for each part of a split export).")] = None,
+    batch_in: Annotated[list[Path] | None, _Opt(metavar="FILE", help="Import a Batch-API results JSONL and store "
+                                                "the translations (repeat for each part of a split export).")] = None,
     temperature: Annotated[float, _Opt(help="Sampling temperature.")] = 0.0,
     max_flag_retries: Annotated[int, _Opt(help="Retries of a flagged output with the strict prompt.")] = 2,
     json_output: JsonOption = False,
@@ -67,6 +67,9 @@ def translate(
     """
     if batch_in and batch_out:
         raise UserError("--batch-in and --batch-out are two steps: export with --batch-out, import with --batch-in")
+    if dry_run_ and (batch_out or batch_in):
+        raise UserError(f"--dry-run goes alone: {'--batch-out writes' if batch_out else '--batch-in imports'} a file, "
+                        "a dry run only counts; drop one of them")
     settings = TranslateSettings(lang, prompt=prompt, dataset=dataset, split=split, limit=limit, force=force,
                                  max_flag_retries=max_flag_retries, price_in=price_in, price_out=price_out)
     options = backend_options.with_(temperature=temperature)
@@ -88,8 +91,8 @@ def translate(
     _finish(outcome, json_output)
 
 
-_COUNTS = ("done", "cached", "requests", "flagged", "failed", "pending", "kept_human", "imported", "errors",
-           "unmatched")
+_COUNTS = ("done", "cached", "requests", "flagged", "flagged_awaiting_retry", "failed", "pending", "kept_human",
+           "imported", "errors", "empty", "already_imported", "unmatched")
 _SPEND = ("tokens_in", "tokens_out", "cost", "wall_s", "retries")
 
 
@@ -110,6 +113,8 @@ def _finish(outcome: Outcome, json_output: bool) -> None:
         for key in ("batch_out", "first_error", "top_failure", "estimator"):
             if key in out:
                 console.print(f"  {key.replace('_', ' ')}: {out[key]}", highlight=False, soft_wrap=True)
+        for note in outcome.notes:
+            console.print(f"  next: {note}", markup=False, highlight=False, soft_wrap=True)
     if outcome.failed:
         err_console.print(f"{outcome.failed} captions failed (see the reason on each); run the same command again "
                           "to retry them: finished ones are cached")

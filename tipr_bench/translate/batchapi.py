@@ -38,7 +38,9 @@ MAX_BYTES = 200 * 1024 * 1024
 class BatchImport:
     imported: int  # answers put in the cache
     errors: int  # lines whose request failed at the provider (they stay pending)
-    unmatched: int  # answers for requests this run would not make (other settings, or already imported)
+    unmatched: int  # answers for requests this run would not make (other settings)
+    already: int = 0  # answers the cache holds already (a file imported before)
+    empty: int = 0  # empty answers: no translation, so not cached; the next --batch-out asks again
     first_error: str = ""
 
 
@@ -105,14 +107,16 @@ def import_batch_results(
         if not path.is_file():
             raise UserError(f"--batch-in {path}: no such file; pass the results file your batch produced")
     totals = [_import_one(ws, path, backend_name, model, expected) for path in paths]
-    return BatchImport(sum(t.imported for t in totals), sum(t.errors for t in totals),
-                       sum(t.unmatched for t in totals), next((t.first_error for t in totals if t.first_error), ""))
+    return BatchImport(*(sum(getattr(t, name) for t in totals) for name in ("imported", "errors", "unmatched",
+                                                                            "already", "empty")),
+                       first_error=next((t.first_error for t in totals if t.first_error), ""))
 
 
 def _import_one(ws: Workspace, path: Path, backend_name: str, model: str, expected: set[str]) -> BatchImport:
     cache = TranslationCache(ws.conn)
-    imported = errors = unmatched = 0
+    imported = errors = empty = 0
     first_error = ""
+    other: list[str] = []  # keys this run would not request: already imported, or other settings
     rows: list[tuple] = []
     now = utc_now()
 
@@ -145,7 +149,10 @@ def _import_one(ws: Workspace, path: Path, backend_name: str, model: str, expect
             except (KeyError, TypeError, IndexError, ValueError):
                 raise _bad_line(path, lineno, "response.body is not a chat completion") from None
             if key not in expected:
-                unmatched += 1
+                other.append(key)
+                continue
+            if not completion.text.strip():
+                empty += 1
                 continue
             rows.append((key, completion.text, completion.tokens_in, completion.tokens_out,
                          completion.finish_reason, backend_name, model, now))
@@ -153,4 +160,6 @@ def _import_one(ws: Workspace, path: Path, backend_name: str, model: str, expect
             if len(rows) >= IMPORT_CHUNK:
                 flush()
     flush()
-    return BatchImport(imported, errors, unmatched, first_error)
+    found = cache.lookup(other)
+    already = sum(1 for key in other if key in found)
+    return BatchImport(imported, errors, len(other) - already, already, empty, first_error)

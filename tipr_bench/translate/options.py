@@ -52,6 +52,9 @@ class BackendOptions:
         object.__setattr__(self, "base_urls", tuple(self.base_urls))
         if self.backend is not None and self.backend not in BACKENDS:
             raise UserError(f"--backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+        if self.base_urls and self.backend in ("transformers", "vllm"):
+            raise UserError(f"--base-url goes with --backend openai (a server); --backend {self.backend} runs the "
+                            "model in this process, and would leave the URL unused: drop one of them")
         for url in self.base_urls:
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:

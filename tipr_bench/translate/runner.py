@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -77,6 +78,8 @@ class RunReport:
     flagged: int = 0
     failed: int = 0
     pending: int = 0  # items with no answer (cache-only replay, e.g. after --batch-in)
+    flagged_awaiting_retry: int = 0  # of those, items whose cached answer failed the checks (retry not answered)
+    flagged_reason: str = ""  # the commonest check failure among them, with its count
     kept: int = 0  # items whose human/source translation was left alone
     tokens_in: int = 0  # spent in this run
     tokens_out: int = 0
@@ -101,7 +104,7 @@ class CacheOnly:
 class _Unit:
     """The work for all jobs that send the same request."""
 
-    __slots__ = ("job", "members", "attempt", "key", "tokens_in", "tokens_out", "requested", "image")
+    __slots__ = ("job", "members", "attempt", "key", "tokens_in", "tokens_out", "requested", "image", "flag_reason")
 
     def __init__(self, job: TranslationJob, key: str, image: str):
         self.job = job
@@ -112,6 +115,7 @@ class _Unit:
         self.tokens_out = 0
         self.requested = False
         self.image = image
+        self.flag_reason = ""  # why the last answer was flagged (the unit then waits for its retry)
 
 
 class Plan:
@@ -254,6 +258,7 @@ class _Run:
             return True
         unit.attempt += 1
         unit.key = self.plan.key(job, unit.attempt, unit.image)
+        unit.flag_reason = check.reason
         return False
 
     def maybe_flush(self) -> None:
@@ -302,6 +307,19 @@ class _Run:
 
     def lookup_one(self, key: str) -> CachedAnswer | None:
         return None if self.force else _usable(self.cache.lookup([key])).get(key)
+
+
+def _count_pending(report: RunReport, waiting: list[_Unit]) -> None:
+    """A cache-only replay's unanswered items, telling apart those whose answer failed the checks."""
+    report.pending = sum(len(u.members) for u in waiting)
+    reasons = Counter()
+    for unit in waiting:
+        if unit.attempt > 0:
+            reasons[unit.flag_reason] += len(unit.members)
+    report.flagged_awaiting_retry = sum(reasons.values())
+    if reasons:
+        reason, count = reasons.most_common(1)[0]
+        report.flagged_reason = f"{reason} ({count}x)"
 
 
 def _usable(answers: dict[str, CachedAnswer]) -> dict[str, CachedAnswer]:
@@ -557,7 +575,7 @@ def translate_jobs(
             bar.restart_clock()
         if waiting:
             if isinstance(backend, CacheOnly):
-                run.report.pending = sum(len(u.members) for u in waiting)
+                _count_pending(run.report, waiting)
             elif isinstance(backend, BatchBackend):
                 _run_batches(run, waiting, backend)
             else:
@@ -586,8 +604,17 @@ def workspace_jobs(
     ws: Workspace, lang: str, dataset: str | None = None, split: str | None = None, limit: int | None = None
 ) -> tuple[list[TranslationJob], int]:
     """One job per English caption in the selection, leaving out captions that already have a human
-    or source (published) translation in `lang`; returns (jobs, number left out)."""
-    rows = ws.caption_texts(dataset, split, limit)
+    or source (published) translation in `lang`; returns (jobs, number left out). `limit` counts jobs,
+    not the captions left out, so `--limit 300` after 250 reviewed ones still translates 300."""
     protected = ws.keys_with_provenance(lang, PROTECTED_PROVENANCE)
-    jobs = [TranslationJob(key, text, lang) for key, text in rows if key not in protected]
-    return jobs, len(rows) - len(jobs)
+    rows = ws.caption_texts(dataset, split, None if limit is None else limit + len(protected))
+    jobs: list[TranslationJob] = []
+    kept = 0
+    for key, text in rows:
+        if len(jobs) == limit:
+            break
+        if key in protected:
+            kept += 1
+        else:
+            jobs.append(TranslationJob(key, text, lang))
+    return jobs, kept

@@ -138,20 +138,30 @@ def import_batch(ws: Workspace, settings: TranslateSettings, options: BackendOpt
     report = translate_jobs(ws, jobs, CacheOnly(name, model_id), _prompt(settings, options), options.decoding,
                             max_flag_retries=settings.max_flag_retries, progress=False)
     summary = {**head, "batch_in": ", ".join(map(str, files)), "imported": imported.imported,
-               "errors": imported.errors, "unmatched": imported.unmatched,
-               **_figures(report, head, ws, settings, jobs)}
+               "errors": imported.errors, "empty": imported.empty, "already_imported": imported.already,
+               "unmatched": imported.unmatched, **_figures(report, head, ws, settings, jobs),
+               "flagged_awaiting_retry": report.flagged_awaiting_retry}
     if imported.first_error:
         summary["first_error"] = imported.first_error
-    return Outcome("imported batch results", summary, report.failed)
+    notes = []
+    if report.flagged_awaiting_retry:
+        notes.append(f"{report.flagged_awaiting_retry} answers failed the output checks ({report.flagged_reason}); "
+                     "export again with --batch-out: it holds their stricter retries, then --batch-in its results")
+    if imported.empty or imported.errors:
+        notes.append(f"{imported.empty + imported.errors} requests got no translation (empty answers or errors); "
+                     "the next --batch-out asks them again")
+    return Outcome("imported batch results", summary, report.failed, notes)
 
 
 def _select(ws: Workspace, s: TranslateSettings, options: BackendOptions) -> tuple[list[TranslationJob], dict]:
     jobs, kept = workspace_jobs(ws, s.lang, s.dataset, s.split, s.limit)
     if not jobs:
         where = f" (dataset {s.dataset or 'any'}, split {s.split or 'any'})"
-        human = f"; {kept} captions already have human translations" if kept else ""
+        if kept:
+            raise UserError(f"nothing to translate in {ws.root}{where}: all {kept} captions have a human or "
+                            "published translation, which translate never replaces; pick another --dataset/--split")
         raise UserError(f"nothing to translate in {ws.root}{where}: run `tipr-bench ingest` first, "
-                        f"or check --dataset/--split{human}")
+                        "or check --dataset/--split")
     head = {"lang": s.lang, "backend": options.name, "prompt": _prompt(s, options).id, "captions": len(jobs),
             "kept_human": kept}
     return jobs, head
@@ -194,7 +204,8 @@ def _figures(report: RunReport, head: dict, ws: Workspace, s: TranslateSettings,
     captions a person's or the dataset's own translation kept; `pending` also counts the captions of the
     selection that --limit left for later."""
     figures = report.summary()
-    figures.pop("total")
+    for name in ("total", "flagged_awaiting_retry", "flagged_reason"):  # the batch import states the latter two
+        figures.pop(name)
     figures["kept_human"] = head["kept_human"] + figures.pop("kept")
     figures["pending"] += len(ws.untranslated_keys(s.lang, s.dataset, s.split) - {job.key for job in jobs})
     return figures

@@ -106,6 +106,7 @@ class EpochLog:
     lr: float
     seconds: float
     images_per_s: float
+    measured_on: str = ""  # the split `val` was measured on: "test" where the dataset has no val split
 
 
 @dataclass
@@ -412,7 +413,7 @@ def train(ws: Workspace, opts: TrainOptions, on_epoch: Callable[[EpochLog], None
                     break
             train_seconds = before + time.perf_counter() - t0
             log = EpochLog(epoch + 1, sums["loss"] / seen, {k: v / seen for k, v in sums.items() if k != "loss"},
-                           {}, schedule.lr, 0.0, seen * world / max(train_seconds, 1e-9))
+                           {}, schedule.lr, 0.0, seen * world / max(train_seconds, 1e-9), val_split)
             if main:
                 log.val = _validate(ws, lm, dataset, val_split, opts.lang, device, selection_rerank_k)
                 if log.val["R1"] > best["tg"]:

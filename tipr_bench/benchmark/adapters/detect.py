@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tipr_bench.benchmark.adapters.base import DATASETS, LoadedDataset
 from tipr_bench.benchmark.adapters.multilingual import load_multilingual, multilingual_files
-from tipr_bench.benchmark.adapters.native import load_native
+from tipr_bench.benchmark.adapters.native import ANNOTATION_FOLDER, load_native
 from tipr_bench.benchmark.adapters.release import is_release, load_release
 from tipr_bench.benchmark.errors import UserError
 
@@ -25,6 +25,26 @@ def _ufine_files(root: Path) -> list[Path]:
 
 def detect_format(root: Path) -> tuple[str, str | None]:
     """(format, dataset slug or None): format is a dataset slug, 'multilingual' or 'release'."""
+    found = _format_in(root)
+    if found is not None:
+        return found
+    known = ", ".join(name for names in NATIVE_FILES.values() for name in names)
+    raise UserError(
+        f"{root}: no annotation file found (looked for {known}, ufine*.json, {{split}}_reid_{{lang}}.json, "
+        f"also in {ANNOTATION_FOLDER}/, or a tipr-bench release); point --root at the dataset folder"
+    )
+
+
+def annotation_folder(root: Path) -> Path:
+    """Where the annotation files are: the root, or its `annos/` (the Bi-IRRA authors' layout,
+    DATASET/annos/{split}_reid_{lang}.json beside DATASET/imgs/)."""
+    annos = root / ANNOTATION_FOLDER
+    if _format_in(root) is None and annos.is_dir() and _format_in(annos) is not None:
+        return annos
+    return root
+
+
+def _format_in(root: Path) -> tuple[str, str | None] | None:
     if is_release(root):
         return "release", None
     for slug, names in NATIVE_FILES.items():
@@ -34,11 +54,7 @@ def detect_format(root: Path) -> tuple[str, str | None]:
         return "ufinebench", "ufinebench"
     if multilingual_files(root):
         return "multilingual", None
-    known = ", ".join(name for names in NATIVE_FILES.values() for name in names)
-    raise UserError(
-        f"{root}: no annotation file found (looked for {known}, ufine*.json, {{split}}_reid_{{lang}}.json, "
-        "or a tipr-bench release); point --root at the dataset folder"
-    )
+    return None
 
 
 def load_dataset(root: str | Path, dataset: str | None = None, image_root: str | Path | None = None) -> LoadedDataset:
@@ -48,6 +64,7 @@ def load_dataset(root: str | Path, dataset: str | None = None, image_root: str |
         raise UserError(f"{root}: not a folder; --root takes the dataset folder holding its annotation file")
     if dataset is not None and dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r}: use one of {', '.join(DATASETS)}")
+    root = annotation_folder(root)
     fmt, slug = detect_format(root)
     if fmt == "release":
         return load_release(root, dataset, Path(image_root) if image_root else None)

@@ -24,12 +24,17 @@ from tipr_bench.benchmark.store import DatasetInfo
 
 PATH_FIELDS = ("file_path", "img_path", "image_path")
 SPLIT_IN_NAME = re.compile(r"(train|val|test)", re.IGNORECASE)
+ANNOTATION_FOLDER = "annos"  # the Bi-IRRA authors keep the annotation files in DATASET/annos/
 
 
 def image_root_of(root: Path) -> Path:
-    """The folder image paths are relative to: `imgs/` in every benchmark's release, else the root."""
-    imgs = root / "imgs"
-    return imgs if imgs.is_dir() else root
+    """The folder image paths are relative to: `imgs/` beside the annotation files (every benchmark's
+    release), or beside their `annos/` folder (the Bi-IRRA authors' DATASET/annos + DATASET/imgs);
+    else the root."""
+    for imgs in (root / "imgs", root.parent / "imgs" if root.name == ANNOTATION_FOLDER else None):
+        if imgs is not None and imgs.is_dir():
+            return imgs
+    return root
 
 
 def load_native(slug: str, root: Path, annotation_files: list[Path]) -> LoadedDataset:

@@ -53,11 +53,14 @@ class HubDownload:
     verified: int  # files that matched the checksum the Hub lists
     found: list[FoundDataset] = field(default_factory=list)
     already_present: bool = False
+    from_cache: bool = False  # the Hub was not reached (offline mode, or down): the files and the listing they
+    # were checked against are the Hub cache's, as stored when the cache was filled
 
     def as_dict(self) -> dict:
         return {"repo": self.repo_id, "revision": self.revision, "commit": self.commit, "endpoint": self.endpoint,
                 "path": str(self.path), "files": self.files, "bytes": self.bytes, "verified": self.verified,
-                "found": [asdict(f) for f in self.found], "already_present": self.already_present}
+                "found": [asdict(f) for f in self.found], "already_present": self.already_present,
+                "from_cache": self.from_cache}
 
 
 def default_hub_folder(repo: HubRepo, commit: str) -> Path:
@@ -87,10 +90,11 @@ def download_from_hub(
         disable_progress_bars()
     try:
         with hub_errors(repo, endpoint, "downloading"):
+            from_cache = not _hub_answers(repo, endpoint, token)
             try:
                 snapshot = Path(snapshot_download(repo.repo_id, repo_type="dataset", revision=repo.revision,
                                                   allow_patterns=include, cache_dir=cache_dir, endpoint=endpoint,
-                                                  token=token))
+                                                  token=token, local_files_only=from_cache))
             except OSError as exc:  # huggingface_hub's errors are OSErrors
                 _explain_uncached(exc, repo, endpoint, cache_dir)
                 raise
@@ -111,13 +115,33 @@ def download_from_hub(
                         "ufine*.json or a tipr-bench release; nothing was installed")
     dest = Path(out).expanduser() if out is not None else default_hub_folder(repo, commit)
     result = HubDownload(repo.repo_id, repo.revision, commit, endpoint_of(endpoint), dest, len(selected),
-                         sum(f.size for f in selected), len(checked), found)
+                         sum(f.size for f in selected), len(checked), found, from_cache=from_cache)
     if dest.exists() and any(dest.iterdir()):
         _check_existing(dest, repo, commit, selected)
         result.already_present = True
         return result
     _install(snapshot, dest, repo, commit, selected, checked, endpoint)
     return result
+
+
+def _hub_answers(repo: HubRepo, endpoint: str | None, token: str | bool | None) -> bool:
+    """Whether the Hub can be asked about the repo now. snapshot_download falls back to its cache without
+    saying so when the Hub is down; asking first tells a download from a cached copy. A Hub that answers
+    with a refusal (no such repo, a bad token) raises, as the download itself would."""
+    import httpx2
+    from huggingface_hub import HfApi, constants, errors
+
+    if constants.is_offline_mode():
+        return False
+    try:
+        HfApi(endpoint=endpoint, token=token).repo_info(repo.repo_id, repo_type="dataset", revision=repo.revision)
+    except (httpx2.ConnectError, httpx2.TimeoutException):
+        return False
+    except errors.HfHubHTTPError as exc:
+        if exc.response is not None and exc.response.status_code >= 500:
+            return False
+        raise
+    return True
 
 
 def _tree(repo: HubRepo, commit: str, cache_dir) -> list:
@@ -158,8 +182,17 @@ def survey(root: Path, paths: list[str]) -> list[FoundDataset]:
     return found
 
 
-def dataset_folder(result: HubDownload, dataset: str) -> Path:
-    """The folder of the download to ingest as `dataset`: the one whose name or files say so, or the only one."""
+def dataset_folder(result: HubDownload, dataset: str | None) -> Path:
+    """The folder of the download to ingest as `dataset`: the one whose name or files say so, or the only one.
+    Without `dataset`, the only folder, when its files name their dataset (a tipr-bench release does)."""
+    if dataset is None:
+        named = [f for f in result.found if f.dataset]
+        if len(result.found) == 1 and named:
+            return result.path / named[0].folder if named[0].folder else result.path
+        folders = ", ".join(f.folder or "." for f in result.found)
+        raise UserError(f"--ingest: the download ({folders}) does not name its dataset (the published multilingual "
+                        f"files do not); it is installed at {result.path}: run `tipr-bench ingest --root "
+                        f"{result.path}/FOLDER --dataset NAME`, or download again with --dataset")
     key = re.sub(r"[^a-z0-9]", "", dataset.lower())
     named = [f for f in result.found if f.dataset == dataset or re.sub(r"[^a-z0-9]", "", Path(f.folder).name.lower())
              == key]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,14 +29,25 @@ INDEX_FORMAT = "tipr-bench-index/1"
 
 @contextmanager
 def folder_lock(folder: Path, name: str = ".index.lock") -> Iterator[None]:
-    """An exclusive lock on a folder's lock file, so two exports never interleave index updates."""
+    """An exclusive lock on a folder's lock file, so two exports never interleave index updates. The file
+    is removed on release, so no `.lock` is left among the releases; a process that waited on a file
+    removed meanwhile sees the path name another file (or none) and locks again."""
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / name, "a") as handle:
+    path = folder / name
+    while True:
+        handle = open(path, "a")  # noqa: SIM115 - held across the yield below, closed in its finally
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()  # closing releases the lock, after the unlink: a waiter then finds the file gone
 
 
 def scan_releases(out: Path) -> list[dict]:

@@ -126,6 +126,11 @@ class ReleaseNotIntact(UserError):
         self.report = report
 
 
+class NoManifest(UserError):
+    """A folder without MANIFEST.json: not a release, or one that lost its manifest (`verify` exits 1, as for
+    any release that is not intact; elsewhere it is bad input)."""
+
+
 def verify_release(root: str | Path) -> VerifyReport:
     """Re-check a release folder: every manifest file present with its size and sha256, nothing extra.
 
@@ -135,7 +140,8 @@ def verify_release(root: str | Path) -> VerifyReport:
     root = Path(root)
     manifest_path = root / MANIFEST_NAME
     if not manifest_path.is_file():
-        raise UserError(f"{root}: no {MANIFEST_NAME}; point at a release folder such as releases/NAME/VERSION")
+        raise (NoManifest if root.is_dir() else UserError)(
+            f"{root}: no {MANIFEST_NAME}; point at a release folder such as releases/NAME/VERSION")
     raw = manifest_path.read_bytes()
     report = VerifyReport(root=str(root), manifest_sha256=sha256_bytes(raw))
     manifest = parse_manifest(raw, str(manifest_path))

@@ -171,7 +171,7 @@ def _describe(
     bar: Progress, images: list[_Image], split_of: dict[int, str], seed: int
 ) -> tuple[list[dict], dict[str, dict], dict[str, dict[str, int]]]:
     """reid_raw.json records, attributes.json entries and per-split counts."""
-    task = bar.add_task("captions", total=len(images))
+    task = bar.add_task("describing", total=len(images))  # counts images (two captions each), as its rate says
     records, attributes = [], {}
     counts = {split: {"persons": 0, "images": 0, "captions": 0} for split in SPLITS}
     for n, image in enumerate(images, 1):
