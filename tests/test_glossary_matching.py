@@ -226,6 +226,8 @@ def test_english_senses_positions_and_modifiers(zh):
     assert "top" not in on_top.expected and on_top.wrong_used == ()
     assert "dress" not in zh.check("black dress shoes", "黑色正装皮鞋").expected
     assert "dress" in zh.check("a black dress and shoes", "黑色连衣裙和鞋子").expected
+    assert "button" not in zh.check("a white button up shirt", "白色衬衫").expected  # a style of shirt
+    assert "button" in zh.check("a shirt with a red button", "一件带红色纽扣的衬衫").expected
 
 
 def test_terms_and_senses_stop_at_punctuation(zh):

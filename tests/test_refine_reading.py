@@ -125,6 +125,8 @@ FAITHFUL = {
                                    "He has a cap on and a mobile phone in his hand."),
     "a place after another noun is that noun's": ("A woman in a dark dress with a ribbon around her waist.",
                                                   "A woman in a dark dress, a ribbon tied at her waist."),
+    "a pattern takes the colours before it": ("A man in a shirt with red and white stripes and black shorts.",
+                                              "A man in a red-and-white striped shirt with black shorts."),
     "a place after a feature is the feature's": ("A boy in a red hoodie with the hood up.",
                                                  "A boy in a red hoodie with the hood on his head."),
 }

@@ -274,8 +274,8 @@ def extract(text: str) -> Attributes:
             gap = 0
         elif pending:
             gap += 1
-            if tok in _BREAKERS or not tok.isalpha() or gap > 3:
-                pending, gap = [], 0
+            if tok in _BREAKERS or not tok.isalpha() or gap > 3 or tok in _PATTERNS:
+                pending, gap = [], 0  # "red and white stripes and black shorts": the stripes take the colours
         i += 1
     male = sum(t in _MALE for t in toks)
     female = sum(t in _FEMALE for t in toks)

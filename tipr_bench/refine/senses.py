@@ -25,6 +25,7 @@ MODIFIER_HEADS: dict[str, frozenset[str]] = {
                         "clothing", "socks", "sock", "boots", "boot", "coat", "jacket", "suit", "up"}),
     "young": frozenset({"boy", "boys", "girl", "girls", "child", "children", "kid", "kids", "toddler", "baby"}),
     "low": frozenset({"haircut", "cut", "hair"}),  # a low haircut is a short one
+    "button": frozenset({"up", "down"}),  # a button-up shirt is a style of shirt, its buttons unnamed
 }
 
 # Words that only repeat the colour or shade before them ("dark colored", "light-coloured", "two
