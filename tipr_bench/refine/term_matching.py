@@ -102,9 +102,12 @@ class EnglishTermIndex:
 
     def __init__(self) -> None:
         self._table: dict[tuple[str, ...], tuple[int, int]] = {}
+        self._first: set[str] = set()  # the words a key begins with: most caption words begin none
         self._longest = 1
         for phrase in NON_TERM_PHRASES:
-            self._table[tuple(EN_TOKEN.findall(phrase))] = (NO_TERM, EXACT)
+            key = tuple(EN_TOKEN.findall(phrase))
+            self._table[key] = (NO_TERM, EXACT)
+            self._first.add(key[0])
 
     def add(self, entry: int, aliases: Iterable[str], verb: bool) -> None:
         """Register an entry's aliases. Exact forms beat inflected ones; at equal rank the later
@@ -114,6 +117,7 @@ class EnglishTermIndex:
                 held = self._table.get(tokens)
                 if held is None or rank >= held[1]:
                     self._table[tokens] = (entry, rank)
+                    self._first.add(tokens[0])
                     self._longest = max(self._longest, len(tokens))
 
     def scan(self, text: str) -> tuple[list[SpanMatch], list[Token]]:
@@ -122,13 +126,15 @@ class EnglishTermIndex:
         Each match carries its noun-phrase number: consecutive matches share one unless a word
         outside `PHRASE_GLUE` (a comma, `and`, `with`, a verb) stands between them."""
         tokens = english_tokens(text)
+        words = [t.text for t in tokens]
         matches: list[SpanMatch] = []
         left: list[Token] = []
         phrase, gap_breaks = 0, False
         i = 0
         while i < len(tokens):
-            for n in range(min(self._longest, len(tokens) - i), 0, -1):
-                hit = self._table.get(tuple(t.text for t in tokens[i : i + n]))
+            widths = range(min(self._longest, len(tokens) - i), 0, -1) if words[i] in self._first else ()
+            for n in widths:
+                hit = self._table.get(tuple(words[i : i + n]))
                 if hit is not None and n > 1 and PUNCTUATION.search(text, tokens[i].end, tokens[i + n - 1].start):
                     continue  # "a long dress, shoes are black" holds no "dress shoe"
                 if hit is not None:
@@ -137,7 +143,7 @@ class EnglishTermIndex:
                         if gap_breaks or punctuated:
                             phrase += 1
                         matches.append(SpanMatch(hit[0], tokens[i].start, tokens[i + n - 1].end, phrase,
-                                                 tuple(t.text for t in tokens[i : i + n])))
+                                                 tuple(words[i : i + n])))
                     gap_breaks = hit[0] == NO_TERM
                     i += n
                     break
@@ -169,6 +175,12 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
+@lru_cache(maxsize=1 << 15)
+def _phrase_parts(normalize: Callable[[str], str], phrase: str) -> tuple[str, ...]:
+    """A glossary phrase's literal parts, normalized once per phrase rather than once per caption."""
+    return tuple(p for p in (normalize(part) for part in phrase.split(GAP)) if p)
+
+
 class SubstringText:
     """Chinese (and, with their own spelling folds, Japanese and Korean): whitespace-free,
     case-folded substring search."""
@@ -179,7 +191,7 @@ class SubstringText:
         self.text = self.normalize(text)
 
     def spans(self, phrase: str) -> list[Span]:
-        parts = [p for p in (self.normalize(part) for part in phrase.split(GAP)) if p]
+        parts = _phrase_parts(self.normalize, phrase)
         if not parts:
             return []
         if len(parts) == 1:
