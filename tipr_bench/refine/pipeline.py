@@ -149,7 +149,6 @@ class Judge:
         go of the GIL, the HTTP client mostly waits), so neither waits for the other."""
         scorable = [i for i in items if i.text.strip()]
         sources, texts = [i.source for i in scorable], [i.text for i in scorable]
-        self.scorer.preload(self.ws, sources)
         ticks = _QETicks()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qe") as pool:
             scoring = pool.submit(self.scorer.score, sources, texts, ticks)
@@ -161,7 +160,6 @@ class Judge:
             except BaseException:
                 ticks.stopped = True  # the worker ends at its next batch instead of scoring everything
                 raise
-        self.scorer.persist(self.ws)
         qe = dict(zip((i.key for i in scorable), scores, strict=True))
         if self.theta is None:
             self.theta = qe_threshold(scores)
@@ -289,7 +287,7 @@ def refine_language(
         backend = backend.build()
     if isinstance(rewrite_backend, BackendOptions):
         rewrite_backend = rewrite_backend.build()
-    scorer = make_scorer(s.qe, s.comet_model, s.comet_python)
+    scorer = make_scorer(s.qe, s.comet_model, s.comet_python, workspace_root=ws.root)
     thresholds = Thresholds(chrf_min=s.chrf_min, qe_theta=s.threshold)
     judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, s.max_tokens, s.force)
     items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)

