@@ -292,12 +292,14 @@ def refine_language(
     judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, s.max_tokens, s.force)
     items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
              for c in captions if c.key in translations]
+    human = {k for k, t in translations.items() if t.provenance == "human"}
+    untranslated = len(captions) - len(items)
+    del captions, translations  # at 80,000 captions ~175 MB of rows that judging no longer needs
     base = ws.next_round(lang)
     best = judge.judge(items)
     ws.put_qa(a.to_qa(lang, base) for a in best.values())
     before = _counts(best.values())
 
-    human = {k for k, t in translations.items() if t.provenance == "human"}
     rewriter = rewrite_backend or backend
     rewritten = improved = 0
     accepted: set[str] = set()
@@ -337,7 +339,7 @@ def refine_language(
     if gloss is not None:
         signatures["term-match"] = gloss.signature
     summary = RefineSummary(
-        lang=lang, dataset=dataset, split=split, captions=len(items), untranslated=len(captions) - len(items),
+        lang=lang, dataset=dataset, split=split, captions=len(items), untranslated=untranslated,
         verdicts_before=before, verdicts=_counts(final),
         term_match_rate=round(term_met / term_expected, 4) if term_expected else None,
         soft_misses=sum(len(a.soft_misses) for a in final),
