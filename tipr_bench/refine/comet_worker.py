@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--input", required=True, type=Path)
     parser.add_argument("--output", required=True, type=Path)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 64 on a GPU, 16 on the CPU")
     parser.add_argument("--gpus", type=int, default=None)
     args = parser.parse_args()
     try:
@@ -54,7 +54,8 @@ def main() -> int:
             gpus = 1 if torch.cuda.is_available() else 0
         except ImportError:
             gpus = 0
-    result = model.predict(data, batch_size=args.batch_size, gpus=gpus, progress_bar=False)
+    batch_size = args.batch_size or (64 if gpus else 16)
+    result = model.predict(data, batch_size=batch_size, gpus=gpus, progress_bar=False)
     scores = [float(s) for s in result.scores]
     tmp = args.output.with_name(args.output.name + ".tmp")
     tmp.write_text(json.dumps(scores), encoding="utf-8")

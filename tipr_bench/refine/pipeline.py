@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -175,27 +176,40 @@ class Judge:
         return reasons
 
     def judge(self, items: Sequence[Item]) -> dict[str, Assessment]:
-        """Assess every item; the first call fixes theta from its QE scores (mean noise) unless given."""
-        bts = back_translate(self.ws, self.backend, self.lang, {i.key: i.text for i in items}, params=self.params,
-                             progress=self.progress, usage=self.usage, force=self.force)
-        self.unusable = {i.key: bts[i.key].error for i in items if i.text.strip() and bts[i.key].error}
+        """Assess every item; the first call fixes theta from its QE scores (mean noise) unless given.
+        The QE model runs in a worker thread while the back-translations are fetched (its kernels let
+        go of the GIL, the HTTP client mostly waits), so neither waits for the other."""
         scorable = [i for i in items if i.text.strip()]
-        bar = _progress(self.progress and len(scorable) > 0)
-        if bar is not None:
-            bar.start()
-            task = bar.add_task(f"QE ({self.scorer.name})", total=len(scorable))
-            tick = lambda n: bar.advance(task, n)  # noqa: E731
-        else:
-            tick = None
-        try:
-            scores = self.scorer.score([i.source for i in scorable], [i.text for i in scorable], tick)
-        finally:
-            if bar is not None:
-                bar.stop()
+        sources, texts = [i.source for i in scorable], [i.text for i in scorable]
+        ticks = _QETicks()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qe") as pool:
+            scoring = pool.submit(self.scorer.score, sources, texts, ticks)
+            try:
+                bts = back_translate(self.ws, self.backend, self.lang, {i.key: i.text for i in items},
+                                     params=self.params, progress=self.progress, usage=self.usage,
+                                     force=self.force)
+                scores = self._await_scores(scoring, ticks, len(scorable))
+            except BaseException:
+                ticks.stopped = True  # the worker ends at its next batch instead of scoring everything
+                raise
+        self.unusable = {i.key: bts[i.key].error for i in items if i.text.strip() and bts[i.key].error}
         qe = dict(zip((i.key for i in scorable), scores, strict=True))
         if self.theta is None:
             self.theta = qe_threshold(scores)
         return {item.key: self.assess_item(item, bts.get(item.key), qe.get(item.key)) for item in items}
+
+    def _await_scores(self, scoring: Future, ticks: _QETicks, total: int) -> list[float]:
+        """The QE scores, with a bar for what is left once the back-translations are in."""
+        bar = _progress(self.progress and total > 0 and not scoring.done())
+        if bar is None:
+            return scoring.result()
+        with bar:
+            task = bar.add_task(f"QE ({self.scorer.name})", total=total, completed=ticks.done, base=ticks.done)
+            while True:
+                try:
+                    return scoring.result(timeout=0.2)
+                except TimeoutError:
+                    bar.update(task, completed=ticks.done)
 
     def assess_item(self, item: Item, bt: BackTranslation | None, qe: float | None) -> Assessment:
         """One verdict from the signals at hand: the back-translation, the QE score, the glossary."""
@@ -218,6 +232,19 @@ class Judge:
             attribute_issues=[issue.reason() for issue in issues],
             status=item.status, status_reason=item.reason, thresholds=self.thresholds,
         )
+
+
+class _QETicks:
+    """Counts the pairs the QE worker has scored; once `stopped`, its next tick ends it early."""
+
+    def __init__(self):
+        self.done = 0
+        self.stopped = False
+
+    def __call__(self, n: int) -> None:
+        if self.stopped:
+            raise RuntimeError("QE stopped: the refine run ended early")
+        self.done += n
 
 
 def _confirming_issue(term: str, issues: Sequence[AttributeIssue]) -> str:
@@ -313,10 +340,12 @@ def refine_language(
         backend = backend.build()
     if isinstance(rewrite_backend, BackendOptions):
         rewrite_backend = rewrite_backend.build()
-    scorer = make_scorer(s.qe, s.comet_model, s.comet_python)
+    scorer = make_scorer(s.qe, s.comet_model, s.comet_python, workspace_root=ws.root)
     theta = s.threshold if s.threshold is not None else (state.theta if same_settings else None)
     thresholds = Thresholds(chrf_min=s.chrf_min, qe_theta=theta)
     judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, s.max_tokens, s.force)
+    untranslated = len(captions) - len(items)
+    del captions, translations  # at 80,000 captions ~175 MB of rows that judging no longer needs
     base = ws.next_round(lang)
     best = judge.judge(items)
     unusable = dict(judge.unusable)
@@ -364,7 +393,7 @@ def refine_language(
     if gloss is not None:
         signatures["term-match"] = gloss.signature
     summary = RefineSummary(
-        lang=lang, dataset=dataset, split=split, captions=len(items), untranslated=len(captions) - len(items),
+        lang=lang, dataset=dataset, split=split, captions=len(items), untranslated=untranslated,
         verdicts_before=before, verdicts=_counts(final),
         term_match_rate=round(term_met / term_expected, 4) if term_expected else None,
         soft_misses=sum(len(a.soft_misses) for a in final),
