@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from in_tree import run_driver
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -41,13 +41,6 @@ print(json.dumps({"seconds": time.perf_counter() - started, "verdicts": verdicts
 """
 
 
-def run(tree: Path, rows_file: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, "-c", DRIVER, str(rows_file)], env=env, capture_output=True, text=True,
-                         check=True, cwd=tree)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, required=True, help="a checkout of the reference commit")
@@ -67,8 +60,8 @@ def main() -> None:
         rows_file.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
         runs = {"reference": [], "this tree": []}
         for _ in range(args.rounds):
-            runs["reference"].append(run(args.reference.resolve(), rows_file))
-            runs["this tree"].append(run(HERE, rows_file))
+            runs["reference"].append(run_driver(args.reference.resolve(), DRIVER, str(rows_file)))
+            runs["this tree"].append(run_driver(HERE, DRIVER, str(rows_file)))
     print(f"{len(rows)} real captions, judging only (zh glossary, back-translation = the caption)")
     best = {}
     for name, results in runs.items():

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from in_tree import run_driver
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -46,10 +46,7 @@ print(json.dumps({"seconds": time.perf_counter() - started, "verdicts": summary.
 
 def run(tree: Path, captions_file: Path, base_url: str) -> dict:
     with tempfile.TemporaryDirectory() as work:
-        env = {**os.environ, "PYTHONPATH": str(tree)}
-        out = subprocess.run([sys.executable, "-c", DRIVER, str(captions_file), work, base_url], env=env,
-                             capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        return run_driver(tree, DRIVER, str(captions_file), work, base_url)
 
 
 def main() -> None:
