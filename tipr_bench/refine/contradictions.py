@@ -83,12 +83,11 @@ def _slot_issues(b: Mention, sources: list[Mention], source: Reading) -> list[At
     noun = sources[0].words
     # shade: every colour the source gives this thing must be there in the same or a near shade
     if b.colours and all(s.colours for s in sources):
-        for s in sources[:1]:
-            for colour in s.colours:
-                if not _shade_ok(colour, b.colours) and _families_overlap(colour[0], [w for w, _ in b.colours]):
-                    found = "/".join(" ".join(filter(None, (t, w))) for w, t in b.colours)
-                    issues.append(AttributeIssue("shade", noun, " ".join(filter(None, (colour[1], colour[0]))),
-                                                 f"{found} ({ShadeMatch.DIFFERENT})"))
+        for colour in sources[0].colours:
+            if not _shade_ok(colour, b.colours) and _families_overlap(colour[0], [w for w, _ in b.colours]):
+                found = "/".join(" ".join(filter(None, (t, w))) for w, t in b.colours)
+                issues.append(AttributeIssue("shade", noun, " ".join(filter(None, (colour[1], colour[0]))),
+                                             f"{found} ({ShadeMatch.DIFFERENT})"))
     said_materials = [s.materials for s in sources if s.materials]
     if b.materials and said_materials and all(not (m & b.materials) for m in said_materials):
         issues.append(AttributeIssue("material", noun, "/".join(sorted(said_materials[0])),

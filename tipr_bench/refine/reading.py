@@ -90,9 +90,6 @@ class Reading:
     counts: dict[str, frozenset[int]]  # countable noun -> numbers said (exact, SEVERAL or IMPLIED_*)
     also_named: frozenset[str] = frozenset()  # species named only as a modifier ("backpack purse")
 
-    def of_species(self, names: set[str]) -> list[Mention]:
-        return [m for m in self.mentions if m.species in names]
-
 
 @cache
 def ancestors(species: str) -> tuple[str, ...]:
