@@ -121,12 +121,12 @@ def _families_overlap(word: str, others: list[str]) -> bool:
 def _near_garment_issues(source: Reading, other: Reading) -> list[AttributeIssue]:
     """A garment or item the back-translation names where the source has a different one nearby."""
     issues: list[AttributeIssue] = []
+    named = [s.species for s in source.mentions if not s.negated] + sorted(source.also_named)
     for b in other.mentions:
         if b.negated or b.species in _GENERIC or b.region == "any":
             continue
         regions = {b.region, *V.NEAR_REGIONS.get(b.region, ())}
         nearby = [s for s in source.mentions if not s.negated and s.region in regions and s.species not in _GENERIC]
-        named = [s.species for s in source.mentions if not s.negated] + sorted(source.also_named)
         if not nearby or any(compatible(s, b.species) for s in named):
             continue
         unmatched = [s for s in nearby if not any(compatible(s.species, o.species) for o in other.mentions)]

@@ -188,12 +188,8 @@ def _read_mention(toks: list[str], start: int, end: int, species: str, head_ends
                   head_starts: set[int], previous: Mention | None) -> Mention:
     m = Mention(species, " ".join(toks[start:end]), start, end)
     first = _phrase_start(toks, start, head_ends)
-    words = toks[first:end]
-    negator = next((j for j, t in enumerate(words) if t in V.NEGATORS), None)
-    if negator is not None and words[negator + 1:negator + 2] and words[negator + 1] in V.FEATURE_WORDS:
-        words = words[negator + 2:]  # "a no-sleeve shirt": the negator is the feature's, not the shirt's
-        m.negated = False
-    elif first != start and toks[first] in V.FEATURE_WORDS:
+    words = toks[first:end]  # a phrase never reaches back across a negator (`_phrase_start`)
+    if first != start and toks[first] in V.FEATURE_WORDS:
         m.negated = False  # "a no-sleeve shirt": the phrase begins with the negated feature
     else:
         m.negated = _negated(toks, first)
