@@ -11,8 +11,8 @@ from tipr_bench.baselines.bi_irra.inference import load_model
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.schedule import WarmupCosine, lr_at
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
-from tipr_bench.benchmark.atomic import sha256_file
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.atomic import sha256_file
+from tipr_bench.core.errors import UserError
 
 
 def test_model_checkpoint_round_trip_gives_identical_outputs(tmp_path):

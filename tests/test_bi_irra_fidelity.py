@@ -25,7 +25,7 @@ from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer, clean_caption
 from tipr_bench.baselines.bi_irra.train import TrainOptions, decay_split, param_groups, train
 from tipr_bench.baselines.queries import split_captions
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 CAPTION = "The MAN wears a Red shirt, (black) pants... He carries: a bag~"
 CLEANED = "the man wears a red shirt, black pants he carries a bag"  # by hand, per pre_caption's rules

@@ -9,7 +9,7 @@ import torch
 from tests.support.bi_irra_micro import MICRO
 from tipr_bench.baselines.bi_irra.keymap import FUSION_SUBLAYERS, load_into, map_key, read_state_dict
 from tipr_bench.baselines.bi_irra.model import BiIRRA
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 BERT_SUFFIX = {new: old for old, new in FUSION_SUBLAYERS.items()}
 

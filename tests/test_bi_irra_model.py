@@ -10,7 +10,7 @@ from tipr_bench.baselines.bi_irra.config import BASE, TINY, BiIrraConfig
 from tipr_bench.baselines.bi_irra.masking import blockwise_mask, mask_tokens
 from tipr_bench.baselines.bi_irra.model import BiIRRA, TrainBatch
 from tipr_bench.baselines.bi_irra.vit import relative_position_index
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 
 def _batch(cfg: BiIrraConfig, b: int = 4, length: int = 9) -> TrainBatch:

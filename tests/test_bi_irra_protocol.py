@@ -23,7 +23,7 @@ from tipr_bench.baselines.bi_irra.inference import load_model, metrics, score_lo
 from tipr_bench.baselines.bi_irra.masking import mask_tokens
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.baselines.bi_irra.train import TrainOptions, check_global_batch, train
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 
 def _free_port() -> int:

@@ -17,7 +17,7 @@ from tipr_bench.baselines.bi_irra.inference import (
 )
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
-from tipr_bench.benchmark.atomic import sha256_file
+from tipr_bench.core.atomic import sha256_file
 
 
 def _model(ws, rerank_score: str = "itc+itm") -> LoadedModel:

@@ -13,8 +13,8 @@ from tests.support.bi_irra_sample import build_workspace
 from tipr_bench.baselines.bi_irra import checkpoint as ckpt
 from tipr_bench.baselines.bi_irra import config as configs
 from tipr_bench.baselines.bi_irra.train import TrainOptions, train
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.cli import app
+from tipr_bench.core.errors import UserError
 
 
 @pytest.fixture()

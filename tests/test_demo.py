@@ -73,7 +73,7 @@ def test_plan_counts_the_translators_conversion_until_the_model_cache_holds_it(t
 
 
 def test_bad_demo_options_are_refused_before_anything_is_written(tmp_path):
-    from tipr_bench.benchmark.errors import UserError
+    from tipr_bench.core.errors import UserError
 
     for kw, message in (({"persons": 2}, "--persons 2"), ({"epochs": 0}, "--epochs 0"), ({"lang": "en"}, "--lang en"),
                         ({"backend": "openai"}, "needs --model"), ({"backend": "magic"}, "--backend 'magic'")):

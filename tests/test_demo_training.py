@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.errors import UserError
 from tipr_bench.demo_training import BackgroundTraining, TrainingJob, decode_threads
 
 

@@ -12,8 +12,8 @@ pytest.importorskip("tipr_bench.baselines.bi_irra.train")
 from tests.support.bi_irra_sample import build_workspace  # noqa: E402
 from tipr_bench.baselines.bi_irra.train import TrainOptions, train  # noqa: E402
 from tipr_bench.baselines.evaluator import evaluate_bi_irra  # noqa: E402
-from tipr_bench.benchmark.atomic import sha256_file
-from tipr_bench.benchmark.errors import UserError  # noqa: E402
+from tipr_bench.core.atomic import sha256_file
+from tipr_bench.core.errors import UserError  # noqa: E402
 
 METRIC_KEYS = ["R1", "R5", "R10", "mAP", "mINP"]
 

@@ -12,8 +12,8 @@ from tipr_bench.baselines.evaluator import (
     evaluate_similarity_file,
     load_split,
 )
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.errors import UserError
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tipr_bench.benchmark.adapters import detect_format, load_dataset
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 
 def write(path: Path, obj) -> Path:

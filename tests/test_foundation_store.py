@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.ingest import ingest_dataset
 from tipr_bench.benchmark.records import QARecord, Reason, ReasonKind, Translation
 from tipr_bench.benchmark.store import EvalResult, Workspace
+from tipr_bench.core.errors import UserError
 
 
 def make_dataset(root, captions_per_image=2, persons=3, with_images=True):

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Caption
 from tipr_bench.benchmark.store import DatasetInfo, Workspace
 from tipr_bench.cli import app
+from tipr_bench.core.errors import UserError
 
 CAPTIONS = [
     "A tall man in a navy windbreaker pushes a stroller along the quay.",

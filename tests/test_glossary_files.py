@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 from tipr_bench.refine.glossary import (
     SHIPPED_LANGUAGES,
     load_glossary,

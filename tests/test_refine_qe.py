@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 from tipr_bench.refine.qe import CometKiwiScorer, is_noisy, make_scorer, noise, qe_threshold
 
 

@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import run_cli
 from tests.support.openai_server import OpenAIServer
 from tests.support.refine_fixtures import BAD_3, GOOD, SOURCES, WORSE_3, glossary, key, make_workspace, responder
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.errors import UserError
 from tipr_bench.refine.pipeline import refine_language
 from tipr_bench.refine.report import write_report
 from tipr_bench.refine.review import COLUMNS, export_review, import_review

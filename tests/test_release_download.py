@@ -14,10 +14,10 @@ import pytest
 
 from tests.support.release_server import ReleaseServer
 from tests.support.release_workspace import build_workspace
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.release import download_release, export_release, verify_release
 from tipr_bench.benchmark.release.fetch import IntegrityError, RetryPolicy
 from tipr_bench.benchmark.release.manifest import sha256_bytes
+from tipr_bench.core.errors import UserError
 
 FAST = RetryPolicy(attempts=3, backoff=0.01, timeout=5)
 BIG = "data/en/train.parquet"

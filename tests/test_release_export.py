@@ -13,12 +13,12 @@ import yaml
 
 from tests.support.release_workspace import SECRET, SLUG, build_workspace
 from tipr_bench.benchmark.adapters import load_dataset
-from tipr_bench.benchmark.atomic import sha256_file
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.release import export_release, verify_release
 from tipr_bench.benchmark.release.collect import COLUMNS
 from tipr_bench.benchmark.store import DatasetInfo
+from tipr_bench.core.atomic import sha256_file
+from tipr_bench.core.errors import UserError
 
 ALL = ["parquet", "jsonl", "irra", "bi-irra"]
 ROOT = Path(__file__).resolve().parent.parent

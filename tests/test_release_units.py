@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.release.fetch import file_url, to_url
 from tipr_bench.benchmark.release.index import parse_index, parse_spec, resolve
 from tipr_bench.benchmark.release.manifest import unsafe_path_reason
 from tipr_bench.benchmark.release.semver import is_semver, precedence
+from tipr_bench.core.errors import UserError
 
 
 def test_semver_precedence():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.translate_local_models import save_causal, save_seq2seq
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.decode_loop import PREFILL_ROWS
 from tipr_bench.translate.backends.script_vocab import allowed_token_ids

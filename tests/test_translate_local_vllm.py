@@ -17,7 +17,7 @@ from PIL import Image
 
 from tests.support.translate_data import make_workspace, run_main
 from tests.support.translate_local_models import CHAT_TEMPLATE, save_causal
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends import backend_identity, make_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.local_common import raw_prompt

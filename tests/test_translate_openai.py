@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.support.openai_server import OpenAIServer
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends import make_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.openai_backend import BackendError, OpenAIBackend

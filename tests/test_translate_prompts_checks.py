@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import get_language
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
 from tipr_bench.translate.checks import check_output
 from tipr_bench.translate.cost import count_tokens, estimate, message_tokens
 from tipr_bench.translate.prompts import EXAMPLES, PRESETS, get_prompt

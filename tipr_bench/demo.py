@@ -20,11 +20,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tipr_bench.benchmark.atomic import write_json
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.ingest import ingest_dataset
-from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.atomic import write_json
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
 from tipr_bench.demo_training import BackgroundTraining, TrainingJob, decode_threads
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.gemma_default import bundled_converted
@@ -298,7 +298,7 @@ def matmul_gflops(seconds: float = 1.0) -> float:
     are matmuls of this shape (a batch of hidden states through a 640 x 2048 layer), and training too."""
     import torch
 
-    from tipr_bench.benchmark.devices import cpu_threads
+    from tipr_bench.core.devices import cpu_threads
 
     threads = torch.get_num_threads()
     torch.set_num_threads(cpu_threads())
@@ -322,7 +322,7 @@ def _start_training(ws_dir: Path, opts: DemoOptions, fingerprint: str) -> Path |
         if previous.get("fingerprint") == fingerprint and Path(previous["best"]).is_file():
             return Path(previous["best"])
     local = opts.backend == "transformers"
-    from tipr_bench.benchmark.devices import cpu_threads
+    from tipr_bench.core.devices import cpu_threads
 
     # beside a local translator training keeps one core; beside a server it may use them all
     return BackgroundTraining(TrainingJob(ws_dir, opts.lang, opts.epochs, opts.seed,

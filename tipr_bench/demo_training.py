@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.progress import make_progress
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.progress import make_progress
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ from tipr_bench.baselines.submission import (
     load_similarity,
     must_exist,
 )
-from tipr_bench.benchmark.devices import resolve_device
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.store import EvalResult, Workspace
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.devices import resolve_device
+from tipr_bench.core.errors import UserError
 
 DIRECTIONS = ("t2i", "i2t")
 

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.atomic import write_bytes
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import LANGUAGES
 from tipr_bench.benchmark.store import EvalResult
+from tipr_bench.core.atomic import write_bytes
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import LANGUAGES
 
 METRICS = ("R1", "R5", "R10", "mAP", "mINP")
 METRIC_TITLES = {"R1": "R@1", "R5": "R@5", "R10": "R@10", "mAP": "mAP", "mINP": "mINP"}

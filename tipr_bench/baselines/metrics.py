@@ -385,7 +385,7 @@ def _progress(bounds: list[tuple[int, int]], enabled: bool, label: str):
     if not enabled or len(bounds) < 2:
         yield from bounds
         return
-    from tipr_bench.benchmark.progress import make_progress
+    from tipr_bench.core.progress import make_progress
 
     with make_progress(unit="queries") as bar:
         task = bar.add_task(label, total=bounds[-1][1])

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tipr_bench.benchmark.atomic import sha256_file
-from tipr_bench.benchmark.errors import UserError, brief
+from tipr_bench.core.atomic import sha256_file
+from tipr_bench.core.errors import UserError, brief
 
 SUBMISSION_ARRAYS = ("text_feats", "text_keys", "image_feats", "image_paths")
 NPY_MAGIC = b"\x93NUMPY"

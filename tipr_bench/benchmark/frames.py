@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.release.fetch import IntegrityError
 from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, manifest_files, parse_manifest, verify_release
+from tipr_bench.core.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
+
+from tipr_bench.core.clock import utc_now
 
 TranslationStatus = Literal["ok", "flagged", "failed"]
 Provenance = Literal["source", "machine", "human"]
@@ -25,10 +26,6 @@ def split_key(key: str) -> tuple[str, str, int]:
     head, _, index = key.rpartition("#")
     dataset, _, image_path = head.partition("/")
     return dataset, image_path, int(index)
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.records import Caption, QARecord, Reason, Translation, utc_now
-from tipr_bench.benchmark.writer_lock import WriterLock
+from tipr_bench.benchmark.records import Caption, QARecord, Reason, Translation
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.writer_lock import WriterLock
 
 DB_NAME = "tipr.sqlite"
 SCHEMA_VERSION = 1

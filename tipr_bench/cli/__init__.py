@@ -13,9 +13,9 @@ from rich.text import Text
 from typer._click import Context
 from typer.core import TyperArgument, TyperOption
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, err_console
+from tipr_bench.core.errors import UserError
 
 # Each module registers its commands on `app`; this order is the order `--help` lists them: the pipeline's.
 COMMAND_MODULES = ("data", "translate", "refine", "glossary", "release", "train", "evaluate", "demo")

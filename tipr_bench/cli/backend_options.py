@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends.vllm_backend import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
     DEFAULT_MAX_MODEL_LEN,

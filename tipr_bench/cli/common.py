@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from typer._click.globals import get_current_context
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import DB_NAME, Workspace
+from tipr_bench.core.errors import UserError
 
 # Exit codes, the same for every command (documented in the README).
 EXIT_FAILURE = 1

@@ -9,8 +9,6 @@ import typer
 from rich.table import Table
 
 from tipr_bench.baselines import leaderboard as board
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -24,6 +22,8 @@ from tipr_bench.cli.common import (
     err_console,
     print_json,
 )
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
 
 DIRECTION_CHOICES = {"t2i": ("t2i",), "i2t": ("i2t",), "both": ("t2i", "i2t")}
 

@@ -10,8 +10,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.backend_options import with_backend_options
@@ -26,6 +24,8 @@ from tipr_bench.cli.common import (
     err_console,
     print_json,
 )
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.progress import make_progress
 from tipr_bench.refine.glossary import load_glossary, read_texts_jsonl
 from tipr_bench.refine.glossary_build import (
     build_glossary,

@@ -13,7 +13,6 @@ from rich.table import Table
 from rich.text import Text
 
 from tipr_bench.benchmark.adapters import DATASETS
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.hub_source import HUB_SOURCE_NAME
 from tipr_bench.benchmark.ingest import prepare_ingest, write_ingest
 from tipr_bench.benchmark.release import download_release, export_release, verify_release
@@ -36,6 +35,7 @@ from tipr_bench.cli.common import (
     open_to_write,
     print_json,
 )
+from tipr_bench.core.errors import UserError
 from tipr_bench.refine.rewrite import REWRITE_PROMPTS
 from tipr_bench.translate.prompts import prompt_texts
 

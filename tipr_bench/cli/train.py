@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -21,6 +19,8 @@ from tipr_bench.cli.common import (
     console,
     print_json,
 )
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
 
 
 @app.command()

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.backend_options import with_backend_options
@@ -24,6 +23,7 @@ from tipr_bench.cli.common import (
     open_to_write,
     print_json,
 )
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.options import BackendOptions
 from tipr_bench.translate.session import (
     Outcome,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tipr_bench.benchmark.devices import THREADS_ENV, cpu_threads
+from tipr_bench.core.devices import THREADS_ENV, cpu_threads
 from tipr_bench.refine.e5_file import BLOCK, E5File, dequantize, read_e5_file
 from tipr_bench.refine.e5_tokenizer import E5Tokenizer
 

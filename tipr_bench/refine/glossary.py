@@ -22,8 +22,8 @@ from importlib import resources
 from pathlib import Path
 
 from tipr_bench import __version__
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import get_language
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
 from tipr_bench.refine.glossary_stopwords import COVERAGE_STOPWORDS
 from tipr_bench.refine.senses import COLOUR_SUFFIXES, MODIFIER_HEADS
 from tipr_bench.refine.term_matching import (

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tipr_bench.benchmark.atomic import write_text
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import get_language
-from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.atomic import write_text
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
 from tipr_bench.refine.backtranslate import BACK_TRANSLATION_PROMPT, BackTranslation, Usage, back_translate
 from tipr_bench.refine.glossary import CHECK_COLUMN, HEADER, Glossary, GlossaryEntry, load_glossary
 from tipr_bench.translate.backends.base import DecodingParams

@@ -29,12 +29,12 @@ from rich.progress import (
     Progress,
 )
 
-from tipr_bench.benchmark.atomic import write_json
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import get_language
-from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.records import Reason, ReasonKind, Translation
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.atomic import write_json
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
+from tipr_bench.core.progress import make_progress
 from tipr_bench.refine.attributes import AttributeIssue, Attributes, compare, extract
 from tipr_bench.refine.backtranslate import BackTranslation, Usage, back_translate, metric_signatures, sentence_scores
 from tipr_bench.refine.glossary import (

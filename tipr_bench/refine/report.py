@@ -17,9 +17,9 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from tipr_bench.benchmark.atomic import write_bytes, write_text
 from tipr_bench.benchmark.records import QARecord, ReasonKind
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.atomic import write_bytes, write_text
 from tipr_bench.refine.verdict import VERDICTS
 
 SEVERITY = {"failed": 0, "flagged": 1, "noisy": 2, "ok": 3, "reviewed": 4}

@@ -18,11 +18,11 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.atomic import atomic_open
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import LANGUAGES, get_language
 from tipr_bench.benchmark.records import QARecord, Reason, ReasonKind, Translation
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.atomic import atomic_open
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import LANGUAGES, get_language
 from tipr_bench.translate.checks import check_output
 
 COLUMNS = ("key", "lang", "source", "translation", "back_translation", "verdict", "reasons", "corrected")

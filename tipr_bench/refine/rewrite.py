@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import ReasonKind, split_key
 from tipr_bench.benchmark.store import DatasetInfo, Workspace
+from tipr_bench.core.errors import UserError
 from tipr_bench.refine.backtranslate import Usage
 from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.verdict import Assessment

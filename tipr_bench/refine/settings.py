@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.qe import QE_KINDS
 from tipr_bench.refine.rewrite import DEFAULT_MAX_TOKENS, REWRITE_MODES

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.atomic import atomic_open
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.atomic import atomic_open
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends.local_common import has_chat_template
 from tipr_bench.translate.backends.openai_backend import chat_args, completion_from_body
 from tipr_bench.translate.cache import TranslationCache

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tipr_bench.benchmark.languages import get_language
+from tipr_bench.core.languages import get_language
 from tipr_bench.translate.prompts import EXAMPLES, EXAMPLES2, EXAMPLES3
 
 _SCRIPT_CHARS = {

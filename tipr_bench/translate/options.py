@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tipr_bench.benchmark.devices import check_device
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import get_language
+from tipr_bench.core.devices import check_device
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
 from tipr_bench.translate.backends import BACKENDS, backend_identity, default_backend_name, make_backend
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, DecodingParams
 from tipr_bench.translate.backends.vllm_backend import VllmSettings

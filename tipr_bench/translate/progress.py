@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
-from tipr_bench.benchmark.progress import make_progress
+from tipr_bench.core.progress import make_progress
 
 
 class _CostColumn(ProgressColumn):

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import LANGUAGES
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import LANGUAGES
 
 LDAT_TEMPLATE = "Please translate the English sentence '{source}' into {language}."
 

@@ -26,9 +26,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.records import Translation, utc_now
+from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, Completion, DecodingParams
 from tipr_bench.translate.cache import CachedAnswer, TranslationCache, image_digest, key_from_prefix, request_prefix
 from tipr_bench.translate.checks import CheckResult, check_output

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
 from tipr_bench.translate.backends.local_common import has_chat_template
 from tipr_bench.translate.cost import estimate
 from tipr_bench.translate.options import BackendOptions

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tipr_bench.benchmark.atomic import atomic_open
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.atomic import atomic_open
+from tipr_bench.core.errors import UserError
 
 MODEL = "bi-irra"
 

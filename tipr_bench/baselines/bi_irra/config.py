@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 
 @dataclass(frozen=True)

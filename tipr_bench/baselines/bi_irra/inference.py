@@ -27,11 +27,11 @@ from tipr_bench.baselines.bi_irra.data import eval_image, image_root
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.baselines.queries import split_captions
-from tipr_bench.benchmark.atomic import sha256_file
-from tipr_bench.benchmark.devices import resolve_device, use_cpu_threads
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.atomic import sha256_file
+from tipr_bench.core.devices import resolve_device, use_cpu_threads
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.progress import make_progress
 
 RERANK_OFFSET = 3.0
 OUTSIDE_TOP_K = -100.0  # the reference's score for every image outside a query's top k

@@ -50,7 +50,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 FUSION_SUBLAYERS = {
     "attention.self.query": "self_attn.query",

@@ -16,7 +16,7 @@ from transformers import XLMRobertaConfig, XLMRobertaModel
 
 from tipr_bench.baselines.bi_irra.attention import attend
 from tipr_bench.baselines.bi_irra.config import BiIrraConfig
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 
 def xlmr_config(config: BiIrraConfig, pad_id: int = 1) -> XLMRobertaConfig:

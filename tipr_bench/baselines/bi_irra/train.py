@@ -39,10 +39,10 @@ from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.schedule import WarmupCosine
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
 from tipr_bench.baselines.queries import split_captions
-from tipr_bench.benchmark.devices import check_device, resolve_device, use_cpu_threads
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.devices import check_device, resolve_device, use_cpu_threads
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.progress import make_progress
 
 NO_DECAY_NAMES = ("cls_token", "mask_token", "pos_embed", "temp", "relative_position_bias_table")
 SELECTIONS = ("val", "test")

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.store import DatasetInfo
+from tipr_bench.core.errors import UserError
 
 # Dataset slugs and the native annotation file each one ships with.
 DATASETS = {

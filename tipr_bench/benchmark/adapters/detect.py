@@ -9,7 +9,7 @@ from tipr_bench.benchmark.adapters.base import DATASETS, LoadedDataset
 from tipr_bench.benchmark.adapters.multilingual import load_multilingual, multilingual_files
 from tipr_bench.benchmark.adapters.native import ANNOTATION_FOLDER, load_native
 from tipr_bench.benchmark.adapters.release import is_release, load_release
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 # Native file names per dataset, in the order they are tried.
 NATIVE_FILES = {

@@ -19,11 +19,12 @@ from tipr_bench.benchmark.adapters.base import (
     read_json,
 )
 from tipr_bench.benchmark.adapters.native import image_root_of
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.hub_source import find_hub_source
-from tipr_bench.benchmark.languages import get_language
-from tipr_bench.benchmark.records import Caption, Translation, caption_key, utc_now
+from tipr_bench.benchmark.records import Caption, Translation, caption_key
 from tipr_bench.benchmark.store import DatasetInfo
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import get_language
 
 FILE_PATTERN = re.compile(r"^(train|val|test)_reid_([a-z]{2})\.json$")
 FIX = "every record needs file_path, id and captions"

@@ -18,9 +18,10 @@ from tipr_bench.benchmark.adapters.base import (
     read_json,
     split_of,
 )
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.records import Caption, utc_now
+from tipr_bench.benchmark.records import Caption
 from tipr_bench.benchmark.store import DatasetInfo
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.errors import UserError
 
 PATH_FIELDS = ("file_path", "img_path", "image_path")
 SPLIT_IN_NAME = re.compile(r"(train|val|test)", re.IGNORECASE)

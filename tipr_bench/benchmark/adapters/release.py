@@ -11,9 +11,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from tipr_bench.benchmark.adapters.base import LoadedDataset, read_json
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.records import Caption, Translation, utc_now
+from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.store import DatasetInfo
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.errors import UserError
 
 COLUMNS = ("key", "dataset", "split", "person_id", "image_path", "caption_index", "lang", "text")
 

@@ -12,9 +12,9 @@ from importlib import resources
 from statistics import fmean
 from string import Template
 
-from tipr_bench.benchmark.languages import get_language
 from tipr_bench.benchmark.release.collect import ReleaseData
 from tipr_bench.benchmark.release.sources import source_of
+from tipr_bench.core.languages import get_language
 
 TEMPLATE_NAME = "README.template.md"
 

@@ -16,9 +16,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.errors import UserError
 
 COLUMNS = (
     "key", "dataset", "split", "person_id", "image_path", "caption_index", "lang", "text",

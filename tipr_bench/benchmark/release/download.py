@@ -14,9 +14,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.atomic import fsync_dir, sha256_file, write_durable
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.progress import make_progress
 from tipr_bench.benchmark.release.fetch import (
     IntegrityError,
     RetryPolicy,
@@ -36,6 +33,9 @@ from tipr_bench.benchmark.release.manifest import (
     verify_release,
 )
 from tipr_bench.benchmark.release.semver import check_semver
+from tipr_bench.core.atomic import fsync_dir, sha256_file, write_durable
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.progress import make_progress
 
 INDEX_ENV = "TIPR_BENCH_INDEX"
 CACHE_ENV = "TIPR_BENCH_CACHE"

@@ -18,11 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tipr_bench
-from tipr_bench.benchmark.atomic import fsync_dir, sha256_file, staging_dir, write_durable
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.languages import file_code, get_language
-from tipr_bench.benchmark.progress import make_progress
-from tipr_bench.benchmark.records import utc_now
 from tipr_bench.benchmark.release.card import KNOWN_PROMPTS, render_card
 from tipr_bench.benchmark.release.collect import ReleaseData, collect, languages_of, pick_dataset
 from tipr_bench.benchmark.release.croissant import croissant
@@ -37,6 +32,11 @@ from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, folder_lo
 from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry
 from tipr_bench.benchmark.release.semver import check_semver, is_semver, precedence
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.core.atomic import fsync_dir, sha256_file, staging_dir, write_durable
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.languages import file_code, get_language
+from tipr_bench.core.progress import make_progress
 
 DEFAULT_FORMATS = ("parquet", "irra", "bi-irra")
 SETTING_PREFIXES = ("qa.", "qa_", "refine.", "refine_", "qe.", "theta", "glossary")

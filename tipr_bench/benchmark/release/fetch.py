@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urljoin, urlparse
 
 import tipr_bench
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 CHUNK = 1 << 16
 HF_HOST = "https://huggingface.co"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tipr_bench.benchmark.errors import UserError, brief
+from tipr_bench.core.errors import UserError, brief
 
 LOGIN_HINT = "set HF_TOKEN or run `hf auth login`"
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}"

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tipr_bench.benchmark.atomic import sha256_file
-from tipr_bench.benchmark.errors import UserError
 from tipr_bench.benchmark.hub_source import HUB_SOURCE_NAME
+from tipr_bench.core.atomic import sha256_file
+from tipr_bench.core.errors import UserError
 
 MANIFEST_NAME = "MANIFEST.json"
 # What a copy from a Hugging Face dataset repo adds beside the release (the repo's .gitattributes, the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"

@@ -24,9 +24,10 @@ from rich.progress import (
     Progress,
 )
 
-from ..atomic import write_bytes, write_json
-from ..errors import UserError
-from ..progress import make_progress
+from tipr_bench.core.atomic import write_bytes, write_json
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.progress import make_progress
+
 from .attributes import Person, Shot, sample_person, sample_shot
 from .captions import tokens, write_captions
 from .draw import render, sample_regions

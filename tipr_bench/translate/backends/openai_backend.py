@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
-from tipr_bench.benchmark.errors import UserError, brief
+from tipr_bench.core.errors import UserError, brief
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
 from tipr_bench.translate.cost import message_tokens
 from tipr_bench.translate.throttle import RateLimiter

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import torch
 
-from tipr_bench.benchmark.languages import get_language
+from tipr_bench.core.languages import get_language
 from tipr_bench.translate.checks import script_share
 
 _LETTER = re.compile(r"[^\W\d_]")

@@ -30,8 +30,8 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from tipr_bench.benchmark.devices import resolve_device, use_cpu_threads
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.devices import resolve_device, use_cpu_threads
+from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
 from tipr_bench.translate.backends.decode_loop import DecodeLoop, OutputHead
 from tipr_bench.translate.backends.gemma_default import bundled_gguf

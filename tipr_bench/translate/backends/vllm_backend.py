@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tipr_bench.benchmark.errors import UserError, brief
+from tipr_bench.core.errors import UserError, brief
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
 from tipr_bench.translate.backends.local_common import folder_model_id, gguf_model_id, raw_prompt
 

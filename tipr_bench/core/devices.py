@@ -13,7 +13,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 if TYPE_CHECKING:
     import torch

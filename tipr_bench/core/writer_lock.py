@@ -15,8 +15,8 @@ import os
 import time
 from pathlib import Path
 
-from tipr_bench.benchmark.errors import UserError
-from tipr_bench.benchmark.records import utc_now
+from tipr_bench.core.clock import utc_now
+from tipr_bench.core.errors import UserError
 
 LOCK_NAME = "writer.lock"
 

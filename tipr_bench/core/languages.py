@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tipr_bench.benchmark.errors import UserError
+from tipr_bench.core.errors import UserError
 
 
 @dataclass(frozen=True, slots=True)
