@@ -25,10 +25,10 @@ import torch
 
 from tipr_bench.benchmark.ingest import ingest_dataset
 from tipr_bench.benchmark.records import Translation
-from tipr_bench.benchmark.sample import generate_sample
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.demo import DEMO_PARAMS, DemoOptions
 from tipr_bench.demo_training import BackgroundTraining, TrainingJob
+from tipr_bench.sample import generate_sample
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.prompts import PRESETS
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tipr_bench.benchmark.sample import generate as generate_module
-from tipr_bench.benchmark.sample import generate_sample
+from tipr_bench.sample import generate as generate_module
+from tipr_bench.sample import generate_sample
 
 
 def _digest(root: Path) -> str:

@@ -9,9 +9,9 @@ from tests.conftest import run_cli
 from tests.support.release_workspace import build_workspace
 from tests.support.translate_data import make_workspace, run_main
 from tipr_bench.benchmark.records import Translation
-from tipr_bench.benchmark.release import export_release
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli import command
+from tipr_bench.release import export_release
 
 NARROW = {"COLUMNS": "80"}
 

@@ -14,8 +14,8 @@ import pytest
 from tests.support.eval_split import perfect_features, write_submission
 from tests.support.hub_repos import bi_irra_files, hub_env
 from tests.support.hub_server import HubServer
-from tipr_bench.benchmark.release import export_release
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.release import export_release
 
 REPO = "zzhugging/Bi-IRRA"
 SPEC = f"hf://datasets/{REPO}"

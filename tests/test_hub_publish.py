@@ -14,7 +14,7 @@ import yaml
 from tests.support.hub_repos import hub_env
 from tests.support.hub_server import HubServer
 from tests.support.release_workspace import build_workspace
-from tipr_bench.benchmark.release import export_release
+from tipr_bench.release import export_release
 
 TOKEN = "hf_loopbackWRITEtoken_never_on_disk_123"
 REPO = "my-lab/cuhk-pedes-m"

@@ -21,10 +21,10 @@ from tests.support.refine_fixtures import (
     user_text,
 )
 from tipr_bench.benchmark.records import Caption, Translation
-from tipr_bench.benchmark.release import export_release
 from tipr_bench.core.errors import UserError
 from tipr_bench.refine.glossary import Glossary, parse_glossary_tsv
 from tipr_bench.refine.pipeline import BackTranslationsUnusable, refine_language
+from tipr_bench.release import export_release
 from tipr_bench.translate.backends import make_backend
 
 

@@ -14,11 +14,11 @@ import yaml
 from tests.support.release_workspace import SECRET, SLUG, build_workspace
 from tipr_bench.benchmark.adapters import load_dataset
 from tipr_bench.benchmark.records import Caption, Translation
-from tipr_bench.benchmark.release import export_release, verify_release
-from tipr_bench.benchmark.release.collect import COLUMNS
 from tipr_bench.benchmark.store import DatasetInfo
 from tipr_bench.core.atomic import sha256_file
 from tipr_bench.core.errors import UserError
+from tipr_bench.release import export_release, verify_release
+from tipr_bench.release.collect import COLUMNS
 
 ALL = ["parquet", "jsonl", "irra", "bi-irra"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,7 +207,7 @@ def test_index_keeps_hand_added_remote_entries(ws, tmp_path):
 
 
 def test_packaged_template_matches_datasets_card():
-    packaged = ROOT / "tipr_bench/benchmark/release/templates/README.template.md"
+    packaged = ROOT / "tipr_bench/release/templates/README.template.md"
     assert packaged.read_text() == (ROOT / "datasets_card/README.template.md").read_text()
 
 

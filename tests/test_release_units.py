@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tipr_bench.benchmark.release.fetch import file_url, to_url
-from tipr_bench.benchmark.release.index import parse_index, parse_spec, resolve
-from tipr_bench.benchmark.release.manifest import unsafe_path_reason
-from tipr_bench.benchmark.release.semver import is_semver, precedence
+from tipr_bench.benchmark.manifest import unsafe_path_reason
 from tipr_bench.core.errors import UserError
+from tipr_bench.release.fetch import file_url, to_url
+from tipr_bench.release.index import parse_index, parse_spec, resolve
+from tipr_bench.release.semver import is_semver, precedence
 
 
 def test_semver_precedence():
@@ -61,8 +61,8 @@ def test_specs_and_index_entries():
 
 
 def test_a_hostile_index_cannot_pick_the_install_folder(tmp_path):
-    from tipr_bench.benchmark.release import download_release
-    from tipr_bench.benchmark.release.manifest import sha256_bytes
+    from tipr_bench.benchmark.manifest import sha256_bytes
+    from tipr_bench.release import download_release
 
     manifest = b'{"name": "../evil", "version": "1.0.0", "files": []}'
     (tmp_path / "srv" / "x").mkdir(parents=True)

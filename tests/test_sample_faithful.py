@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tipr_bench.benchmark.sample import generate_sample
-from tipr_bench.benchmark.sample.attributes import (
+from tipr_bench.sample import generate_sample
+from tipr_bench.sample.attributes import (
     ACCESSORY_KINDS,
     BAG_KINDS,
     BOTTOM_KINDS,
@@ -26,7 +26,7 @@ from tipr_bench.benchmark.sample.attributes import (
     Person,
     sample_person,
 )
-from tipr_bench.benchmark.sample.captions import tokens, word_count, write_captions
+from tipr_bench.sample.captions import tokens, word_count, write_captions
 
 NAMES = list(COLORS)
 PALETTE = np.array([COLORS[n] for n in NAMES], dtype=np.float32)

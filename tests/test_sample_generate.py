@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tipr_bench.benchmark.sample import SampleSummary, generate_sample
-from tipr_bench.benchmark.sample import generate as generate_module
-from tipr_bench.benchmark.sample.captions import tokens, word_count
 from tipr_bench.core.errors import UserError
+from tipr_bench.sample import SampleSummary, generate_sample
+from tipr_bench.sample import generate as generate_module
+from tipr_bench.sample.captions import tokens, word_count
 
 PERSONS = 10
 

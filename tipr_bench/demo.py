@@ -122,7 +122,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
 
     @stage("sample")
     def _():
-        from tipr_bench.benchmark.sample import generate_sample
+        from tipr_bench.sample import generate_sample
 
         s = generate_sample(sample_dir, persons=opts.persons, seed=opts.seed, progress=opts.progress)
         return f"{s.persons} persons, {s.images} images, {s.captions} English captions", sample_dir
@@ -178,9 +178,9 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
 
         @stage("export")
         def _():
-            from tipr_bench.benchmark.release import export_release
-            from tipr_bench.benchmark.release.export import ReleaseExists, next_patch
             from tipr_bench.refine.rewrite import REWRITE_PROMPTS
+            from tipr_bench.release import export_release
+            from tipr_bench.release.export import ReleaseExists, next_patch
             from tipr_bench.translate.prompts import prompt_texts
 
             version = RELEASE_VERSION
@@ -198,7 +198,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
 
         @stage("download")
         def _():
-            from tipr_bench.benchmark.release import download_release, verify_release
+            from tipr_bench.release import download_release, verify_release
 
             with serve(releases) as url:
                 d = download_release(f"{RELEASE_NAME}@latest", index=f"{url}/index.json", out=downloads,

@@ -10,8 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tipr_bench.benchmark.release.fetch import IntegrityError
-from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, manifest_files, parse_manifest, verify_release
+from tipr_bench.benchmark.manifest import MANIFEST_NAME, IntegrityError, manifest_files, parse_manifest, verify_release
 from tipr_bench.core.errors import UserError
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from pathlib import Path
 from tipr_bench.benchmark.adapters import LoadedDataset, load_dataset
 from tipr_bench.benchmark.adapters.release import is_release
 from tipr_bench.benchmark.hub_source import find_hub_source
-from tipr_bench.benchmark.release.manifest import ReleaseNotIntact, verify_release
+from tipr_bench.benchmark.manifest import ReleaseNotIntact, verify_release
 from tipr_bench.benchmark.store import IngestCounts, Workspace
 from tipr_bench.core.errors import UserError
 

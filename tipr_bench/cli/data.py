@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from tipr_bench.benchmark.ingest import prepare_ingest, write_ingest
-from tipr_bench.benchmark.release.manifest import ReleaseNotIntact
+from tipr_bench.benchmark.manifest import ReleaseNotIntact
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -37,7 +37,7 @@ def sample(
 
     Example: tipr-bench sample --out sample --persons 200
     """
-    from tipr_bench.benchmark.sample import generate_sample
+    from tipr_bench.sample import generate_sample
 
     summary = generate_sample(out, persons=persons, seed=seed, progress=not json_out)
     if json_out:

@@ -15,13 +15,7 @@ from rich.text import Text
 from tipr_bench.benchmark.adapters import DATASETS
 from tipr_bench.benchmark.hub_source import HUB_SOURCE_NAME
 from tipr_bench.benchmark.ingest import prepare_ingest, write_ingest
-from tipr_bench.benchmark.release import download_release, export_release, verify_release
-from tipr_bench.benchmark.release.download import check_against_index
-from tipr_bench.benchmark.release.export import parse_list
-from tipr_bench.benchmark.release.fetch import IntegrityError
-from tipr_bench.benchmark.release.hub import HubUnreachable, is_hub_spec
-from tipr_bench.benchmark.release.hub_download import dataset_folder, download_from_hub
-from tipr_bench.benchmark.release.manifest import NoManifest
+from tipr_bench.benchmark.manifest import IntegrityError, NoManifest
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -37,6 +31,11 @@ from tipr_bench.cli.common import (
 )
 from tipr_bench.core.errors import UserError
 from tipr_bench.refine.rewrite import REWRITE_PROMPTS
+from tipr_bench.release import download_release, export_release, verify_release
+from tipr_bench.release.download import check_against_index
+from tipr_bench.release.export import parse_list
+from tipr_bench.release.hub import HubUnreachable, is_hub_spec
+from tipr_bench.release.hub_download import dataset_folder, download_from_hub
 from tipr_bench.translate.prompts import prompt_texts
 
 
@@ -252,7 +251,7 @@ def publish(
 
     Example: tipr-bench publish releases/cuhk-pedes-m/1.0.0 --repo my-lab/cuhk-pedes-m
     """
-    from tipr_bench.benchmark.release.hub_publish import publish_release
+    from tipr_bench.release.hub_publish import publish_release
 
     with _failures_exit_1():
         result = publish_release(release_dir, repo, revision=revision, private=private, force=force)

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urljoin, urlparse
 
 import tipr_bench
+from tipr_bench.benchmark.manifest import IntegrityError
 from tipr_bench.core.errors import UserError
 
 CHUNK = 1 << 16
@@ -29,10 +30,6 @@ USER_AGENT = f"tipr-bench/{tipr_bench.__version__}"
 _HF_REPO = re.compile(r"^(https?://[^/]+)/datasets/([^/]+)/([^/]+?)/?$")
 _HF_PAGE = re.compile(r"^(https?://[^/]+/datasets/[^/]+/[^/]+)/(?:blob|tree)/([^/]+)(/.*)?$")
 _HF_SCHEME = re.compile(r"^hf://datasets/([^/@]+)/([^/@]+)(?:@([^/]+))?(/.*)?$")
-
-
-class IntegrityError(UserError):
-    """Bytes that differ from what the index or manifest promises: never installed."""
 
 
 class _Transient(Exception):

@@ -6,9 +6,9 @@ of every file, a dataset card and Croissant metadata. An index.json beside the r
 them, so any static file host (or a Hugging Face dataset repo) serves a working index.
 """
 
-from tipr_bench.benchmark.release.download import DownloadResult, download_release
-from tipr_bench.benchmark.release.export import ExportResult, export_release
-from tipr_bench.benchmark.release.manifest import VerifyReport, verify_release
+from tipr_bench.benchmark.manifest import VerifyReport, verify_release
+from tipr_bench.release.download import DownloadResult, download_release
+from tipr_bench.release.export import ExportResult, export_release
 
 __all__ = [
     "DownloadResult",

@@ -4,10 +4,10 @@ The @context is the standard one mlcroissant checks for, so it validates with no
 
 from __future__ import annotations
 
-from tipr_bench.benchmark.release.collect import COLUMNS, INT_COLUMNS
-from tipr_bench.benchmark.release.manifest import FileEntry
-from tipr_bench.benchmark.release.sources import source_of
+from tipr_bench.benchmark.manifest import FileEntry
 from tipr_bench.core.languages import get_language
+from tipr_bench.release.collect import COLUMNS, INT_COLUMNS
+from tipr_bench.release.sources import source_of
 
 CONTEXT = {
     "@language": "en",

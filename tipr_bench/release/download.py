@@ -14,8 +14,19 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.release.fetch import (
+from tipr_bench.benchmark.manifest import (
+    MANIFEST_NAME,
     IntegrityError,
+    VerifyReport,
+    manifest_files,
+    parse_manifest,
+    sha256_bytes,
+    verify_release,
+)
+from tipr_bench.core.atomic import fsync_dir, sha256_file, write_durable
+from tipr_bench.core.errors import UserError
+from tipr_bench.core.progress import make_progress
+from tipr_bench.release.fetch import (
     RetryPolicy,
     fetch_bytes,
     fetch_file,
@@ -23,19 +34,8 @@ from tipr_bench.benchmark.release.fetch import (
     join,
     to_url,
 )
-from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, folder_lock, parse_index, parse_spec, resolve
-from tipr_bench.benchmark.release.manifest import (
-    MANIFEST_NAME,
-    VerifyReport,
-    manifest_files,
-    parse_manifest,
-    sha256_bytes,
-    verify_release,
-)
-from tipr_bench.benchmark.release.semver import check_semver
-from tipr_bench.core.atomic import fsync_dir, sha256_file, write_durable
-from tipr_bench.core.errors import UserError
-from tipr_bench.core.progress import make_progress
+from tipr_bench.release.index import INDEX_NAME, check_name, folder_lock, parse_index, parse_spec, resolve
+from tipr_bench.release.semver import check_semver
 
 INDEX_ENV = "TIPR_BENCH_INDEX"
 CACHE_ENV = "TIPR_BENCH_CACHE"

@@ -15,10 +15,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.release.fetch import IntegrityError
-from tipr_bench.benchmark.release.hub import LOGIN_HINT, HubRepo, check_repo_id, endpoint_of, hub_errors
-from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, manifest_files, parse_manifest, verify_release
+from tipr_bench.benchmark.manifest import MANIFEST_NAME, IntegrityError, manifest_files, parse_manifest, verify_release
 from tipr_bench.core.errors import UserError
+from tipr_bench.release.hub import LOGIN_HINT, HubRepo, check_repo_id, endpoint_of, hub_errors
 
 _BRANCH = re.compile(r"^(?!.*\.\.)(?!/)(?!.*/$)[A-Za-z0-9._/-]{1,200}$")
 KEEP = frozenset({".gitattributes"})  # the Hub's own file: never deleted

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, sha256_bytes
-from tipr_bench.benchmark.release.semver import check_semver, is_semver, precedence
+from tipr_bench.benchmark.manifest import MANIFEST_NAME, sha256_bytes
 from tipr_bench.core.atomic import write_json
 from tipr_bench.core.errors import UserError
+from tipr_bench.release.semver import check_semver, is_semver, precedence
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "tipr-bench-index/1"

@@ -12,9 +12,9 @@ from importlib import resources
 from statistics import fmean
 from string import Template
 
-from tipr_bench.benchmark.release.collect import ReleaseData
-from tipr_bench.benchmark.release.sources import source_of
 from tipr_bench.core.languages import get_language
+from tipr_bench.release.collect import ReleaseData
+from tipr_bench.release.sources import source_of
 
 TEMPLATE_NAME = "README.template.md"
 
@@ -37,7 +37,7 @@ FORMAT_NOTES = {
 
 
 def load_template() -> str:
-    return resources.files("tipr_bench.benchmark.release").joinpath("templates", TEMPLATE_NAME).read_text("utf-8")
+    return resources.files("tipr_bench.release").joinpath("templates", TEMPLATE_NAME).read_text("utf-8")
 
 
 # -- YAML front matter ---------------------------------------------------------------------------

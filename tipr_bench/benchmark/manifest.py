@@ -117,6 +117,10 @@ class VerifyReport:
         }
 
 
+class IntegrityError(UserError):
+    """Bytes that differ from what the index or manifest promises: never installed."""
+
+
 class ReleaseNotIntact(UserError):
     """A release whose files differ from its manifest: nothing may be read from it (exit 1, not 2)."""
 

@@ -18,25 +18,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tipr_bench
-from tipr_bench.benchmark.release.card import KNOWN_PROMPTS, render_card
-from tipr_bench.benchmark.release.collect import ReleaseData, collect, languages_of, pick_dataset
-from tipr_bench.benchmark.release.croissant import croissant
-from tipr_bench.benchmark.release.formats import (
-    FORMATS,
-    write_bi_irra,
-    write_irra,
-    write_jsonl,
-    write_parquet,
-)
-from tipr_bench.benchmark.release.index import INDEX_NAME, check_name, folder_lock, update_index
-from tipr_bench.benchmark.release.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry
-from tipr_bench.benchmark.release.semver import check_semver, is_semver, precedence
+from tipr_bench.benchmark.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.core.atomic import fsync_dir, sha256_file, staging_dir, write_durable
 from tipr_bench.core.clock import utc_now
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import file_code, get_language
 from tipr_bench.core.progress import make_progress
+from tipr_bench.release.card import KNOWN_PROMPTS, render_card
+from tipr_bench.release.collect import ReleaseData, collect, languages_of, pick_dataset
+from tipr_bench.release.croissant import croissant
+from tipr_bench.release.formats import (
+    FORMATS,
+    write_bi_irra,
+    write_irra,
+    write_jsonl,
+    write_parquet,
+)
+from tipr_bench.release.index import INDEX_NAME, check_name, folder_lock, update_index
+from tipr_bench.release.semver import check_semver, is_semver, precedence
 
 DEFAULT_FORMATS = ("parquet", "irra", "bi-irra")
 SETTING_PREFIXES = ("qa.", "qa_", "refine.", "refine_", "qe.", "theta", "glossary")

@@ -19,9 +19,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tipr_bench.benchmark.release.collect import COLUMNS, INT_COLUMNS
 from tipr_bench.core.atomic import write_durable
 from tipr_bench.core.languages import file_code
+from tipr_bench.release.collect import COLUMNS, INT_COLUMNS
 
 FORMATS = ("parquet", "jsonl", "irra", "bi-irra")
 
