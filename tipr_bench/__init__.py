@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 # The Python entry points (README "From Python"), imported on first use so `tipr-bench --help` stays fast.
 _EXPORTS = {
-    "open_release": ("tipr_bench.benchmark.frames", "open_release"),
+    "open_release": ("tipr_bench.benchmark.caption_tables", "open_release"),
     "Workspace": ("tipr_bench.benchmark.store", "Workspace"),
     "leaderboard_frame": ("tipr_bench.baselines.leaderboard", "to_frame"),
 }

@@ -315,10 +315,11 @@ class Workspace:
 
     def frame(self, lang: str = "en", dataset: str | None = None, split: str | None = None):
         """`captions(...)` as a pandas DataFrame; a translation's rows add status, provenance, backend,
-        model and round (see benchmark/frames.py)."""
-        from tipr_bench.benchmark.frames import captions_frame
+        model and round (see benchmark/caption_tables.py)."""
+        from tipr_bench.benchmark.caption_tables import captions_frame
 
-        return captions_frame(self, lang, dataset, split)
+        captions = self.captions(dataset, split, lang)
+        return captions_frame(captions, None if lang == "en" else self.translations(lang, dataset, split))
 
     def splits(self, dataset: str | None = None) -> list[tuple[str, str]]:
         where, args = _where(dataset, None, prefix="")

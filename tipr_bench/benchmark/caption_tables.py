@@ -1,12 +1,14 @@
-"""pandas DataFrames of a release, a workspace's captions and a leaderboard, for notebooks and scripts.
+"""Caption tables: pandas DataFrames of a release's rows and of a workspace's captions, for notebooks
+and scripts.
 
 The library's records stay typed dataclasses; these are views built from them (pandas is imported
-only when a frame is asked for, so the CLI starts fast).
+only when a table is asked for, so the CLI starts fast). The workspace hands its records in
+(`Workspace.frame`): this module reads no store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +18,7 @@ from tipr_bench.core.errors import UserError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tipr_bench.benchmark.store import Workspace
+    from tipr_bench.benchmark.records import Caption, Translation
 
 CAPTION_COLUMNS = ("key", "dataset", "split", "person_id", "image_path", "caption_index", "lang", "text")
 TRANSLATION_COLUMNS = ("status", "provenance", "backend", "model", "round")
@@ -52,24 +54,16 @@ def open_release(path: str | Path, lang: str | None = None, split: str | None = 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def captions_frame(ws: Workspace, lang: str = "en", dataset: str | None = None,
-                   split: str | None = None) -> pd.DataFrame:
-    """A workspace's captions in `lang` (for a translation: its current text, status and provenance)."""
+def captions_frame(captions: Sequence[Caption], translations: Mapping[str, Translation] | None = None) -> pd.DataFrame:
+    """Captions as a table; with `translations` (the captions' current translations by key), each row adds
+    its translation's status, provenance, backend, model and round."""
     import pandas as pd
 
-    captions = ws.captions(dataset, split, lang)
     rows = [{c_name: getattr(c, c_name) for c_name in CAPTION_COLUMNS} for c in captions]
     columns = list(CAPTION_COLUMNS)
-    if lang != "en":
-        translations = ws.translations(lang, dataset, split)
+    if translations is not None:
         for row in rows:
             t = translations[row["key"]]
             row.update(status=t.status, provenance=t.provenance, backend=t.backend, model=t.model, round=t.round)
         columns += TRANSLATION_COLUMNS
     return pd.DataFrame(rows, columns=columns)
-
-
-def records_frame(rows: Iterable[dict], columns: Iterable[str]) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame(list(rows), columns=list(columns))
