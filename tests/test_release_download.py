@@ -17,7 +17,7 @@ from tests.support.release_workspace import build_workspace
 from tipr_bench.benchmark.manifest import IntegrityError, sha256_bytes
 from tipr_bench.core.errors import UserError
 from tipr_bench.release import download_release, export_release, verify_release
-from tipr_bench.release.fetch import RetryPolicy
+from tipr_bench.release.transfer import RetryPolicy
 
 FAST = RetryPolicy(attempts=3, backoff=0.01, timeout=5)
 BIG = "data/en/train.parquet"
@@ -233,7 +233,7 @@ def test_verify_reports_every_change(served, tmp_path, cli):
 
 
 def test_verify_against_the_index_catches_a_consistent_edit(served, tmp_path):
-    from tipr_bench.release.download import check_against_index
+    from tipr_bench.release.index_download import check_against_index
 
     folder, server = served
     rel = folder / "m" / "1.0.0"

@@ -9,7 +9,7 @@ from tests.support.release_workspace import SLUG, build_workspace
 from tipr_bench.benchmark.ingest import ingest_dataset
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.release import download_release, export_release
-from tipr_bench.release.fetch import RetryPolicy
+from tipr_bench.release.transfer import RetryPolicy
 
 
 def test_export_download_ingest_round_trip(tmp_path):

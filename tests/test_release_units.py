@@ -9,9 +9,9 @@ import pytest
 
 from tipr_bench.benchmark.manifest import unsafe_path_reason
 from tipr_bench.core.errors import UserError
-from tipr_bench.release.fetch import file_url, to_url
 from tipr_bench.release.index import parse_index, parse_spec, resolve
 from tipr_bench.release.semver import is_semver, precedence
+from tipr_bench.release.transfer import file_url, to_url
 
 
 def test_semver_precedence():

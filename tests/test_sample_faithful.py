@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tipr_bench.sample import generate_sample
-from tipr_bench.sample.attributes import (
+from tipr_bench.sample.appearance import (
     ACCESSORY_KINDS,
     BAG_KINDS,
     BOTTOM_KINDS,

@@ -32,10 +32,10 @@ from tipr_bench.cli.common import (
 from tipr_bench.core.errors import UserError
 from tipr_bench.refine.rewrite import REWRITE_PROMPTS
 from tipr_bench.release import download_release, export_release, verify_release
-from tipr_bench.release.download import check_against_index
 from tipr_bench.release.export import parse_list
 from tipr_bench.release.hub import HubUnreachable, is_hub_spec
 from tipr_bench.release.hub_download import dataset_folder, download_from_hub
+from tipr_bench.release.index_download import check_against_index
 from tipr_bench.translate.prompts import prompt_texts
 
 

@@ -7,8 +7,8 @@ them, so any static file host (or a Hugging Face dataset repo) serves a working 
 """
 
 from tipr_bench.benchmark.manifest import VerifyReport, verify_release
-from tipr_bench.release.download import DownloadResult, download_release
 from tipr_bench.release.export import ExportResult, export_release
+from tipr_bench.release.index_download import DownloadResult, download_release
 
 __all__ = [
     "DownloadResult",

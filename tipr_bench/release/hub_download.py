@@ -23,8 +23,8 @@ from tipr_bench.benchmark.hub_source import HUB_SOURCE_NAME, find_hub_source
 from tipr_bench.benchmark.manifest import MANIFEST_NAME, IntegrityError
 from tipr_bench.core.atomic import fsync_dir, sha256_file, staging_dir, write_durable
 from tipr_bench.core.errors import UserError
-from tipr_bench.release.download import default_cache
 from tipr_bench.release.hub import HubRepo, HubUnreachable, endpoint_of, hub_errors, parse_hub_spec
+from tipr_bench.release.index_download import default_cache
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 

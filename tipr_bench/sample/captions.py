@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from .attributes import Item, Person
+from .appearance import Item, Person
 
 MIN_WORDS, MAX_WORDS = 20, 40
 

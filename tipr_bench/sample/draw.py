@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .attributes import (
+from .appearance import (
     COLORS,
     GROUND_COLORS,
     HAIR_COLORS,

@@ -28,7 +28,7 @@ from tipr_bench.core.atomic import write_bytes, write_json
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.progress import make_progress
 
-from .attributes import Person, Shot, sample_person, sample_shot
+from .appearance import Person, Shot, sample_person, sample_shot
 from .captions import tokens, write_captions
 from .draw import render, sample_regions
 
@@ -59,7 +59,7 @@ class _Image:
 def _fingerprint() -> str:
     """Identifies the drawing code and libraries, so a resumed run never mixes two generators' images."""
     digest = hashlib.sha256(f"pillow {PIL.__version__} numpy {np.__version__}".encode())
-    for name in ("attributes.py", "draw.py", "captions.py"):
+    for name in ("appearance.py", "draw.py", "captions.py"):
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:16]
 

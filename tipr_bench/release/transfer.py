@@ -1,4 +1,6 @@
-"""Fetching release files from file://, plain paths, http(s):// and Hugging Face dataset repos.
+"""Byte transfer: one file's bytes from file://, a plain path, http(s):// or a Hugging Face dataset repo.
+
+It knows sizes, not checksums: index_download.py proves the bytes against the manifest.
 
 Network files resume: bytes already in `<file>.part` are kept and the rest is asked for with an
 HTTP Range request. Transient failures (connection drops, timeouts, 408/429/5xx) are retried with

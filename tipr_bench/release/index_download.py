@@ -1,4 +1,5 @@
-"""download: fetch a released version into the cache, proving every byte against the index.
+"""download NAME@VERSION: a released version listed in an index, into the cache, every byte proven against
+the index (its bytes travel by transfer.py; a Hub dataset repo is hub_download.py's).
 
 Chain of trust: the index pins the manifest's sha256, the manifest pins every file's sha256 and
 size. Files land in a hidden staging folder beside the destination (kept across runs, so a killed
@@ -26,7 +27,9 @@ from tipr_bench.benchmark.manifest import (
 from tipr_bench.core.atomic import fsync_dir, sha256_file, write_durable
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.progress import make_progress
-from tipr_bench.release.fetch import (
+from tipr_bench.release.index import INDEX_NAME, check_name, folder_lock, parse_index, parse_spec, resolve
+from tipr_bench.release.semver import check_semver
+from tipr_bench.release.transfer import (
     RetryPolicy,
     fetch_bytes,
     fetch_file,
@@ -34,8 +37,6 @@ from tipr_bench.release.fetch import (
     join,
     to_url,
 )
-from tipr_bench.release.index import INDEX_NAME, check_name, folder_lock, parse_index, parse_spec, resolve
-from tipr_bench.release.semver import check_semver
 
 INDEX_ENV = "TIPR_BENCH_INDEX"
 CACHE_ENV = "TIPR_BENCH_CACHE"
