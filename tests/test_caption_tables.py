@@ -13,7 +13,7 @@ import pytest
 import tipr_bench
 from tests.support.release_workspace import build_workspace
 from tipr_bench.benchmark.manifest import IntegrityError
-from tipr_bench.benchmark.store import EvalResult
+from tipr_bench.benchmark.store_results import EvalResult
 from tipr_bench.core.errors import UserError
 from tipr_bench.release import export_release
 

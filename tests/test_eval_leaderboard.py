@@ -12,7 +12,8 @@ import pytest
 
 from tests.support.eval_split import DATASET, build_split, perfect_features, split_items, write_submission
 from tipr_bench.baselines import leaderboard as board
-from tipr_bench.benchmark.store import EvalResult, Workspace
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.benchmark.store_results import EvalResult
 from tipr_bench.core.errors import UserError
 
 METRIC_KEYS = ["R1", "R5", "R10", "mAP", "mINP"]

@@ -9,7 +9,8 @@ import pytest
 
 from tipr_bench.benchmark.ingest import ingest_dataset
 from tipr_bench.benchmark.records import QARecord, Reason, ReasonKind, Translation
-from tipr_bench.benchmark.store import EvalResult, Workspace
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.benchmark.store_results import EvalResult
 from tipr_bench.core.errors import UserError
 
 

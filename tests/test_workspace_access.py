@@ -19,7 +19,8 @@ import pytest
 from tests.support.eval_split import build_split, perfect_features, split_items, write_submission
 from tests.support.openai_server import OpenAIServer
 from tests.support.translate_data import ENV, make_workspace, run_main
-from tipr_bench.benchmark.store import EvalResult, Workspace
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.benchmark.store_results import EvalResult
 
 
 @contextmanager

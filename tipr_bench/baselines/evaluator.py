@@ -26,7 +26,8 @@ from tipr_bench.baselines.submission import (
     load_similarity,
     must_exist,
 )
-from tipr_bench.benchmark.store import EvalResult, Workspace
+from tipr_bench.benchmark.store import Workspace
+from tipr_bench.benchmark.store_results import EvalResult
 from tipr_bench.core.clock import utc_now
 from tipr_bench.core.devices import resolve_device
 from tipr_bench.core.errors import UserError

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.store import EvalResult
+from tipr_bench.benchmark.store_results import EvalResult
 from tipr_bench.core.atomic import write_bytes
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import LANGUAGES
