@@ -30,7 +30,8 @@ from tipr_bench.core.progress import make_progress
 
 from .appearance import Person, Shot, sample_person, sample_shot
 from .captions import tokens, write_captions
-from .draw import render, sample_regions
+from .draw import render
+from .pose import sample_regions
 
 MARKER = "tipr_sample.json"
 IMAGE_DIR = "synth"
@@ -59,7 +60,7 @@ class _Image:
 def _fingerprint() -> str:
     """Identifies the drawing code and libraries, so a resumed run never mixes two generators' images."""
     digest = hashlib.sha256(f"pillow {PIL.__version__} numpy {np.__version__}".encode())
-    for name in ("appearance.py", "draw.py", "captions.py"):
+    for name in ("appearance.py", "pose.py", "paint.py", "garments.py", "carried.py", "draw.py", "captions.py"):
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:16]
 
