@@ -6,7 +6,7 @@ transaction, so a killed process loses nothing that had finished.
 
 A workspace the process cannot write (a read-only mount, a folder without write permission) opens
 read-only: reading works, and the first write is refused with one line. A writing command opens it
-with `writer=`, which refuses a read-only workspace at once and takes the writer lock (writer_lock.py),
+with `writer=`, which refuses a read-only workspace at once and takes the writer lock (core/writer_lock.py),
 so two commands never do the same model work side by side.
 
 The store is a few modules, all its SQL among them: this one (the Workspace: datasets, captions,
