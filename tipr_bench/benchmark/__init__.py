@@ -1,1 +1,2 @@
-"""Canonical records, dataset adapters, the workspace store, releases and the bundled sample."""
+"""The dataset layer: typed records, the workspace store, dataset adapters and ingest, a release's manifest
+(reading and verifying it), and caption tables. Imports only itself and core/."""
