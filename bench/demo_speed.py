@@ -27,7 +27,7 @@ from pathlib import Path
 from tipr_bench.benchmark.ingest import ingest_dataset
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.demo import DEMO_PARAMS, DemoOptions, matmul_gflops, run_demo
-from tipr_bench.refine.glossary import load_glossary, term_match_rate
+from tipr_bench.refine import load_glossary, term_match_rate
 from tipr_bench.sample import generate_sample
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.transformers_backend import TransformersBackend

@@ -21,10 +21,15 @@ import json
 from pathlib import Path
 
 from tipr_bench.benchmark.records import ReasonKind
-from tipr_bench.refine.backtranslate import BackTranslation
-from tipr_bench.refine.glossary import load_glossary, term_match_rate, term_success_rate
-from tipr_bench.refine.pipeline import Item, Judge
-from tipr_bench.refine.verdict import Thresholds
+from tipr_bench.refine import (
+    BackTranslation,
+    Item,
+    Judge,
+    Thresholds,
+    load_glossary,
+    term_match_rate,
+    term_success_rate,
+)
 
 GLOSSARY_KINDS = frozenset({ReasonKind.WRONG_TERM, ReasonKind.MISSED_TERM})
 

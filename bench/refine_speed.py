@@ -27,7 +27,7 @@ import json, sys, time
 from pathlib import Path
 from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.store import DatasetInfo, Workspace
-from tipr_bench.refine.pipeline import refine_language
+from tipr_bench.refine import refine_language
 from tipr_bench.translate.backends import make_backend
 
 captions_file, work, base_url = sys.argv[1], Path(sys.argv[2]), sys.argv[3]

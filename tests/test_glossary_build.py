@@ -13,8 +13,8 @@ import pytest
 
 from tests.support.openai_server import OpenAIServer, parse_prompt
 from tests.support.translate_data import run_main
-from tipr_bench.refine.glossary import load_glossary, parse_glossary_tsv
 from tipr_bench.refine.glossary_build import TERM_PROMPT, english_terms, example_captions
+from tipr_bench.refine.glossary_files import load_glossary, parse_glossary_tsv
 
 CAPTIONS = [
     "A woman in a black coat and navy trousers walks past a bakery.",

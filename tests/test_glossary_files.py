@@ -7,12 +7,7 @@ from pathlib import Path
 import pytest
 
 from tipr_bench.core.errors import UserError
-from tipr_bench.refine.glossary import (
-    SHIPPED_LANGUAGES,
-    load_glossary,
-    parse_glossary_tsv,
-    shipped_glossary_path,
-)
+from tipr_bench.refine.glossary_files import SHIPPED_LANGUAGES, load_glossary, parse_glossary_tsv, shipped_glossary_path
 from tipr_bench.refine.term_matching import EXACT, VERB_CATEGORIES, alias_token_variants
 
 HEADER = "en\ttarget\twrong\tcategory\tnote\n"

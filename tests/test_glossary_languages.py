@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tipr_bench.refine.glossary import Glossary, GlossaryEntry, load_glossary, term_match_rate, term_success_rate
+from tipr_bench.refine.glossary import Glossary, GlossaryEntry, term_match_rate, term_success_rate
+from tipr_bench.refine.glossary_files import load_glossary
 from tipr_bench.refine.inflection import fold, normalize_japanese, russian_forms, spanish_forms
 
 

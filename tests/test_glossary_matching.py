@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tipr_bench.refine.glossary import Glossary, GlossaryEntry, TermCheck, load_glossary, term_match_rate
+from tipr_bench.refine.glossary import Glossary, GlossaryEntry, TermCheck, term_match_rate
+from tipr_bench.refine.glossary_files import load_glossary
 from tipr_bench.refine.inflection import english_verb_forms, french_forms, german_word_part
 
 

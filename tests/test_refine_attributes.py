@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tipr_bench.refine.attributes import compare_texts, extract
+from tipr_bench.refine.attribute_checks import compare_texts, extract
 
 SOURCE = ("The man is wearing a grey hooded sweater, brown pants, and black sneakers with white edges. "
           "His left foot is raised, and he is carrying a black backpack on his right shoulder.")

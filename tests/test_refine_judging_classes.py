@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tipr_bench.benchmark.records import ReasonKind
-from tipr_bench.refine.attributes import compare_texts
+from tipr_bench.refine.attribute_checks import compare_texts
 from tipr_bench.refine.backtranslate import BackTranslation
-from tipr_bench.refine.glossary import load_glossary
-from tipr_bench.refine.pipeline import Item, Judge
+from tipr_bench.refine.glossary_files import load_glossary
+from tipr_bench.refine.judge import Item, Judge
 from tipr_bench.refine.verdict import Thresholds
 
 

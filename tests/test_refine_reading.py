@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tipr_bench.refine.attributes import compare_texts
+from tipr_bench.refine.attribute_checks import compare_texts
 from tipr_bench.refine.reading import compatible, read
 from tipr_bench.refine.shades import ShadeMatch, compare_shades, shade
 

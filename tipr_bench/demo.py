@@ -165,7 +165,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
 
         @stage("refine")
         def _():
-            from tipr_bench.refine.pipeline import refine_language
+            from tipr_bench.refine import refine_language
 
             s = refine_language(ws, opts.lang, backend, split=opts.refine_split, rewrite="glossary", rounds=1,
                                 max_tokens=DEMO_PARAMS.max_tokens, report_dir=report_dir, progress=opts.progress)
@@ -178,7 +178,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
 
         @stage("export")
         def _():
-            from tipr_bench.refine.rewrite import REWRITE_PROMPTS
+            from tipr_bench.refine import REWRITE_PROMPTS
             from tipr_bench.release import export_release
             from tipr_bench.release.export import ReleaseExists, next_patch
             from tipr_bench.translate.prompts import prompt_texts

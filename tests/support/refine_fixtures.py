@@ -10,7 +10,8 @@ from PIL import Image
 
 from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.store import DatasetInfo, Workspace
-from tipr_bench.refine.glossary import Glossary, parse_glossary_tsv
+from tipr_bench.refine.glossary import Glossary
+from tipr_bench.refine.glossary_files import parse_glossary_tsv
 
 DATASET = "cuhk-pedes"
 SOURCES = {

@@ -26,11 +26,12 @@ from tipr_bench.cli.common import (
 )
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.progress import make_progress
-from tipr_bench.refine.glossary import load_glossary, read_texts_jsonl
-from tipr_bench.refine.glossary_build import (
+from tipr_bench.refine import (
     build_glossary,
     check_out_path,
     estimate_build,
+    load_glossary,
+    read_texts_jsonl,
     target_language,
     write_built_glossary,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -24,10 +24,11 @@ from tipr_bench.cli.common import (
     open_to_write,
     print_json,
 )
-from tipr_bench.refine.review import export_review, import_review
-from tipr_bench.refine.settings import RefineSettings
-from tipr_bench.refine.verdict import DEFAULT_CHRF_MIN
+from tipr_bench.refine import DEFAULT_CHRF_MIN, RefineSettings, export_review, import_review
 from tipr_bench.translate.options import BackendOptions
+
+if TYPE_CHECKING:
+    from tipr_bench.refine import RefineSummary
 
 _Opt = typer.Option
 
@@ -70,7 +71,7 @@ def refine(
 
     Example: tipr-bench refine --lang zh --base-url http://localhost:8000/v1 --model qwen2.5-7b --report qa/
     """
-    from tipr_bench.refine.pipeline import refine_language
+    from tipr_bench.refine import refine_language
 
     settings = RefineSettings(glossary=glossary, qe=qe, comet_model=comet_model, comet_python=comet_python,
                               threshold=threshold, chrf_min=chrf_min, rewrite=rewrite, rounds=rounds,
@@ -88,6 +89,11 @@ def refine(
     if json_output:
         print_json(summary.to_json())
         return
+    _print_summary(summary, workspace)
+
+
+def _print_summary(summary: RefineSummary, workspace: Path) -> None:
+    """The verdicts before and after as a table, then one line per figure and what to do next."""
     table = Table(title=f"refine {summary.lang}: {summary.captions} captions", show_header=True)
     table.add_column("verdict")
     table.add_column("before", justify="right", overflow="fold")

@@ -30,7 +30,7 @@ from tipr_bench.cli.common import (
     print_json,
 )
 from tipr_bench.core.errors import UserError
-from tipr_bench.refine.rewrite import REWRITE_PROMPTS
+from tipr_bench.refine import REWRITE_PROMPTS
 from tipr_bench.release import download_release, export_release, verify_release
 from tipr_bench.release.export import parse_list
 from tipr_bench.release.hub import HubUnreachable, is_hub_spec

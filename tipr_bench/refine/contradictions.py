@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tipr_bench.refine import person_vocabulary as V
-from tipr_bench.refine.issue import AttributeIssue
+from tipr_bench.refine.attribute_issue import AttributeIssue
 from tipr_bench.refine.reading import IMPLIED_ONE, IMPLIED_SEVERAL, Mention, Reading, compatible
 from tipr_bench.refine.shades import ShadeMatch, colour_families, compare_shades, shade
 

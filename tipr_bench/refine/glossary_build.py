@@ -27,7 +27,8 @@ from tipr_bench.core.clock import utc_now
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import get_language
 from tipr_bench.refine.backtranslate import BACK_TRANSLATION_PROMPT, BackTranslation, Usage, back_translate
-from tipr_bench.refine.glossary import CHECK_COLUMN, HEADER, Glossary, GlossaryEntry, load_glossary
+from tipr_bench.refine.glossary import Glossary, GlossaryEntry
+from tipr_bench.refine.glossary_files import CHECK_COLUMN, HEADER, load_glossary
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.cost import Estimate, cost, estimate
 from tipr_bench.translate.prompts import PRESETS, Prompt

@@ -11,44 +11,26 @@
 5. optionally write the report pages.
 Every option, path and image is checked before any model loads. When no back-translation at all is
 usable (a server answering in another language), the run stops having decided nothing.
-A run settles (settle.py): the same settings on the translations it left ask the model nothing and
+A run settles (rerun_state.py): the same settings on the translations it left ask the model nothing and
 change nothing; a larger `--rounds` runs the rounds not done yet. A killed run resumes from the cache.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from rich.progress import (
-    Progress,
-)
-
-from tipr_bench.benchmark.records import Reason, ReasonKind, Translation
+from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
-from tipr_bench.core.atomic import write_json
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import get_language
-from tipr_bench.core.progress import make_progress
-from tipr_bench.refine.attributes import AttributeIssue, Attributes, compare, extract
-from tipr_bench.refine.backtranslate import BackTranslation, Usage, back_translate, metric_signatures, sentence_scores
-from tipr_bench.refine.glossary import (
-    INCIDENTAL_CATEGORIES,
-    Glossary,
-    TermCheck,
-    load_glossary,
-    shipped_glossary_path,
-)
-from tipr_bench.refine.qe import make_scorer, qe_threshold
-from tipr_bench.refine.report import write_report
-from tipr_bench.refine.rewrite import DEFAULT_MAX_TOKENS, Candidate, image_paths, rewrite_candidates
-from tipr_bench.refine.settings import RefineSettings
-from tipr_bench.refine.settle import (
+from tipr_bench.refine.backtranslate import metric_signatures
+from tipr_bench.refine.glossary import Glossary
+from tipr_bench.refine.judge import Item, Judge, resolve_glossary
+from tipr_bench.refine.qe import make_scorer
+from tipr_bench.refine.rerun_state import (
     RefineState,
     load_state,
     settings_fingerprint,
@@ -56,237 +38,22 @@ from tipr_bench.refine.settle import (
     state_key,
     translations_digest,
 )
-from tipr_bench.refine.verdict import VERDICTS, Assessment, Thresholds, assess
-from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.refine.rewrite import Candidate, image_paths, rewrite_candidates
+from tipr_bench.refine.run_settings import RefineSettings
+from tipr_bench.refine.run_summary import (
+    RefineSummary,
+    check_report_dir,
+    count_verdicts,
+    finish_run,
+    mean,
+    refine_record,
+)
+from tipr_bench.refine.verdict import Assessment, Thresholds
 from tipr_bench.translate.options import BackendOptions
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One (English source, translation) pair to judge."""
-
-    key: str
-    source: str
-    text: str
-    status: str = "ok"
-    reason: str = ""
-
-
-@dataclass
-class RefineSummary:
-    lang: str
-    dataset: str | None
-    split: str | None
-    captions: int
-    untranslated: int
-    verdicts_before: dict[str, int]
-    verdicts: dict[str, int]
-    term_match_rate: float | None
-    soft_misses: int  # approved terms absent but still in the back-translation: no flag, listed in the report
-    mean_chrf: float | None
-    mean_bleu: float | None
-    mean_qe: float | None
-    qe: str
-    qe_threshold: float
-    threshold_from: str  # "mean noise" or "--threshold"
-    chrf_min: float
-    rewrite: str
-    rounds: int
-    rewritten: int  # candidates judged
-    improved: int  # translations replaced by a better candidate
-    fixed: int  # of those, now ok
-    qa_round: int
-    glossary_version: str
-    signatures: dict[str, str]
-    backend: str
-    model: str
-    requests: int = 0  # model calls made by this run (back-translations and rewrites; cached ones are free)
-    tokens_in: int = 0
-    tokens_out: int = 0
-    report: list[str] = field(default_factory=list)
-    wall_s: float = 0.0
-    unusable_back_translations: int = 0  # of the translations judged first: no usable English back-translation
-    settled: bool = False  # nothing was left to do: the model was not asked, nothing changed
-    checks: list[str] = field(default_factory=list)  # what judged this language (the glossary's only where one is)
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 class BackTranslationsUnusable(UserError):
     """Not one back-translation was usable, so nothing can be decided from them."""
-
-
-def _progress(enabled: bool) -> Progress | None:
-    return make_progress(unit="items") if enabled else None
-
-
-class Judge:
-    """Scores (source, translation) pairs with one fixed measure: the verdict's."""
-
-    def __init__(self, ws: Workspace, lang: str, backend, glossary: Glossary | None, scorer,
-                 thresholds: Thresholds, progress: bool = True, max_tokens: int = DEFAULT_MAX_TOKENS,
-                 force: bool = False):
-        self.ws = ws
-        self.force = force
-        self.params = DecodingParams(max_tokens=max_tokens)
-        self.lang = lang
-        self.backend = backend
-        self.glossary = glossary
-        self.scorer = scorer
-        self.thresholds = thresholds
-        self.progress = progress
-        self.theta: float | None = thresholds.qe_theta
-        self.usage = Usage()
-        self.unusable: dict[str, str] = {}  # the last judge() call's keys without a usable back-translation
-        self._source_attrs: dict[str, Attributes] = {}
-        self._incidental = {e.term for e in glossary.entries if e.category in INCIDENTAL_CATEGORIES} \
-            if glossary is not None else set()
-
-    @staticmethod
-    def checks_for(glossary: Glossary | None) -> tuple[str, ...]:
-        """The checks that judge a language: the English-side ones always, the glossary's where one exists."""
-        english = ("back-translation chrF/BLEU", "QE",
-                   "attributes of the English source vs its back-translation (colour and shade, garment, material, "
-                   "length, sleeves, fit, place, negation, gender, side, count, pattern)")
-        return english + (("glossary terms",) if glossary is not None else ())
-
-    def term_reasons(self, check: TermCheck, issues: Sequence[AttributeIssue], back_translation: str) -> list[Reason]:
-        """A missed term is a hard miss (flags) only when something confirms it: the back-translation
-        lacks the term too (no alias, nor a term the glossary renders the same way), or loses the
-        same attribute.
-        Otherwise it is a soft miss: it lowers the term-match rate and shows in the report, and flags
-        nothing. A known wrong rendering always flags."""
-        reasons: list[Reason] = []
-        bt_terms: set[str] | None = None
-        for miss in check.misses:
-            if not back_translation:
-                continue  # nothing confirms it, nor says the meaning got through: the term-match rate counts it
-            confirmation = ""
-            if miss.term not in self._incidental:
-                if bt_terms is None:
-                    bt_terms = {m.term for m in self.glossary.find_terms(back_translation)}
-                confirmation = _confirming_issue(miss.term, issues) or (
-                    "" if self.glossary.said_by(miss.term, bt_terms) else "the back-translation lacks it too")
-            kind = ReasonKind.MISSED_TERM if confirmation else ReasonKind.SOFT_MISS
-            reasons.append(Reason(kind, term=miss.term, source_span=miss.surface, target_span=miss.target,
-                                  confirmed_by=confirmation))
-        reasons += [Reason(ReasonKind.WRONG_TERM, term=w.term, source_span=w.surface, target_span=w.target,
-                           confirmed_by=w.found) for w in check.wrong_used]
-        return reasons
-
-    def judge(self, items: Sequence[Item]) -> dict[str, Assessment]:
-        """Assess every item; the first call fixes theta from its QE scores (mean noise) unless given.
-        The QE model runs in a worker thread while the back-translations are fetched (its kernels let
-        go of the GIL, the HTTP client mostly waits), so neither waits for the other."""
-        scorable = [i for i in items if i.text.strip()]
-        sources, texts = [i.source for i in scorable], [i.text for i in scorable]
-        ticks = _QETicks()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qe") as pool:
-            scoring = pool.submit(self.scorer.score, sources, texts, ticks)
-            try:
-                bts = back_translate(self.ws, self.backend, self.lang, {i.key: i.text for i in items},
-                                     params=self.params, progress=self.progress, usage=self.usage,
-                                     force=self.force)
-                scores = self._await_scores(scoring, ticks, len(scorable))
-            except BaseException:
-                ticks.stopped = True  # the worker ends at its next batch instead of scoring everything
-                raise
-        self.unusable = {i.key: bts[i.key].error for i in items if i.text.strip() and bts[i.key].error}
-        qe = dict(zip((i.key for i in scorable), scores, strict=True))
-        if self.theta is None:
-            self.theta = qe_threshold(scores)
-        return {item.key: self.assess_item(item, bts.get(item.key), qe.get(item.key)) for item in items}
-
-    def _await_scores(self, scoring: Future, ticks: _QETicks, total: int) -> list[float]:
-        """The QE scores, with a bar for what is left once the back-translations are in."""
-        bar = _progress(self.progress and total > 0 and not scoring.done())
-        if bar is None:
-            return scoring.result()
-        with bar:
-            task = bar.add_task(f"QE ({self.scorer.name})", total=total, completed=ticks.done, base=ticks.done)
-            while True:
-                try:
-                    return scoring.result(timeout=0.2)
-                except TimeoutError:
-                    bar.update(task, completed=ticks.done)
-
-    def assess_item(self, item: Item, bt: BackTranslation | None, qe: float | None) -> Assessment:
-        """One verdict from the signals at hand: the back-translation, the QE score, the glossary."""
-        bt_text = bt.text if bt and not bt.error else ""
-        chrf, bleu = sentence_scores(bt_text, item.source)
-        src_attrs = self._source_attrs.get(item.key)
-        if src_attrs is None:
-            src_attrs = self._source_attrs[item.key] = extract(item.source)
-        issues = compare(src_attrs, extract(bt_text)) if bt_text else []
-        expected, met, term_reasons = (), (), []
-        if self.glossary is not None and item.text.strip():
-            check = self.glossary.check(item.source, item.text)
-            expected, met = check.expected, check.met
-            term_reasons = self.term_reasons(check, issues, bt_text)
-        return assess(
-            item.key, item.source, item.text, back_translation=bt.text if bt else "",
-            back_translation_error=(bt.error if bt and item.text.strip() else ""),
-            chrf=chrf, bleu=bleu, qe=qe, theta=self.theta if self.theta is not None else 1.0,
-            terms_expected=expected, terms_met=met, term_reasons=term_reasons,
-            attribute_issues=[issue.reason() for issue in issues],
-            status=item.status, status_reason=item.reason, thresholds=self.thresholds,
-        )
-
-
-class _QETicks:
-    """Counts the pairs the QE worker has scored; once `stopped`, its next tick ends it early."""
-
-    def __init__(self):
-        self.done = 0
-        self.stopped = False
-
-    def __call__(self, n: int) -> None:
-        if self.stopped:
-            raise RuntimeError("QE stopped: the refine run ended early")
-        self.done += n
-
-
-def _confirming_issue(term: str, issues: Sequence[AttributeIssue]) -> str:
-    """The attribute issue about the thing `term` names (a garment, an item), if any: "colour of shoes:
-    black -> white" confirms a missed "shoe", not a missed "black" that belonged to the hair."""
-    words = set(term.split())
-    for issue in issues:
-        if words & set(issue.subject.split()):
-            return str(issue)
-    return ""
-
-
-def recorded_settings(s: RefineSummary) -> dict[str, str]:
-    """What a dataset card cites about this language's QA (the export reads `qa.*` and `glossary.*`)."""
-    where = ".".join(p for p in (s.dataset, s.split) if p)
-    scope = f"qa.{s.lang}" + (f"[{where}]" if where else "")
-    return {
-        f"{scope}.qe": s.qe, f"{scope}.qe_threshold": f"{s.qe_threshold:.2f}",
-        f"{scope}.threshold_from": s.threshold_from, f"{scope}.chrf_min": f"{s.chrf_min:g}",
-        f"{scope}.rewrite": f"{s.rewrite} x{s.rounds}", f"glossary.{s.lang}.version": s.glossary_version,
-        f"{scope}.checks": "; ".join(s.checks),
-        **{f"{scope}.signature.{name}": sig for name, sig in s.signatures.items()},
-    }
-
-
-def _counts(assessments) -> dict[str, int]:
-    counts = dict.fromkeys(VERDICTS, 0)
-    for a in assessments:
-        counts[a.verdict] = counts.get(a.verdict, 0) + 1
-    return counts
-
-
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 4) if values else None
-
-
-def resolve_glossary(lang: str, glossary: Glossary | str | Path | None) -> Glossary | None:
-    if isinstance(glossary, Glossary):
-        return glossary
-    if glossary is None and not shipped_glossary_path(lang).is_file():
-        return None  # no shipped glossary for this language and none given: terms are not checked
-    return load_glossary(lang, Path(glossary) if glossary is not None else None)
 
 
 def refine_language(
@@ -309,26 +76,15 @@ def refine_language(
     started = time.perf_counter()
     s = settings if settings is not None else RefineSettings(**options)
     lang = get_language(lang).code
-    if lang == "en":
-        raise UserError("--lang en: refine works on translations; pick a target language such as zh")
-    captions = ws.captions(dataset, split, "en")
-    translations = ws.translations(lang, dataset, split)
-    if not translations:
-        where = " ".join(f"--{k} {v}" for k, v in (("dataset", dataset), ("split", split)) if v)
-        raise UserError(f"no {lang} translations in {ws.root}{' for ' + where if where else ''}: run "
-                        f"`tipr-bench translate --lang {lang}{' ' + where if where else ''}` first")
-    if s.report_dir is not None:
-        _check_report_dir(Path(s.report_dir))
+    items, human, translations, untranslated = _selection(ws, lang, dataset, split, s)
     gloss = resolve_glossary(lang, s.glossary)
-    human = {k for k, t in translations.items() if t.provenance == "human"}
-    items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
-             for c in captions if c.key in translations]
 
     key = state_key(lang, dataset, split)
     state = load_state(ws, key)
     fingerprint = settings_fingerprint(s, gloss, backend, rewrite_backend)
     same_settings = state is not None and state.settings == fingerprint
     unchanged = same_settings and state.translations == translations_digest(translations)
+    del translations  # at 80,000 captions ~175 MB of rows that judging no longer needs
     rounds_wanted = s.rounds if s.rewrite != "none" else 0
     if unchanged and not s.force and rounds_wanted <= state.rounds:
         return _settled(ws, state, s, gloss, lang, dataset, split, started)
@@ -344,33 +100,81 @@ def refine_language(
     theta = s.threshold if s.threshold is not None else (state.theta if same_settings else None)
     thresholds = Thresholds(chrf_min=s.chrf_min, qe_theta=theta)
     judge = Judge(ws, lang, backend, gloss, scorer, thresholds, progress, s.max_tokens, s.force)
-    untranslated = len(captions) - len(items)
-    del captions, translations  # at 80,000 captions ~175 MB of rows that judging no longer needs
     base = ws.next_round(lang)
     best = judge.judge(items)
     unusable = dict(judge.unusable)
     if unusable and len(unusable) == sum(1 for i in items if i.text.strip()):
         raise _all_unusable(unusable)
     ws.put_qa(a.to_qa(lang, base) for a in best.values())
-    before = _counts(best.values())
+    before = count_verdicts(best.values())
 
-    rewriter = rewrite_backend or backend
-    rewritten = improved = 0
-    accepted: set[str] = set()
+    done = _rewrite_rounds(ws, judge, rewrite_backend or backend, s, lang, gloss, best, human, base,
+                           range(first_round, rounds_wanted + 1), progress)
+    summary = RefineSummary(
+        lang=lang, dataset=dataset, split=split, captions=len(items), untranslated=untranslated,
+        verdicts_before=before, **_scores(list(best.values()), gloss), qe=scorer.name,
+        qe_threshold=judge.theta if judge.theta is not None else 0.0,
+        threshold_from="--threshold" if s.threshold is not None else "mean noise", chrf_min=s.chrf_min,
+        rewrite=s.rewrite, rounds=max(rounds_wanted, first_round - 1), rewritten=done.rewritten,
+        improved=done.improved, fixed=sum(1 for k in done.accepted if best[k].verdict == "ok"),
+        qa_round=done.qa_round, glossary_version=gloss.version if gloss is not None else "none",
+        backend=backend.name, model=backend.model, requests=judge.usage.requests,
+        tokens_in=judge.usage.tokens_in, tokens_out=judge.usage.tokens_out,
+        unusable_back_translations=len(unusable), checks=list(Judge.checks_for(gloss)),
+    )
+    left = RefineState(fingerprint, summary.qe_threshold, summary.rounds,
+                       translations_digest(ws.translations(lang, dataset, split)), summary.to_json())
+    ws.set_meta({**refine_record(summary, gloss).meta_entry(), **state_entry(key, left)})
+    return finish_run(ws, summary, s, gloss, started)
+
+
+def _selection(ws: Workspace, lang: str, dataset: str | None, split: str | None,
+               s: RefineSettings) -> tuple[list[Item], set[str], dict[str, Translation], int]:
+    """The pairs to judge, the human rows no rewrite may touch, the translations (for the rerun digest) and
+    how many captions have none; the input and the report folder are checked first."""
+    if lang == "en":
+        raise UserError("--lang en: refine works on translations; pick a target language such as zh")
+    captions = ws.captions(dataset, split, "en")
+    translations = ws.translations(lang, dataset, split)
+    if not translations:
+        where = " ".join(f"--{k} {v}" for k, v in (("dataset", dataset), ("split", split)) if v)
+        raise UserError(f"no {lang} translations in {ws.root}{' for ' + where if where else ''}: run "
+                        f"`tipr-bench translate --lang {lang}{' ' + where if where else ''}` first")
+    if s.report_dir is not None:
+        check_report_dir(Path(s.report_dir))
+    human = {k for k, t in translations.items() if t.provenance == "human"}
+    items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
+             for c in captions if c.key in translations]
+    return items, human, translations, len(captions) - len(items)
+
+
+@dataclass
+class _RoundsDone:
+    rewritten: int = 0  # candidates judged
+    improved: int = 0  # translations replaced by a better candidate
+    accepted: set[str] = field(default_factory=set)  # their keys
+    qa_round: int = 0  # the last QA round written
+
+
+def _rewrite_rounds(ws: Workspace, judge: Judge, rewriter, s: RefineSettings, lang: str, gloss: Glossary | None,
+                    best: dict[str, Assessment], human: set[str], base: int, rounds: range,
+                    progress: bool) -> _RoundsDone:
+    """Re-translate what is not ok, judge each candidate, and keep (in `best` and the workspace) only a
+    strictly better one with a usable back-translation. Human rows are never rewritten."""
+    done = _RoundsDone(qa_round=base)
     last_tries: dict[str, Assessment] = {}
-    round_no = base
-    for r in range(first_round, rounds_wanted + 1):
+    for r in rounds:
         targets = {k: a for k, a in best.items() if a.verdict != "ok" and k not in human}
         if not targets:
             break
-        round_no = base + r - first_round + 1
+        round_no = done.qa_round = base + r - rounds.start + 1
         candidates = rewrite_candidates(ws, rewriter, s.rewrite, lang, targets, round_index=r, glossary=gloss,
                                         last_tries=last_tries, progress=progress, usage=judge.usage,
                                         max_tokens=s.max_tokens, force=s.force)
         if not candidates:
             continue
         judged = judge.judge([Item(k, targets[k].source, c.text, c.status, c.reason) for k, c in candidates.items()])
-        rewritten += len(judged)
+        done.rewritten += len(judged)
         winners: list[tuple[Candidate, Assessment]] = []
         for key_, cand in judged.items():
             if cand.better_than(best[key_]) and key_ not in judge.unusable:  # QE alone accepts nothing
@@ -383,36 +187,24 @@ def refine_language(
             with ws.transaction():
                 ws.put_translations(_accepted_translation(c, lang, rewriter, round_no) for c, _ in winners)
                 ws.put_qa(a.to_qa(lang, round_no) for _, a in winners)
-            improved += len(winners)
-            accepted.update(c.key for c, _ in winners)
+            done.improved += len(winners)
+            done.accepted.update(c.key for c, _ in winners)
+    return done
 
-    final = list(best.values())
+
+def _scores(final: list[Assessment], gloss: Glossary | None) -> dict:
+    """The summary's verdict counts, term-match rate, mean scores and metric signatures."""
     term_expected = sum(len(a.terms_expected) for a in final)
     term_met = sum(len(a.terms_met) for a in final)
     signatures = metric_signatures()
     if gloss is not None:
         signatures["term-match"] = gloss.signature
-    summary = RefineSummary(
-        lang=lang, dataset=dataset, split=split, captions=len(items), untranslated=untranslated,
-        verdicts_before=before, verdicts=_counts(final),
-        term_match_rate=round(term_met / term_expected, 4) if term_expected else None,
+    return dict(
+        verdicts=count_verdicts(final), term_match_rate=round(term_met / term_expected, 4) if term_expected else None,
         soft_misses=sum(len(a.soft_misses) for a in final),
-        mean_chrf=_mean([a.chrf for a in final if a.chrf is not None]),
-        mean_bleu=_mean([a.bleu for a in final if a.bleu is not None]),
-        mean_qe=_mean([a.qe for a in final if a.qe is not None]),
-        qe=scorer.name, qe_threshold=judge.theta if judge.theta is not None else 0.0,
-        threshold_from="--threshold" if s.threshold is not None else "mean noise", chrf_min=s.chrf_min,
-        rewrite=s.rewrite, rounds=max(rounds_wanted, first_round - 1), rewritten=rewritten, improved=improved,
-        fixed=sum(1 for k in accepted if best[k].verdict == "ok"), qa_round=round_no,
-        glossary_version=gloss.version if gloss is not None else "none", signatures=signatures,
-        backend=backend.name, model=backend.model, requests=judge.usage.requests,
-        tokens_in=judge.usage.tokens_in, tokens_out=judge.usage.tokens_out,
-        unusable_back_translations=len(unusable), checks=list(Judge.checks_for(gloss)),
-    )
-    left = RefineState(fingerprint, summary.qe_threshold, summary.rounds,
-                       translations_digest(ws.translations(lang, dataset, split)), summary.to_json())
-    ws.set_meta({**recorded_settings(summary), **state_entry(key, left)})
-    return _finish(ws, summary, s, gloss, started)
+        mean_chrf=mean([a.chrf for a in final if a.chrf is not None]),
+        mean_bleu=mean([a.bleu for a in final if a.bleu is not None]),
+        mean_qe=mean([a.qe for a in final if a.qe is not None]), signatures=signatures)
 
 
 def _settled(ws: Workspace, state: RefineState, s: RefineSettings, gloss: Glossary | None, lang: str,
@@ -424,43 +216,8 @@ def _settled(ws: Workspace, state: RefineState, s: RefineSettings, gloss: Glossa
         **last, "lang": lang, "dataset": dataset, "split": split, "verdicts_before": dict(last["verdicts"]),
         "rewritten": 0, "improved": 0, "fixed": 0, "requests": 0, "tokens_in": 0, "tokens_out": 0, "report": [],
         "unusable_back_translations": 0, "settled": True, "checks": list(Judge.checks_for(gloss))})
-    return _finish(ws, summary, s, gloss, started)
-
-
-def _finish(ws: Workspace, summary: RefineSummary, s: RefineSettings, gloss: Glossary | None,
-            started: float) -> RefineSummary:
-    """The report pages and the run summary beside them, when asked for."""
-    if s.report_dir is not None:
-        run_info = {
-            "backend": f"{summary.backend} {summary.model}", "qe": summary.qe,
-            "qe_threshold": summary.qe_threshold, "threshold from": summary.threshold_from,
-            "chrF minimum": summary.chrf_min, "glossary": summary.glossary_version, "rewrite": summary.rewrite,
-            "rounds": summary.rounds, "rewritten": summary.rewritten, "improved": summary.improved,
-            "qa round": summary.qa_round, "checks": "; ".join(summary.checks),
-            **{f"{name} signature": sig for name, sig in summary.signatures.items()},
-        }
-        targets_by_term = {e.term: e.targets[0] for e in gloss.entries} if gloss is not None else {}
-        dataset, split = summary.dataset, summary.split
-        splits = [split] if split else sorted({sp for _, sp in ws.splits(dataset)})
-        summary.report = [str(p) for p in write_report(ws, summary.lang, Path(s.report_dir), dataset=dataset,
-                                                       splits=splits, run_info=run_info,
-                                                       term_targets=targets_by_term)]
-    summary.wall_s = round(time.perf_counter() - started, 2)
-    if s.report_dir is not None:  # the run summary (with the metric signatures) next to the pages
-        stem = "-".join(p for p in ("refine", summary.dataset, summary.lang, summary.split) if p)
-        write_json(Path(s.report_dir) / f"{stem}-summary.json", summary.to_json())
-    return summary
-
-
-def _check_report_dir(folder: Path) -> None:
-    """--report must be a folder this process can write, known before any model call."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise UserError(f"--report {folder}: cannot write there ({exc.strerror or exc}); pick a folder you can "
-                        "write, e.g. --report qa/") from None
+    ws.set_meta(refine_record(summary, gloss).meta_entry())  # a workspace refined before records were kept
+    return finish_run(ws, summary, s, gloss, started)
 
 
 def _all_unusable(unusable: dict[str, str]) -> BackTranslationsUnusable:

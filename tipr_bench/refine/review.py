@@ -107,6 +107,32 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]
     return header, out
 
 
+def _row_caption(path: Path, line: int, row: dict[str, str], lang: str | None, english: dict[str, str],
+                 seen: dict[tuple[str, str], int]) -> tuple[str, str]:
+    """A row's language and caption key, checked: a target language (the --lang one if given), a caption
+    of the workspace named once, its source cell as exported."""
+    row_lang = (row.get("lang") or "").strip().lower() or lang
+    if row_lang == "ch":
+        row_lang = "zh"
+    if row_lang not in LANGUAGES or row_lang == "en":
+        raise UserError(f"{path} row {line}: unknown language {row_lang!r}; use a target code such as zh")
+    if lang is not None and row_lang != lang:
+        raise UserError(f"{path} row {line}: language {row_lang!r} but --lang {lang}; import one language "
+                        "at a time")
+    key = row["key"].strip()
+    if key not in english:
+        raise UserError(f"{path} row {line}: unknown key {key!r}; the workspace has no such caption "
+                        "(use the keys as exported)")
+    if (key, row_lang) in seen:
+        raise UserError(f"{path} row {line}: key {key!r} already appears on row {seen[key, row_lang]}; "
+                        "keep one row per caption")
+    seen[key, row_lang] = line
+    if row["source"].strip() != english[key].strip():
+        raise UserError(f"{path} row {line}: the source cell differs from caption {key!r}; leave the "
+                        "source column as exported (rows may have been shifted)")
+    return row_lang, key
+
+
 def import_review(ws: Workspace, path: Path, lang: str | None = None) -> ImportResult:
     """Check every row of a corrected sheet, then write them all as `human` translations at once."""
     path = Path(path)
@@ -125,25 +151,7 @@ def import_review(ws: Workspace, path: Path, lang: str | None = None) -> ImportR
     qa: list[QARecord] = []
     corrected = approved = untouched = 0
     for line, row in rows:
-        row_lang = (row.get("lang") or "").strip().lower() or lang
-        if row_lang == "ch":
-            row_lang = "zh"
-        if row_lang not in LANGUAGES or row_lang == "en":
-            raise UserError(f"{path} row {line}: unknown language {row_lang!r}; use a target code such as zh")
-        if lang is not None and row_lang != lang:
-            raise UserError(f"{path} row {line}: language {row_lang!r} but --lang {lang}; import one language "
-                            "at a time")
-        key = row["key"].strip()
-        if key not in english:
-            raise UserError(f"{path} row {line}: unknown key {key!r}; the workspace has no such caption "
-                            "(use the keys as exported)")
-        if (key, row_lang) in seen:
-            raise UserError(f"{path} row {line}: key {key!r} already appears on row {seen[key, row_lang]}; "
-                            "keep one row per caption")
-        seen[key, row_lang] = line
-        if row["source"].strip() != english[key].strip():
-            raise UserError(f"{path} row {line}: the source cell differs from caption {key!r}; leave the "
-                            "source column as exported (rows may have been shifted)")
+        row_lang, key = _row_caption(path, line, row, lang, english, seen)
         if row_lang not in current_by_lang:
             current_by_lang[row_lang] = ws.translations(row_lang)
         current = current_by_lang[row_lang].get(key)

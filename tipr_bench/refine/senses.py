@@ -1,7 +1,7 @@
 """English senses that decide whether a word of a caption is a glossary term at all.
 
 Read by both sides of refine: `term_matching` (which English words expect an approved target) and
-`attributes` (which words name a garment). A caption word can be a garment in one place and not in
+`attribute_checks` (which words name a garment). A caption word can be a garment in one place and not in
 another: `top` in "a red top" is a garment, in "on top of her head" a position; `dress` in "a long
 dress" is a garment, in "dress shoes" it only says the shoes are formal. A glossary note such as "a
 garment, not a position" is a rule for people; the rules below are the same notes as data.

@@ -25,8 +25,8 @@ WEIGHT_SIGNAL = 1
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """When a sentence-level signal counts against a translation. `qe_theta` None: decided from the
-    data (mean noise)."""
+    """When a sentence-level signal counts against a translation. `qe_theta` None: not decided yet (refine
+    decides it from the data, the mean noise, before any verdict), so QE counts against nothing."""
 
     chrf_min: float = DEFAULT_CHRF_MIN
     qe_theta: float | None = None
@@ -85,7 +85,6 @@ def assess(
     chrf: float | None,
     bleu: float | None,
     qe: float | None,
-    theta: float,
     terms_expected: Sequence[str] = (),
     terms_met: Sequence[str] = (),
     term_reasons: Sequence[Reason] = (),
@@ -108,7 +107,8 @@ def assess(
     reasons.extend(term_reasons)
     if back_translation_error:
         reasons.append(Reason(ReasonKind.NO_BACK_TRANSLATION, back_translation_error))
-    if qe is not None and not failed and is_noisy(qe, theta):
+    theta = thresholds.qe_theta
+    if qe is not None and theta is not None and not failed and is_noisy(qe, theta):
         reasons.append(Reason(ReasonKind.QE_NOISE, f"{noise(qe):.4f} > theta {theta:.2f}"))
     if chrf is not None and not failed and chrf < thresholds.chrf_min:
         reasons.append(Reason(ReasonKind.LOW_CHRF, f"{chrf:.1f} < {thresholds.chrf_min:g}"))

@@ -12,6 +12,7 @@ from importlib import resources
 from statistics import fmean
 from string import Template
 
+from tipr_bench.benchmark.refine_record import RefineRecord
 from tipr_bench.core.languages import get_language
 from tipr_bench.release.collect import ReleaseData
 from tipr_bench.release.sources import source_of
@@ -156,7 +157,7 @@ def missing_note(data: ReleaseData, bi_irra_left_out: dict[str, dict[str, int]] 
     return "\n".join(notes)
 
 
-def provenance_section(data: ReleaseData, prompt_texts: dict[str, str], settings: dict[str, str]) -> str:
+def provenance_section(data: ReleaseData, prompt_texts: dict[str, str], records: list[RefineRecord]) -> str:
     out: list[str] = []
     for lang in data.languages:
         st = data.stats[lang]
@@ -190,14 +191,13 @@ def provenance_section(data: ReleaseData, prompt_texts: dict[str, str], settings
                     continue
                 out.append(f"Prompt `{pid}` verbatim ({how}):\n\n```text\n{text}\n```\n")
         recorded = [f"`{g}` ({n} translations)" for g, n in sorted(st.glossary.items())]
-        recorded += [f"`{k}` = `{v}`" for k, v in sorted(settings.items())
-                     if k.lower().startswith("glossary") and (f".{lang}." in k or k.count(".") < 2)]
+        recorded += [f"`{r.glossary_version}` (refine of {r.scope})" for r in records if r.lang == lang]
         out.append("Glossary: " + (", ".join(recorded) if recorded else "no glossary version was recorded."))
         out.append("")
     return "\n".join(out).strip()
 
 
-def quality_section(data: ReleaseData, settings: dict[str, str]) -> str:
+def quality_section(data: ReleaseData, records: list[RefineRecord]) -> str:
     out = ["| language | QA records | verdicts | flagged | rewritten | human-reviewed | mean QE | "
            "LDAT theta | mean chrF |", "|---|---|---|---|---|---|---|---|---|"]
     for lang in data.languages:
@@ -206,7 +206,7 @@ def quality_section(data: ReleaseData, settings: dict[str, str]) -> str:
         st = data.stats[lang]
         verdicts = ", ".join(f"{v} {n}" for v, n in sorted(st.verdicts.items())) or "-"
         qe = f"{fmean(st.qe_scores):.3f}" if st.qe_scores else "-"
-        theta = recorded_theta(settings, lang) or \
+        theta = recorded_theta(records, lang) or \
             (f"{round(fmean(1 - q for q in st.qe_scores), 2):.2f} (computed)" if st.qe_scores else "-")
         chrf = f"{fmean(st.chrf_scores):.1f}" if st.chrf_scores else "-"
         out.append(f"| {lang} | {st.qa_records} | {verdicts} | {_pct(st.flagged, st.translations)} | "
@@ -221,23 +221,35 @@ def quality_section(data: ReleaseData, settings: dict[str, str]) -> str:
                "noise the LDAT recipe keeps translations under; *(computed)* when none was recorded. "
                "Percentages are of the translations in scope.")
     out.append("")
-    recorded = {k: v for k, v in settings.items() if not k.lower().startswith("glossary")}
-    if recorded:
-        out.append("QA thresholds recorded in the workspace:\n")
-        out.extend(f"- `{k}` = `{v}`" for k, v in sorted(recorded.items()))
-    else:
-        out.append("No QA thresholds were recorded in the workspace (the LDAT theta column is computed from "
-                   "the recorded QE scores).")
+    out.extend(refine_settings_lines(data, records))
     flagged = "included (--include-flagged)" if data.include_flagged else "left out"
     out.append(f"\nFlagged translations are {flagged} in this release; failed ones are always left out.")
     return "\n".join(out)
 
 
-def recorded_theta(settings: dict[str, str], lang: str) -> str:
-    """The QE thresholds refine recorded for `lang` (`qa.zh.qe_threshold`, `qa.zh[ds.test].qe_threshold`)."""
-    values = [v for k, v in sorted(settings.items())
-              if k.endswith(".qe_threshold") and (k.startswith(f"qa.{lang}.") or k.startswith(f"qa.{lang}["))]
-    return " / ".join(dict.fromkeys(values))
+def recorded_theta(records: list[RefineRecord], lang: str) -> str:
+    """The QE thresholds refine recorded for `lang`, one per selection it judged."""
+    return " / ".join(dict.fromkeys(f"{r.qe_threshold:.2f}" for r in records if r.lang == lang))
+
+
+def refine_settings_lines(data: ReleaseData, records: list[RefineRecord]) -> list[str]:
+    """Each refine record: its signature, the checks that ran and the metric signatures; and one line per
+    language with QA verdicts but no record (refined by an earlier tipr-bench)."""
+    if records:
+        out = ["Refine settings recorded in the workspace, one signature per language and selection:\n"]
+    else:
+        out = ["No refine settings were recorded in the workspace (the LDAT theta column is computed from the "
+               "recorded QE scores)."]
+    for r in records:
+        out.append(f"- {r.scope}: `{r.signature}`")
+        out.append(f"  - checks: {'; '.join(r.check_descriptions)}")
+        out.extend(f"  - {name}: `{sig}`" for name, sig in sorted(r.metric_signatures.items()))
+    recorded = {r.lang for r in records}
+    out.extend(f"\n{lang}: QA verdicts but no refine record (an earlier tipr-bench kept its settings as loose "
+               f"`qa.{lang}.*` strings, which this version does not read): run `tipr-bench refine --lang {lang}` "
+               "again to record them." for lang in data.languages
+               if lang != "en" and data.stats[lang].qa_records and lang not in recorded)
+    return out
 
 
 def licence_section(data: ReleaseData) -> str:
@@ -249,7 +261,7 @@ def licence_section(data: ReleaseData) -> str:
 
 def render_card(name: str, version: str, created_at: str, tool_version: str, data: ReleaseData,
                 data_files: dict[str, dict[str, str]], formats: list[str], prompt_texts: dict[str, str],
-                settings: dict[str, str], bi_irra_left_out: dict[str, dict[str, int]] | None) -> str:
+                records: list[RefineRecord], bi_irra_left_out: dict[str, dict[str, int]] | None) -> str:
     source = source_of(data.dataset)
     fm = "\n".join(_yaml(front_matter(name, data, data_files)))
     summary = (f"{source.name} captions in {', '.join(get_language(lang).name for lang in data.languages)}: "
@@ -260,7 +272,7 @@ def render_card(name: str, version: str, created_at: str, tool_version: str, dat
         front_matter=fm, title=f"{name} {version}", summary=summary, name=name, version=version,
         counts_table=counts_table(data), missing_note=missing_note(data, bi_irra_left_out),
         formats_table=formats_table, licence=licence_section(data),
-        provenance=provenance_section(data, prompt_texts, settings), quality=quality_section(data, settings),
+        provenance=provenance_section(data, prompt_texts, records), quality=quality_section(data, records),
         created_at=created_at, tool_version=tool_version, dataset=data.dataset,
         citation_sources=f" ({source.paper})",
     )

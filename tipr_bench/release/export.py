@@ -14,11 +14,12 @@ import os
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import tipr_bench
 from tipr_bench.benchmark.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry
+from tipr_bench.benchmark.refine_record import RefineRecord, read_refine_records
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.core.atomic import fsync_dir, sha256_file, staging_dir, write_durable
 from tipr_bench.core.clock import utc_now
@@ -39,7 +40,6 @@ from tipr_bench.release.index import INDEX_NAME, check_name, folder_lock, update
 from tipr_bench.release.semver import check_semver, is_semver, precedence
 
 DEFAULT_FORMATS = ("parquet", "irra", "bi-irra")
-SETTING_PREFIXES = ("qa.", "qa_", "refine.", "refine_", "qe.", "theta", "glossary")
 
 
 @dataclass
@@ -92,8 +92,9 @@ class ReleaseExists(UserError):
         self.matches = matches
 
 
-def workspace_digest(data: ReleaseData, settings: dict[str, str]) -> str:
-    """sha256 of what a release takes from the workspace: every row, and the QA settings its card cites."""
+def workspace_digest(data: ReleaseData, records: list[RefineRecord]) -> str:
+    """sha256 of what a release takes from the workspace: every row, and the refine records its card cites."""
+    settings = {r.scope: asdict(r) for r in records}
     blob = json.dumps({"rows": data.rows, "settings": settings}, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -102,12 +103,6 @@ def next_patch(version: str) -> str:
     """1.2.3 -> 1.2.4 (a pre-release or build suffix dropped): the version to suggest after `version`."""
     major, minor, patch = re.match(r"(\d+)\.(\d+)\.(\d+)", version).groups()
     return f"{major}.{minor}.{int(patch) + 1}"
-
-
-def recorded_settings(ws: Workspace) -> dict[str, str]:
-    """QA thresholds and glossary versions other stages recorded in the workspace's meta table
-    (keys such as `qa.zh.qe_threshold` or `glossary.zh.version`)."""
-    return ws.meta(SETTING_PREFIXES)
 
 
 def export_release(
@@ -172,11 +167,11 @@ def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, c
                     created_at)
     write_durable(staging / "croissant.json", (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode())
     card = render_card(name, version, created_at, tipr_bench.__version__, data, parquet_files, chosen,
-                       {**KNOWN_PROMPTS, **(prompt_texts or {})}, recorded_settings(ws), left_out)
+                       {**KNOWN_PROMPTS, **(prompt_texts or {})}, read_refine_records(ws), left_out)
     write_durable(staging / "README.md", card.encode())
     entries = [file_entry(staging, p) for p in _listing(staging)]
     manifest = _manifest(name, version, created_at, data, chosen, entries, left_out,
-                         workspace_digest(data, recorded_settings(ws)))
+                         workspace_digest(data, read_refine_records(ws)))
     write_durable(staging / MANIFEST_NAME, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
     fsync_dir(staging)
     if final.exists():
@@ -203,7 +198,7 @@ def _exists(ws: Workspace, final: Path, name: str, version: str, slug: str, lang
     if recorded is None:  # written before releases recorded it, or damaged: nothing to compare
         return ReleaseExists(f"release {name}@{version} already exists at {final}; {known}: export a new --version",
                              None)
-    now = workspace_digest(collect(ws, slug, langs, include_flagged), recorded_settings(ws))
+    now = workspace_digest(collect(ws, slug, langs, include_flagged), read_refine_records(ws))
     if now == recorded:
         return ReleaseExists(f"release {name}@{version} already exists at {final} and matches the workspace: "
                              f"nothing to export; {known}", True)
