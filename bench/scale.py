@@ -2,8 +2,8 @@
 
 Builds an N-caption CUHK-PEDES-format dataset in a temporary folder (never kept) by cycling the real
 val captions of `../shared/data/cuhk_pedes_val_en.jsonl`, two captions per image as the file has
-them. Copies after the first cycle get a tag, " (2)", " (3)", ..., so that every caption is a new text:
-no stage is answered from a cache that a duplicate filled. Then runs each stage as its own
+them, each image an empty file. Copies after the first cycle get a tag, " (2)", " (3)", ..., so that
+every caption is a new text: no stage is answered from a cache that a duplicate filled. Then runs each stage as its own
 `tipr-bench` process against a loopback OpenAI-compatible server that answers at once
 (tests/support/openai_server.py: deterministic stand-in translations, and back-translations from its
 small dictionary) and prints N, stage, seconds, items/s and the stage's peak RSS:
@@ -60,6 +60,10 @@ def write_dataset(folder: Path, rows: list[dict], n: int) -> None:
         cycle += 1
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "reid_raw.json").write_text(json.dumps(records), encoding="utf-8")
+    for record in records:  # ingest refuses a dataset whose images are all absent (a wrong --root)
+        image = folder / record["file_path"]
+        image.parent.mkdir(parents=True, exist_ok=True)
+        image.touch()
 
 
 def run_stage(args: list[str], env: dict) -> tuple[float, float, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -19,7 +20,8 @@ from tipr_bench.benchmark.store import DatasetInfo, Workspace
 from tipr_bench.core.atomic import sha256_file
 from tipr_bench.core.errors import UserError
 from tipr_bench.release import export_release, verify_release
-from tipr_bench.release.collect import COLUMNS
+from tipr_bench.release.collect import COLUMNS, language_rows, scope
+from tipr_bench.release.export import digest_settings
 
 ALL = ["parquet", "jsonl", "irra", "bi-irra"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +97,18 @@ def test_rebuild_gives_identical_data_bytes(ws, tmp_path):
     docs = [json.loads((r.path / "croissant.json").read_text()) for r in (a, b)]
     assert [d.pop("datePublished") for d in docs] == ["2026-01-01T00:00:00+00:00", "2026-02-02T00:00:00+00:00"]
     assert docs[0] == docs[1]  # the build time is croissant.json's one difference
+
+
+def test_the_digest_is_read_one_language_at_a_time_yet_equals_the_whole_document_digest(ws, tmp_path):
+    """Manifests written when the digest hashed one JSON document of every row must still match."""
+    result = export_release(ws, "m", "1.0.0", tmp_path / "out")
+    data = scope(ws, None, None, False)
+    document = {"rows": {lang: language_rows(ws, data, lang) for lang in data.languages},
+                "settings": digest_settings(ws)}
+    blob = json.dumps(document, ensure_ascii=False, sort_keys=True, default=str).encode()
+    manifest = json.loads((result.path / "MANIFEST.json").read_text())
+    assert manifest["workspace_digest"] == hashlib.sha256(blob).hexdigest()
+    assert sorted(document["rows"]) == ["de", "en", "fr", "zh"]
 
 
 def test_existing_version_is_never_overwritten(ws, tmp_path):

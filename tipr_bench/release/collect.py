@@ -72,10 +72,14 @@ class LangStats:
 
 @dataclass
 class ReleaseData:
+    """What a release holds: its scope, the English captions every language is keyed by, and per
+    language the statistics its rows were counted into (`language_rows` fills them, one language at a
+    time, so that a release never holds every language's rows at once)."""
+
     dataset: str
     splits: list[str]
     languages: list[str]
-    rows: dict[str, dict[str, list[dict]]]  # lang -> split -> rows in COLUMNS order
+    english: dict[str, list]  # split -> the workspace's English captions, in stable order
     stats: dict[str, LangStats]
     include_flagged: bool
 
@@ -99,9 +103,8 @@ def languages_of(ws: Workspace, slug: str) -> list[str]:
     return ws.languages(slug)
 
 
-def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include_flagged: bool,
-            advance: Callable[[int], None] = lambda n: None) -> ReleaseData:
-    """The release's rows and statistics; `advance(n)` reports n captions looked at (progress)."""
+def scope(ws: Workspace, dataset: str | None, langs: list[str] | None, include_flagged: bool) -> ReleaseData:
+    """The release's dataset, splits and languages, checked, with its English captions; no rows yet."""
     slug = pick_dataset(ws, dataset)
     splits = sorted((s for _, s in ws.splits(slug)), key=lambda s: (SPLIT_ORDER.get(s, len(SPLIT_ORDER)), s))
     present = languages_of(ws, slug)
@@ -114,49 +117,54 @@ def collect(ws: Workspace, dataset: str | None, langs: list[str] | None, include
     if unknown:
         raise UserError(f"no {', '.join(unknown)} captions for {slug} in workspace {ws.root}; languages present: "
                         f"{', '.join(present)} (translate first or drop them from --langs)")
-    allowed = {"ok", "flagged"} if include_flagged else {"ok"}
-    english_by_split = {split: ws.captions(slug, split, "en") for split in splits}
-    rows: dict[str, dict[str, list[dict]]] = {}
-    stats: dict[str, LangStats] = {}
-    for lang in wanted:
-        st = stats[lang] = LangStats()
-        rows[lang] = {}
-        for split in splits:
-            english = english_by_split[split]
-            st.source_captions += len(english)
-            st.source_per_split[split] = len(english)
-            if lang == "en":
-                out = [_row(c, c.text, None, "") for c in english]
-                st.source_provenance += len(out)
-            else:
-                translations = ws.translations(lang, slug, split)
-                qa = ws.qa(lang, slug, split)
-                scored = ws.qa(lang, slug, split, scored=True)
-                rewritten = ws.refine_rewritten_keys(lang, slug, split)
-                out = []
-                for c in english:
-                    t = translations.get(c.key)
-                    if t is None:
-                        st.missing += 1
-                        continue
-                    _count(st, t, qa.get(c.key), scored.get(c.key), c.key in rewritten)
-                    if t.status not in allowed:
-                        if t.status == "flagged":
-                            st.excluded_flagged += 1
-                        else:
-                            st.excluded_failed += 1
-                        continue
-                    q = qa.get(c.key)
-                    out.append(_row(c, t.text, t, q.verdict if q else ""))
-            st.exported += len(out)
-            st.per_split[split] = len(out)
-            advance(len(english))
-            rows[lang][split] = out
-        if st.exported == 0:
-            raise UserError(f"no exportable {lang} captions for {slug} (missing {st.missing}, flagged "
-                            f"{st.excluded_flagged}, failed {st.excluded_failed}); drop {lang} from --langs"
-                            + ("" if include_flagged else " or pass --include-flagged"))
-    return ReleaseData(slug, splits, list(wanted), rows, stats, include_flagged)
+    english = {split: ws.captions(slug, split, "en") for split in splits}
+    return ReleaseData(slug, splits, list(wanted), english, {lang: LangStats() for lang in wanted}, include_flagged)
+
+
+def language_rows(ws: Workspace, data: ReleaseData, lang: str,
+                  advance: Callable[[int], None] = lambda n: None) -> dict[str, list[dict]]:
+    """One language's rows per split (COLUMNS), counted into `data.stats[lang]`; `advance(n)` reports n
+    captions looked at (progress)."""
+    st = data.stats[lang] = LangStats()
+    allowed = {"ok", "flagged"} if data.include_flagged else {"ok"}
+    rows: dict[str, list[dict]] = {}
+    for split in data.splits:
+        english = data.english[split]
+        st.source_captions += len(english)
+        st.source_per_split[split] = len(english)
+        if lang == "en":
+            out = [_row(c, c.text, None, "") for c in english]
+            st.source_provenance += len(out)
+        else:
+            translations = ws.translations(lang, data.dataset, split)
+            qa = ws.qa(lang, data.dataset, split)
+            scored = ws.qa(lang, data.dataset, split, scored=True)
+            rewritten = ws.refine_rewritten_keys(lang, data.dataset, split)
+            out = []
+            for c in english:
+                t = translations.get(c.key)
+                if t is None:
+                    st.missing += 1
+                    continue
+                _count(st, t, qa.get(c.key), scored.get(c.key), c.key in rewritten)
+                if t.status not in allowed:
+                    if t.status == "flagged":
+                        st.excluded_flagged += 1
+                    else:
+                        st.excluded_failed += 1
+                    continue
+                q = qa.get(c.key)
+                out.append(_row(c, t.text, t, q.verdict if q else ""))
+            del translations, qa, scored, rewritten
+        st.exported += len(out)
+        st.per_split[split] = len(out)
+        advance(len(english))
+        rows[split] = out
+    if st.exported == 0:
+        raise UserError(f"no exportable {lang} captions for {data.dataset} (missing {st.missing}, flagged "
+                        f"{st.excluded_flagged}, failed {st.excluded_failed}); drop {lang} from --langs"
+                        + ("" if data.include_flagged else " or pass --include-flagged"))
+    return rows
 
 
 def _row(c, text: str, t: Translation | None, verdict: str) -> dict:

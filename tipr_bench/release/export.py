@@ -8,7 +8,6 @@ that version again says whether the workspace still matches it or has changed si
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import tipr_bench
 from tipr_bench.benchmark.manifest import MANIFEST_NAME, RELEASE_FORMAT, FileEntry, file_entry
-from tipr_bench.benchmark.refine_record import RefineRecord, read_refine_records
+from tipr_bench.benchmark.refine_record import read_refine_records
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.core.atomic import fsync_dir, sha256_file, staging_dir, write_durable
 from tipr_bench.core.clock import utc_now
@@ -27,8 +26,9 @@ from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import file_code, get_language
 from tipr_bench.core.progress import make_progress
 from tipr_bench.release.card import KNOWN_PROMPTS, render_card
-from tipr_bench.release.collect import ReleaseData, collect, languages_of, pick_dataset
+from tipr_bench.release.collect import ReleaseData, language_rows, languages_of, pick_dataset, scope
 from tipr_bench.release.croissant import croissant
+from tipr_bench.release.digest import WorkspaceDigest
 from tipr_bench.release.formats import (
     FORMATS,
     write_bi_irra,
@@ -92,11 +92,9 @@ class ReleaseExists(UserError):
         self.matches = matches
 
 
-def workspace_digest(data: ReleaseData, records: list[RefineRecord]) -> str:
-    """sha256 of what a release takes from the workspace: every row, and the refine records its card cites."""
-    settings = {r.scope: asdict(r) for r in records}
-    blob = json.dumps({"rows": data.rows, "settings": settings}, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+def digest_settings(ws: Workspace) -> dict[str, dict]:
+    """The refine records a release's card cites, as the workspace digest hashes them."""
+    return {r.scope: asdict(r) for r in read_refine_records(ws)}
 
 
 def next_patch(version: str) -> str:
@@ -141,10 +139,8 @@ def export_release(
             make_progress(progress, unit="captions", transient=False) as bar:
         for stale in final.parent.glob(f".{version}.*.building"):  # left by a killed export of this version
             shutil.rmtree(stale, ignore_errors=True)
-        task = bar.add_task(f"{name}@{version}: reading", total=n_captions * len(langs or languages_of(ws, slug)))
-        data = collect(ws, slug, langs, include_flagged, lambda n: bar.advance(task, n))
-        bar.update(task, description=f"{name}@{version}: writing", completed=0,
-                   total=sum(st.exported for st in data.stats.values()))
+        task = bar.add_task(f"{name}@{version}", total=n_captions * len(langs or languages_of(ws, slug)))
+        data = scope(ws, slug, langs, include_flagged)
         created_at = created_at or utc_now()
         staging = staging_dir(final.parent, prefix=f".{version}.", suffix=".building")
         try:
@@ -160,7 +156,7 @@ def export_release(
 def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, created_at: str, data: ReleaseData,
            chosen: list[str], prompt_texts: dict[str, str] | None, advance: Callable[[int], None]) -> ExportResult:
     """Write everything into `staging`, then rename it to `final` in one step."""
-    data_files, left_out = _write_data(staging, data, chosen, advance)
+    data_files, left_out, digest = _write_data(ws, staging, data, chosen, advance)
     entries = [file_entry(staging, p) for p in _listing(staging)]
     parquet_files = {lang: {s: p for s, p in by.items() if p.endswith(".parquet")} for lang, by in data_files.items()}
     doc = croissant(name, version, data.dataset, data.languages, entries, parquet_files, tipr_bench.__version__,
@@ -171,7 +167,7 @@ def _build(ws: Workspace, staging: Path, final: Path, name: str, version: str, c
     write_durable(staging / "README.md", card.encode())
     entries = [file_entry(staging, p) for p in _listing(staging)]
     manifest = _manifest(name, version, created_at, data, chosen, entries, left_out,
-                         workspace_digest(data, read_refine_records(ws)))
+                         digest.hexdigest(digest_settings(ws)))
     write_durable(staging / MANIFEST_NAME, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
     fsync_dir(staging)
     if final.exists():
@@ -198,7 +194,11 @@ def _exists(ws: Workspace, final: Path, name: str, version: str, slug: str, lang
     if recorded is None:  # written before releases recorded it, or damaged: nothing to compare
         return ReleaseExists(f"release {name}@{version} already exists at {final}; {known}: export a new --version",
                              None)
-    now = workspace_digest(collect(ws, slug, langs, include_flagged), read_refine_records(ws))
+    data = scope(ws, slug, langs, include_flagged)
+    digest = WorkspaceDigest()
+    for lang in sorted(data.languages):
+        digest.add(lang, language_rows(ws, data, lang))
+    now = digest.hexdigest(digest_settings(ws))
     if now == recorded:
         return ReleaseExists(f"release {name}@{version} already exists at {final} and matches the workspace: "
                              f"nothing to export; {known}", True)
@@ -212,33 +212,39 @@ def _versions(folder: Path) -> list[str]:
     return sorted((p.name for p in folder.iterdir() if is_semver(p.name)), key=precedence)
 
 
-def _write_data(root: Path, data: ReleaseData, formats: list[str],
-                advance: Callable[[int], None]) -> tuple[dict, dict[str, dict[str, int]] | None]:
-    """Writes every data file; returns lang -> split -> relative parquet/jsonl paths, and per target
-    language and split the English captions its Bi-IRRA pair left out (no translation)."""
-    files: dict[str, dict[str, str]] = {}
-    for lang in data.languages:
-        files[lang] = {}
-        for split in data.splits:
-            rows = data.rows[lang][split]
-            if not rows:
-                continue
-            rel = f"data/{lang}/{split}.parquet"
-            write_parquet(root / rel, rows)
-            files[lang][split] = rel
-            if "jsonl" in formats:
-                write_jsonl(root / f"data/{lang}/{split}.jsonl", rows)
-            advance(len(rows))
-        if "irra" in formats:
-            write_irra(root / f"irra/{lang}/reid_raw.json", data.rows[lang])
-    left_out = None
-    if "bi-irra" in formats:
-        left_out = {}
-        for lang in (lang for lang in data.languages if lang != "en"):
-            left_out[lang] = {split: write_bi_irra(root / "bi-irra" / file_code(lang), split, lang,
-                                                   data.rows["en"][split], data.rows[lang][split])
-                              for split in data.splits}
-    return files, left_out
+def _write_data(ws: Workspace, root: Path, data: ReleaseData, formats: list[str], advance: Callable[[int], None]
+                ) -> tuple[dict, dict[str, dict[str, int]] | None, WorkspaceDigest]:
+    """Reads and writes one language at a time, in the digest's order, keeping only English (every
+    Bi-IRRA pair needs it). Returns lang -> split -> relative parquet paths, per target language and
+    split the English captions its Bi-IRRA pair left out (no translation), and the workspace digest."""
+    files: dict[str, dict[str, str]] = {lang: {} for lang in data.languages}
+    left_out = {lang: {} for lang in data.languages if lang != "en"} if "bi-irra" in formats else None
+    digest = WorkspaceDigest()
+    english = language_rows(ws, data, "en", advance)
+    for lang in sorted(data.languages):
+        rows = english if lang == "en" else language_rows(ws, data, lang, advance)
+        files[lang] = _write_language(root, lang, rows, formats)
+        if left_out is not None and lang != "en":
+            left_out[lang] = {split: write_bi_irra(root / "bi-irra" / file_code(lang), split, lang, english[split],
+                                                   rows[split]) for split in data.splits}
+        digest.add(lang, rows)
+    return files, left_out, digest
+
+
+def _write_language(root: Path, lang: str, rows: dict[str, list[dict]], formats: list[str]) -> dict[str, str]:
+    """One language's data files (parquet always; jsonl and irra when chosen); returns split -> parquet path."""
+    files = {}
+    for split, split_rows in rows.items():
+        if not split_rows:
+            continue
+        rel = f"data/{lang}/{split}.parquet"
+        write_parquet(root / rel, split_rows)
+        files[split] = rel
+        if "jsonl" in formats:
+            write_jsonl(root / f"data/{lang}/{split}.jsonl", split_rows)
+    if "irra" in formats:
+        write_irra(root / f"irra/{lang}/reid_raw.json", rows)
+    return files
 
 
 def _listing(root: Path) -> list[str]:
