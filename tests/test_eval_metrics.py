@@ -9,6 +9,7 @@ import torch
 
 from tipr_bench.baselines.metrics import (
     feature_retrieval_metrics,
+    l2_normalise,
     positive_ranks_cpu,
     positive_ranks_torch,
     positive_table,
@@ -164,3 +165,10 @@ def test_accelerator_path_agrees_with_the_cpu_path(dtype):
 def test_progress_bar_changes_nothing():
     sim, q, g = random_case(5)
     assert retrieval_metrics(sim, q, g, chunk_size=5, progress=True) == retrieval_metrics(sim, q, g)
+
+
+def test_normalising_in_place_gives_the_same_numbers_as_the_copy():
+    feats = torch.randn(37, 16, generator=torch.Generator().manual_seed(3)) * 5
+    copy = l2_normalise(feats)
+    assert l2_normalise(feats, in_place=True) is feats
+    assert torch.equal(feats, copy)

@@ -17,6 +17,7 @@ import torch
 
 from tipr_bench.baselines.metrics import (
     feature_retrieval_metrics,
+    l2_normalise,
     retrieval_metrics,
     transposed_retrieval_metrics,
 )
@@ -146,8 +147,10 @@ def evaluate_features(
     chunk_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    normalised: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """Metrics from features (cosine similarity of L2-normalised rows), one chunk of rows at a time."""
+    """Metrics from features (cosine similarity of L2-normalised rows), one chunk of rows at a time;
+    `normalised`: the rows are unit length already."""
     out = {}
     for direction in _check_directions(directions):
         queries, gallery, q_pids, g_pids = (
@@ -155,7 +158,8 @@ def evaluate_features(
             else (image_feats, text_feats, image_pids, text_pids)
         )
         out[direction] = feature_retrieval_metrics(
-            queries, gallery, q_pids, g_pids, chunk_size=chunk_size, device=device, progress=progress)
+            queries, gallery, q_pids, g_pids, chunk_size=chunk_size, device=device, progress=progress,
+            normalised=normalised)
     return out
 
 
@@ -193,8 +197,9 @@ def evaluate_embeddings(
     data = load_split(ws, dataset, split, lang)
     sub = load_embeddings(path)
     q_pids, g_pids = align(data, sub.path, sub.text_keys, sub.image_paths)
-    metrics = evaluate_features(sub.text_feats, sub.image_feats, q_pids, g_pids, directions=directions,
-                                device=_device(device), progress=progress)
+    text, image = (l2_normalise(torch.from_numpy(f), in_place=True) for f in (sub.text_feats, sub.image_feats))
+    metrics = evaluate_features(text, image, q_pids, g_pids, directions=directions, device=_device(device),
+                                progress=progress, normalised=True)  # the loaded features are ours: scaled in place
     return record(ws, model or sub.path.stem, data, train_lang, metrics, sub.sha256)
 
 

@@ -103,15 +103,19 @@ def feature_retrieval_metrics(
     chunk_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    normalised: bool = False,
 ) -> dict[str, float]:
     """Metrics of cosine similarity between L2-normalised features, one chunk of rows at a time,
-    so the full [Q x G] matrix never exists (20k x 20k and beyond in bounded memory)."""
+    so the full [Q x G] matrix never exists (20k x 20k and beyond in bounded memory). `normalised`:
+    the rows are unit length already (`l2_normalise(..., in_place=True)`), so no normalised copy is made."""
     q, g = _as_tensor(query_feats), _as_tensor(gallery_feats)
     if q.ndim != 2 or g.ndim != 2 or q.shape[1] != g.shape[1]:
         raise ValueError(f"features must be [Q x D] and [G x D], got {tuple(q.shape)} and {tuple(g.shape)}")
     dev = torch.device(device) if device is not None else q.device
-    q, g = l2_normalise(q.to(dev)), l2_normalise(g.to(dev))
-    g_t = g.T.contiguous()
+    q, g = q.to(dev), g.to(dev)
+    if not normalised:
+        q, g = l2_normalise(q), l2_normalise(g)
+    g_t = g.T if dev.type == "cpu" else g.T.contiguous()  # BLAS reads the transpose in place
 
     def chunk(a: int, b: int, scratch: _Scratch) -> torch.Tensor:
         out = scratch.get("scores", b - a, g_t.shape[1], q.dtype, dev)
@@ -125,11 +129,15 @@ def feature_retrieval_metrics(
     return _metrics(chunk, q.shape[0], g.shape[0], query_pids, gallery_pids, ks, chunk_size, dev, progress)
 
 
-def l2_normalise(feats: torch.Tensor) -> torch.Tensor:
-    """Rows scaled to unit length, in float32 (float64 stays float64), as the field's evaluators do."""
+def l2_normalise(feats: torch.Tensor, *, in_place: bool = False) -> torch.Tensor:
+    """Rows scaled to unit length, in float32 (float64 stays float64), as the field's evaluators do.
+    `in_place` scales a float32/float64 tensor's own rows (the same numbers as torch's `normalize`),
+    so an evaluation that owns its features never holds a second copy of them."""
     if not feats.is_floating_point() or feats.dtype in (torch.float16, torch.bfloat16):
         feats = feats.float()
-    return torch.nn.functional.normalize(feats, p=2, dim=1)
+    if not in_place:
+        return torch.nn.functional.normalize(feats, p=2, dim=1)
+    return feats.div_(feats.norm(p=2, dim=1, keepdim=True).clamp_min_(1e-12))
 
 
 # -- core ---------------------------------------------------------------------------------------
