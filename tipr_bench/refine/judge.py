@@ -15,7 +15,7 @@ from tipr_bench.benchmark.records import Reason, ReasonKind
 from tipr_bench.benchmark.refine_record import CHECKS
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.core.progress import make_progress
-from tipr_bench.refine.attribute_checks import AttributeIssue, Attributes, compare, extract
+from tipr_bench.refine.attribute_checks import AttributeIssue, compare, extract
 from tipr_bench.refine.backtranslate import BackTranslation, Usage, back_translate, sentence_scores
 from tipr_bench.refine.glossary import INCIDENTAL_CATEGORIES, Glossary, TermCheck
 from tipr_bench.refine.glossary_files import load_glossary, shipped_glossary_path
@@ -57,7 +57,6 @@ class Judge:
         self.progress = progress
         self.usage = Usage()
         self.unusable: dict[str, str] = {}  # the last judge() call's keys without a usable back-translation
-        self._source_attrs: dict[str, Attributes] = {}
         self._incidental = {e.term for e in glossary.entries if e.category in INCIDENTAL_CATEGORIES} \
             if glossary is not None else set()
 
@@ -140,10 +139,8 @@ class Judge:
         """One verdict from the signals at hand: the back-translation, the QE score, the glossary."""
         bt_text = bt.text if bt and not bt.error else ""
         chrf, bleu = sentence_scores(bt_text, item.source)
-        src_attrs = self._source_attrs.get(item.key)
-        if src_attrs is None:
-            src_attrs = self._source_attrs[item.key] = extract(item.source)
-        issues = compare(src_attrs, extract(bt_text)) if bt_text else []
+        # The source's reading is made again for each candidate, not kept: 0.1 ms against 5.7 KB a caption
+        issues = compare(extract(item.source), extract(bt_text)) if bt_text else []
         expected, met, term_reasons = (), (), []
         if self.glossary is not None and item.text.strip():
             check = self.glossary.check(item.source, item.text)
