@@ -57,7 +57,7 @@ class IrraStyle(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
-        from tipr_bench.baselines.bi_irra.vit import VisionTransformer
+        from tipr_bench.baselines.bi_irra.vision_tower import VisionTransformer
 
         self.vision = VisionTransformer(cfg.image_size, cfg.patch_size, cfg.vision_width, cfg.vision_layers,
                                         cfg.vision_heads)
@@ -77,7 +77,7 @@ class IrraStyle(nn.Module):
 def train_speed(config_name: str, batch: int, steps: int, warmup: int, device: torch.device) -> list[dict]:
     from tipr_bench.baselines.bi_irra.config import get_config
     from tipr_bench.baselines.bi_irra.model import BiIRRA
-    from tipr_bench.baselines.bi_irra.train import param_groups
+    from tipr_bench.baselines.bi_irra.optimizer import param_groups
 
     cfg = get_config(config_name)
     data = _synthetic_batch(cfg, batch, device)

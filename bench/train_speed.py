@@ -26,7 +26,7 @@ def measure(config_name: str, device: str, batch_size: int, steps: int, warmup: 
     from tipr_bench.baselines.bi_irra.config import get_config
     from tipr_bench.baselines.bi_irra.masking import blockwise_mask, mask_tokens
     from tipr_bench.baselines.bi_irra.model import BiIRRA, TrainBatch
-    from tipr_bench.baselines.bi_irra.train import param_groups
+    from tipr_bench.baselines.bi_irra.optimizer import param_groups
     from tipr_bench.core.devices import use_cpu_threads
 
     torch.manual_seed(0)

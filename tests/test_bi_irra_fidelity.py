@@ -22,9 +22,10 @@ from tipr_bench.baselines.bi_irra.data import collate, epoch_batches, load_pairs
 from tipr_bench.baselines.bi_irra.inference import load_model
 from tipr_bench.baselines.bi_irra.masking import mask_tokens
 from tipr_bench.baselines.bi_irra.model import BiIRRA
+from tipr_bench.baselines.bi_irra.optimizer import decay_split, param_groups
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer, clean_caption
-from tipr_bench.baselines.bi_irra.train import TrainOptions, decay_split, param_groups, train
-from tipr_bench.baselines.queries import split_captions
+from tipr_bench.baselines.bi_irra.train import TrainOptions, train
+from tipr_bench.baselines.usable_captions import split_captions
 from tipr_bench.core.errors import UserError
 
 CAPTION = "The MAN wears a Red shirt, (black) pants... He carries: a bag~"

@@ -9,7 +9,7 @@ from tests.support.bi_irra_micro import MICRO
 from tipr_bench.baselines.bi_irra.config import BASE, TINY, BiIrraConfig
 from tipr_bench.baselines.bi_irra.masking import blockwise_mask, mask_tokens
 from tipr_bench.baselines.bi_irra.model import BiIRRA, TrainBatch
-from tipr_bench.baselines.bi_irra.vit import relative_position_index
+from tipr_bench.baselines.bi_irra.vision_tower import relative_position_index
 from tipr_bench.core.errors import UserError
 
 
@@ -73,7 +73,7 @@ def test_training_forward_gives_four_finite_losses_and_gradients():
 def test_plain_attention_on_cpu_gives_sdpas_losses_and_gradients():
     """BiIRRA.place(cpu) swaps every attention (vision, XLM-R, fusion, padded text included) to plain
     matrix products; the training step must not notice beyond float rounding."""
-    from tipr_bench.baselines.bi_irra.vit import Attention
+    from tipr_bench.baselines.bi_irra.vision_tower import Attention
 
     batch = _batch(MICRO)
     batch.tg_att[:, -3:] = 0  # padding masked in the text towers and in the cross-attention to text

@@ -19,10 +19,11 @@ from tipr_bench.baselines.bi_irra import config as configs
 from tipr_bench.baselines.bi_irra import losses
 from tipr_bench.baselines.bi_irra.config import BASE, TINY, get_config
 from tipr_bench.baselines.bi_irra.data import collate
-from tipr_bench.baselines.bi_irra.inference import load_model, metrics, score_loaded
+from tipr_bench.baselines.bi_irra.inference import load_model, score_loaded, scored_metrics
 from tipr_bench.baselines.bi_irra.masking import mask_tokens
+from tipr_bench.baselines.bi_irra.processes import check_global_batch
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
-from tipr_bench.baselines.bi_irra.train import TrainOptions, check_global_batch, train
+from tipr_bench.baselines.bi_irra.train import TrainOptions, train
 from tipr_bench.core.errors import UserError
 
 
@@ -109,10 +110,10 @@ def test_selection_on_test_ranks_epochs_by_the_itm_re_ranked_scores(tmp_path, mo
                                     select_on="test", test_rerank_k=2, settings={"rerank_score": "itm"}))
     assert result.selection == "test"
     chosen = result.epochs[0].val
-    lm, cpu = load_model(result.best, torch.device("cpu")), torch.device("cpu")
+    loaded, cpu = load_model(result.best, torch.device("cpu")), torch.device("cpu")
 
     def scored(lang: str, k: int) -> dict[str, float]:
-        return metrics(score_loaded(ws, lm, dataset="synth", split="test", lang=lang, device=cpu, rerank_k=k,
+        return scored_metrics(score_loaded(ws, loaded, dataset="synth", split="test", lang=lang, device=cpu, rerank_k=k,
                                     progress=False))
 
     re_ranked, itc_only = scored("zh", 2), scored("zh", 0)

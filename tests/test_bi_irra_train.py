@@ -66,6 +66,11 @@ def test_bad_requests_are_one_line_user_errors(tmp_path, micro_config):
         train(ws, TrainOptions(lang="zh", config="micro", batch_size=1, device="cpu"))
     with pytest.raises(UserError, match="augment 'flip' is not one of reference, irra"):
         train(ws, TrainOptions(lang="zh", config="micro", settings={"augment": "flip"}, device="cpu"))
+    with pytest.raises(UserError, match="--set epochs=...: epochs has its own option; pass --epochs"):
+        TrainOptions(lang="zh", config="micro", settings={"epochs": 3})
+    with pytest.raises(UserError, match="--lang en"):
+        TrainOptions(lang=" EN ", config="micro")
+    assert TrainOptions(lang="CH", config="micro").lang == "zh"  # normalised once, where the options are checked
 
 
 @pytest.mark.slow

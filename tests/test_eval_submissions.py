@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests.support.eval_split import DATASET, build_split, perfect_features, split_items, write_submission
+from tipr_bench.baselines.eval_request import EvalRequest
 from tipr_bench.baselines.evaluator import (
     evaluate_embeddings,
     evaluate_similarity_file,
@@ -243,3 +244,20 @@ def test_captions_with_no_usable_translation_are_not_queries_and_the_result_coun
         stored = ws.results()[-1]
     assert outcome.left_out == 4 and outcome.n_queries == 12 and outcome.n_gallery == 8
     assert (stored.n_queries, stored.n_gallery, stored.n_left_out) == (12, 8, 4)
+
+
+def test_an_evaluate_request_is_checked_whole_and_names_its_languages_once(tmp_path):
+    request = EvalRequest(lang="CH", train_lang=" ZH ", model="bi-irra", direction="t2i")
+    assert (request.lang, request.train_lang, request.split, request.directions) == ("zh", "zh", "test", ("t2i",))
+    npz = tmp_path / "s.npz"
+    for kwargs, message in (
+        ({"model": "bi-irra", "device": "tpu"}, "--device 'tpu'"),
+        ({"model": "bi-irra", "direction": "sideways"}, "--direction 'sideways'"),
+        ({"embeddings": npz, "similarity": tmp_path / "s.npy"}, "not both"),
+        ({"similarity": tmp_path / "s.npy"}, "--query-keys"),
+        ({}, "nothing to evaluate"),
+        ({"embeddings": npz, "checkpoint": tmp_path / "best.pt"}, "--checkpoint goes with --model bi-irra"),
+        ({"model": "bi-irra", "lang": "xx"}, "unknown language 'xx'"),
+    ):
+        with pytest.raises(UserError, match=message):
+            EvalRequest(**{"lang": "zh", **kwargs})

@@ -107,12 +107,13 @@ def _train_in_child(job: TrainingJob, send, parent: int) -> None:
     try:
         ws = Workspace.open(job.workspace, create=False)
         try:
-            r = train(ws, TrainOptions(lang=job.lang, dataset="cuhk-pedes", config="tiny", epochs=job.epochs,
-                                       progress=False, test=False, seed=job.seed, threads=job.threads),
-                      on_epoch=epoch_done)
+            result = train(ws, TrainOptions(lang=job.lang, dataset="cuhk-pedes", config="tiny", epochs=job.epochs,
+                                            progress=False, test=False, seed=job.seed, threads=job.threads),
+                           on_epoch=epoch_done)
         finally:
             ws.close()
-        outcome: TrainingDone | str = TrainingDone(r.best, len(r.epochs), r.epochs[-1].loss if r.epochs else None,
+        last_loss = result.epochs[-1].loss if result.epochs else None
+        outcome: TrainingDone | str = TrainingDone(result.best, len(result.epochs), last_loss,
                                                    time.perf_counter() - started)
     except UserError as exc:
         outcome = str(exc)

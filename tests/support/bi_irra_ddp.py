@@ -12,7 +12,7 @@ import torch.distributed as dist
 from tests.support.bi_irra_micro import MICRO
 from tipr_bench.baselines.bi_irra.masking import blockwise_mask, mask_tokens
 from tipr_bench.baselines.bi_irra.model import BiIRRA, TrainBatch
-from tipr_bench.baselines.bi_irra.train import param_groups
+from tipr_bench.baselines.bi_irra.optimizer import param_groups
 
 GLOBAL_BATCH = 8
 STEPS = 3

@@ -15,18 +15,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tipr_bench.baselines.bi_irra.config import RERANK_K
+from tipr_bench.baselines.eval_request import EvalRequest
 from tipr_bench.baselines.metrics import (
     feature_retrieval_metrics,
     l2_normalise,
     retrieval_metrics,
     transposed_retrieval_metrics,
 )
-from tipr_bench.baselines.queries import split_captions
 from tipr_bench.baselines.submission import (
     load_embeddings,
     load_similarity,
     must_exist,
 )
+from tipr_bench.baselines.usable_captions import split_captions
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.benchmark.store_results import EvalResult
 from tipr_bench.core.clock import utc_now
@@ -187,6 +189,28 @@ def align(split: SplitData, source: Path, query_keys: Sequence[str], gallery_pat
 # -- running and storing --------------------------------------------------------------------------
 
 
+def evaluate(ws: Workspace, request: EvalRequest) -> Outcome:
+    """Scores what the request names on its split (of the workspace's only dataset when it names none)
+    and stores the result."""
+    common = {"dataset": request.dataset or only_dataset(ws), "split": request.split, "lang": request.lang,
+              "directions": request.directions, "device": request.device, "progress": request.progress}
+    if request.embeddings is not None:
+        return evaluate_embeddings(ws, request.embeddings, model=request.model,
+                                   train_lang=request.train_lang or "", **common)
+    if request.similarity is not None:
+        return evaluate_similarity_file(ws, request.similarity, request.query_keys, request.gallery_paths,
+                                        model=request.model, train_lang=request.train_lang or "", **common)
+    return evaluate_bi_irra(ws, checkpoint=request.checkpoint, **common)
+
+
+def only_dataset(ws: Workspace) -> str:
+    slugs = [d.slug for d in ws.datasets()]
+    if len(slugs) == 1:
+        return slugs[0]
+    raise UserError(f"--dataset is needed: the workspace {ws.root} holds "
+                    f"{', '.join(slugs) if slugs else 'no dataset'}")
+
+
 def evaluate_embeddings(
     ws: Workspace, path: str | Path, *, dataset: str, split: str, lang: str, model: str | None = None,
     train_lang: str = "", directions: Sequence[str] = ("t2i",), device: str | None = None,
@@ -220,7 +244,7 @@ def evaluate_similarity_file(
 
 def evaluate_bi_irra(
     ws: Workspace, *, dataset: str, split: str, lang: str, checkpoint: Path | None = None,
-    device: str = "auto", rerank_k: int = 256, directions: Sequence[str] = ("t2i",), progress: bool = True,
+    device: str = "auto", rerank_k: int = RERANK_K, directions: Sequence[str] = ("t2i",), progress: bool = True,
 ) -> Outcome:
     """Score the split with a Bi-IRRA checkpoint (None = the workspace's latest) and store the metrics.
 

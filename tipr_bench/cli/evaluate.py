@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from tipr_bench.baselines import leaderboard as board
+from tipr_bench.baselines.eval_request import EvalRequest
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -23,9 +24,9 @@ from tipr_bench.cli.common import (
     print_json,
 )
 from tipr_bench.core.errors import UserError
-from tipr_bench.core.languages import get_language
 
-DIRECTION_CHOICES = {"t2i": ("t2i",), "i2t": ("i2t",), "both": ("t2i", "i2t")}
+if TYPE_CHECKING:  # evaluator imports torch: loaded only when a command needs it
+    from tipr_bench.baselines.evaluator import Outcome
 
 
 @app.command()
@@ -58,51 +59,29 @@ def evaluate(
     Example: tipr-bench evaluate --embeddings run1.npz --dataset cuhk-pedes --lang zh --split test --json
     Example: tipr-bench evaluate --model bi-irra --dataset cuhk-pedes --lang zh
     """
-    lang = get_language(lang).code
-    if train_lang is not None:
-        train_lang = get_language(train_lang).code
-    directions = DIRECTION_CHOICES.get(direction)
-    if directions is None:
-        raise UserError(f"--direction {direction!r}: use t2i, i2t or both")
-    split = split or "test"
-    sources = [name for name, given in (("--embeddings", embeddings), ("--similarity", similarity)) if given]
-    if len(sources) > 1:
-        raise UserError("give one submission: --embeddings FILE.npz or --similarity FILE.npy, not both")
-    if similarity is not None and (query_keys is None or gallery_paths is None):
-        raise UserError("--similarity needs --query-keys FILE.txt and --gallery-paths FILE.txt (one per line)")
-    if not sources and model != "bi-irra":
-        raise UserError("nothing to evaluate: pass --embeddings FILE.npz, --similarity FILE.npy "
-                        "(with --query-keys and --gallery-paths), or --model bi-irra")
-    if checkpoint is not None and (sources or model != "bi-irra"):
-        raise UserError("--checkpoint goes with --model bi-irra (a submission file carries its own scores)")
+    from tipr_bench.baselines import evaluator  # imports torch: only once the request is checked
 
-    from tipr_bench.baselines import evaluator  # imports torch: only when a command needs it
-
+    request = EvalRequest(
+        lang=lang, dataset=dataset, split=split, embeddings=embeddings, similarity=similarity, query_keys=query_keys,
+        gallery_paths=gallery_paths, model=model, checkpoint=checkpoint, train_lang=train_lang, direction=direction,
+        device=device, progress=not json_out)
     with Workspace.open(workspace, create=False) as ws:
-        dataset = dataset or _only_dataset(ws)
-        common = {"dataset": dataset, "split": split, "lang": lang}
-        progress = not json_out
-        if embeddings is not None:
-            outcome = evaluator.evaluate_embeddings(
-                ws, embeddings, model=model, train_lang=train_lang or "", directions=directions,
-                device=device, progress=progress, **common)
-        elif similarity is not None:
-            outcome = evaluator.evaluate_similarity_file(
-                ws, similarity, query_keys, gallery_paths, model=model, train_lang=train_lang or "",
-                directions=directions, device=device, progress=progress, **common)
-        else:
-            outcome = evaluator.evaluate_bi_irra(
-                ws, checkpoint=checkpoint, device=device, directions=directions, progress=progress, **common)
-
+        outcome = evaluator.evaluate(ws, request)
     if outcome.left_out:
-        err_console.print(f"note: {outcome.left_out:,} {dataset}/{split} captions have no usable {lang} "
-                          "translation (none yet, failed or empty) and are not among the queries", markup=False)
+        err_console.print(f"note: {outcome.left_out:,} {outcome.dataset}/{outcome.split} captions have no usable "
+                          f"{outcome.query_lang} translation (none yet, failed or empty) and are not among the "
+                          "queries", markup=False)
     counts = {"queries": outcome.n_queries, "gallery": outcome.n_gallery, "left_out": outcome.left_out,
               "selection": outcome.selection, "stored": outcome.stored}
     if json_out:
         print_json({**outcome.metrics, **counts})  # one shape: metrics by direction, for one direction or both
         return
-    table = Table(title=f"{outcome.model} on {dataset}/{split}, queries in {lang}"
+    _print_outcome(outcome, workspace)
+
+
+def _print_outcome(outcome: Outcome, workspace: Path) -> None:
+    """The metrics table, then the counts and where the result was stored."""
+    table = Table(title=f"{outcome.model} on {outcome.dataset}/{outcome.split}, queries in {outcome.query_lang}"
                         + (f", trained on {outcome.train_lang}" if outcome.train_lang else ""))
     table.add_column("direction")
     for metric in board.METRICS:
@@ -153,11 +132,3 @@ def leaderboard_command(
     if plot is not None:
         panels = board.plot_r1(results, plot)
         err_console.print(f"plot: {panels} panel(s) -> {plot}")
-
-
-def _only_dataset(ws: Workspace) -> str:
-    slugs = [d.slug for d in ws.datasets()]
-    if len(slugs) == 1:
-        return slugs[0]
-    raise UserError(f"--dataset is needed: the workspace {ws.root} holds "
-                    f"{', '.join(slugs) if slugs else 'no dataset'}")

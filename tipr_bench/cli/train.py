@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from tipr_bench.baselines.bi_irra.run_log import EpochLog, TrainResult  # no torch: cheap at start-up
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.cli.app import app
 from tipr_bench.cli.common import (
@@ -20,7 +21,6 @@ from tipr_bench.cli.common import (
     print_json,
 )
 from tipr_bench.core.errors import UserError
-from tipr_bench.core.languages import get_language
 
 
 @app.command()
@@ -68,28 +68,17 @@ def train(
     if model != "bi-irra":
         raise UserError(f"--model {model}: only bi-irra can be trained here")
     from tipr_bench.baselines.bi_irra.config import parse_settings
-    from tipr_bench.baselines.bi_irra.train import EpochLog, TrainOptions
+    from tipr_bench.baselines.bi_irra.train import TrainOptions
     from tipr_bench.baselines.bi_irra.train import train as run_training
 
     opts = TrainOptions(
-        lang=get_language(lang).code, dataset=dataset, config=config, init=init, xlmr=xlmr, epochs=epochs,
-        batch_size=batch_size, lr=lr, settings=parse_settings(settings or []), select_on=select_on,
-        save_every=save_every, max_steps=max_steps, device=device, amp=amp, accum=accum, resume=resume, seed=seed,
-        comet=comet, workers=workers, progress=not json_out, test=test, threads=threads,
+        lang=lang, dataset=dataset, config=config, init=init, xlmr=xlmr, epochs=epochs, batch_size=batch_size, lr=lr,
+        settings=parse_settings(settings or []), select_on=select_on, save_every=save_every, max_steps=max_steps,
+        device=device, amp=amp, accum=accum, resume=resume, seed=seed, comet=comet, workers=workers,
+        progress=not json_out, test=test, threads=threads,
     )
-
-    def show(log: EpochLog) -> None:
-        if json_out:
-            return
-        parts = " ".join(f"{k} {v:.3f}" for k, v in log.parts.items())
-        console.print(
-            f"epoch {log.epoch}: loss {log.loss:.3f} ({parts})  {log.measured_on} R@1 {log.val['R1']:.1f} "
-            f"(chance {log.val['chance_R1']:.1f})  {log.seconds:.0f}s {log.images_per_s:.0f} img/s",
-            soft_wrap=True,
-        )
-
     with Workspace.open(workspace, create=False) as ws:
-        result = run_training(ws, opts, on_epoch=show)
+        result = run_training(ws, opts, on_epoch=None if json_out else _print_epoch)
     if json_out:
         print_json({
             "best": str(result.best), "last": str(result.last), "dataset": result.dataset,
@@ -98,6 +87,20 @@ def train(
             "epochs": [asdict(e) for e in result.epochs], "test": result.test,
         })
         return
+    _print_result(result)
+
+
+def _print_epoch(log: EpochLog) -> None:
+    parts = " ".join(f"{k} {v:.3f}" for k, v in log.parts.items())
+    console.print(
+        f"epoch {log.epoch}: loss {log.loss:.3f} ({parts})  {log.measured_on} R@1 {log.val['R1']:.1f} "
+        f"(chance {log.val['chance_R1']:.1f})  {log.seconds:.0f}s {log.images_per_s:.0f} img/s",
+        soft_wrap=True,
+    )
+
+
+def _print_result(result: TrainResult) -> None:
+    """The notes, the test scores per query language, and the best checkpoint's path last."""
     for note in result.notes:
         console.print(f"note: {note}", soft_wrap=True)
     for query_lang, m in result.test.items():

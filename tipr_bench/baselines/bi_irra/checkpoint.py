@@ -2,13 +2,14 @@
 
 `last.pt` holds everything a resume needs (model, optimizer, schedule, RNG states, epoch, best
 score); `best.pt` holds the model of the best validation epoch with its tokenizer and config, which
-is all inference needs. Writes are atomic (temp file, fsync, rename), so a kill never leaves half a
-checkpoint.
+is all inference needs; `best-en.pt`, under selection on test, the epoch chosen for English queries.
+Writes are atomic (temp file, fsync, rename), so a kill never leaves half a checkpoint.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,20 @@ MODEL = "bi-irra"
 
 def run_dir(ws_root: Path, lang: str, dataset: str, config_name: str) -> Path:
     return Path(ws_root) / "checkpoints" / MODEL / lang / f"{dataset}-{config_name}"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The checkpoints of one run (one language, dataset and config)."""
+
+    last: Path
+    best: Path
+    best_en: Path
+
+    @classmethod
+    def of(cls, ws_root: Path, lang: str, dataset: str, config_name: str) -> RunFiles:
+        folder = run_dir(ws_root, lang, dataset, config_name)
+        return cls(folder / "last.pt", folder / "best.pt", folder / "best-en.pt")
 
 
 def save(path: Path, payload: dict) -> None:

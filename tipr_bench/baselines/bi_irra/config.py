@@ -158,6 +158,8 @@ BEFORE_FIELD = {
 # The reference's per-dataset settings (config/config_UFine.yaml: 168 tokens, 16 per GPU x 4 GPUs).
 DATASET_PRESETS = {"ufinebench": {"max_text_len": 168, "batch_size": 64, "rank_batch": 16}}
 
+RERANK_K = 256  # test-time ITM re-ranking of each query's top k images (the reference's k_test)
+
 BASE = BiIrraConfig()
 
 TINY = BiIrraConfig(
@@ -237,4 +239,4 @@ def parse_settings(items: list[str]) -> dict:
     return out
 
 
-__all__ = ["BASE", "CONFIGS", "DATASET_PRESETS", "TINY", "BiIrraConfig", "get_config", "parse_settings"]
+__all__ = ["BASE", "CONFIGS", "DATASET_PRESETS", "RERANK_K", "TINY", "BiIrraConfig", "get_config", "parse_settings"]

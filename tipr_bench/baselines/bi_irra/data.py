@@ -20,7 +20,7 @@ from tipr_bench.baselines.bi_irra.config import BiIrraConfig
 from tipr_bench.baselines.bi_irra.masking import blockwise_mask, mask_tokens
 from tipr_bench.baselines.bi_irra.model import TrainBatch
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
-from tipr_bench.baselines.queries import split_captions
+from tipr_bench.baselines.usable_captions import split_captions
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.core.errors import UserError
 

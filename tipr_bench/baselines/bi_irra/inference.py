@@ -10,7 +10,7 @@ How scores combine is the config's `rerank_score`:
   the rest, ordered by cos + p_match, which keeps the ITC order where the ITM head is unsure (small
   models trained from scratch), and mAP/mINP outside the top-k keep the ITC order too.
 
-rerank_k=0 gives pure ITC. Queries are the split's captions with a usable text (baselines/queries.py).
+rerank_k=0 gives pure ITC. Queries are the split's captions with a usable text (baselines/usable_captions.py).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import torch
 from rich.progress import Progress
 
 from tipr_bench.baselines.bi_irra import checkpoint as ckpt
-from tipr_bench.baselines.bi_irra.config import BiIrraConfig
+from tipr_bench.baselines.bi_irra.config import RERANK_K, BiIrraConfig
 from tipr_bench.baselines.bi_irra.data import eval_image, image_root
 from tipr_bench.baselines.bi_irra.model import BiIRRA
 from tipr_bench.baselines.bi_irra.tokenizer import Tokenizer
-from tipr_bench.baselines.queries import split_captions
+from tipr_bench.baselines.metrics import retrieval_metrics
+from tipr_bench.baselines.usable_captions import split_captions
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.core.atomic import sha256_file
 from tipr_bench.core.devices import resolve_device, use_cpu_threads
@@ -89,35 +90,35 @@ def rerank_row(sim: torch.Tensor, top: torch.Tensor, itm_logits: torch.Tensor, h
 
 
 @torch.no_grad()
-def encode_gallery(lm: LoadedModel, paths: list[str], device: torch.device, progress: Progress | None = None
+def encode_gallery(loaded: LoadedModel, paths: list[str], device: torch.device, progress: Progress | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """(image tokens [G, 1+N, W], ITC features [G, E]) for every gallery image."""
     tokens, feats = [], []
-    bs = lm.config.eval_batch_size
+    bs = loaded.config.eval_batch_size
     task = progress.add_task("gallery images", total=len(paths)) if progress else None
     for start in range(0, len(paths), bs):
-        batch = torch.stack([eval_image(p, lm.config) for p in paths[start:start + bs]])
-        with _autocast(device, lm.config):
-            t = lm.model.encode_image(batch.to(device))
+        batch = torch.stack([eval_image(p, loaded.config) for p in paths[start:start + bs]])
+        with _autocast(device, loaded.config):
+            t = loaded.model.encode_image(batch.to(device))
         tokens.append(t)
-        feats.append(lm.model.image_features(t))
+        feats.append(loaded.model.image_features(t))
         if progress:
             progress.advance(task, len(batch))
     return torch.cat(tokens), torch.cat(feats)
 
 
 @torch.no_grad()
-def score_texts(lm: LoadedModel, texts: list[str], target_lang: bool, image_tokens: torch.Tensor,
+def score_texts(loaded: LoadedModel, texts: list[str], target_lang: bool, image_tokens: torch.Tensor,
                 image_feats: torch.Tensor, device: torch.device, rerank_k: int,
                 progress: Progress | None = None) -> torch.Tensor:
     """[Q, G] scores: ITC similarity, top-k re-ranked with ITM (see the module docstring)."""
-    cfg, model = lm.config, lm.model
+    cfg, model = loaded.config, loaded.model
     bs = cfg.eval_batch_size
     k = min(rerank_k, image_feats.shape[0])
     rows = []
     task = progress.add_task("queries", total=len(texts)) if progress else None
     for start in range(0, len(texts), bs):
-        ids, att = lm.tokenizer.encode(texts[start:start + bs], cfg.max_text_len)
+        ids, att = loaded.tokenizer.encode(texts[start:start + bs], cfg.max_text_len)
         ids, att = ids.to(device), att.to(device)
         with _autocast(device, cfg):
             text_tokens = model.encode_text(ids, att)
@@ -150,23 +151,23 @@ def gallery_of(ws: Workspace, dataset: str, split: str) -> tuple[list[str], list
     return rel, [str(root / p) for p in rel], [seen[p] for p in rel]
 
 
-def score_loaded(ws: Workspace, lm: LoadedModel, *, dataset: str, split: str, lang: str, device: torch.device,
-                 rerank_k: int = 256, progress: bool = True) -> ScoredSplit:
+def score_loaded(ws: Workspace, loaded: LoadedModel, *, dataset: str, split: str, lang: str, device: torch.device,
+                 rerank_k: int = RERANK_K, progress: bool = True) -> ScoredSplit:
     captions = split_captions(ws, dataset, split, lang)
     queries = captions.usable
     if not queries:
         raise UserError(f"no usable {lang} captions for {dataset}/{split} in {ws.root}; translate or ingest them first")
     rel, paths, gpids = gallery_of(ws, dataset, split)
-    lm.model.place(device).eval()
+    loaded.model.place(device).eval()
     with make_progress(progress, unit="items") as bar:
-        tokens, feats = encode_gallery(lm, paths, device, bar)
-        sim = score_texts(lm, [q.text for q in queries], lang != "en", tokens, feats, device, rerank_k, bar)
-    return ScoredSplit(sim, [q.key for q in queries], [q.person_id for q in queries], rel, gpids, lm.sha256,
-                       lm.train_lang, lm.path, captions.left_out, lm.selection)
+        tokens, feats = encode_gallery(loaded, paths, device, bar)
+        sim = score_texts(loaded, [q.text for q in queries], lang != "en", tokens, feats, device, rerank_k, bar)
+    return ScoredSplit(sim, [q.key for q in queries], [q.person_id for q in queries], rel, gpids, loaded.sha256,
+                       loaded.train_lang, loaded.path, captions.left_out, loaded.selection)
 
 
 def score_split(ws: Workspace, *, dataset: str, split: str, lang: str, checkpoint: Path | None = None,
-                device: str = "auto", rerank_k: int = 256, progress: bool = True) -> ScoredSplit:
+                device: str = "auto", rerank_k: int = RERANK_K, progress: bool = True) -> ScoredSplit:
     """Text-to-image scores of a split's `lang` captions against its unique images.
 
     checkpoint None -> the workspace's newest best checkpoint, preferring one trained for `lang`.
@@ -188,21 +189,6 @@ def chance_r1(query_pids: list[int], gallery_pids: list[int]) -> float:
     return 100.0 * sum(counts.get(p, 0) for p in query_pids) / (len(query_pids) * len(gallery_pids))
 
 
-def metrics(scored: ScoredSplit) -> dict[str, float]:
-    """R1/R5/R10/mAP(/mINP) in percent: the shared evaluator's when it is installed, else R@k and mAP here."""
-    try:
-        from tipr_bench.baselines.metrics import retrieval_metrics
-    except ImportError:
-        return _local_metrics(scored.similarity, scored.query_pids, scored.gallery_pids)
+def scored_metrics(scored: ScoredSplit) -> dict[str, float]:
+    """R1/R5/R10/mAP/mINP in percent, by the shared evaluator (baselines/metrics.py)."""
     return retrieval_metrics(scored.similarity, scored.query_pids, scored.gallery_pids)
-
-
-def _local_metrics(similarity: torch.Tensor, query_pids: list[int], gallery_pids: list[int]) -> dict[str, float]:
-    order = similarity.argsort(dim=1, descending=True)
-    matches = (torch.tensor(gallery_pids)[order] == torch.tensor(query_pids).view(-1, 1)).float()
-    out = {f"R{k}": 100.0 * matches[:, :k].amax(dim=1).mean().item() for k in (1, 5, 10)}
-    hits = matches.cumsum(dim=1)
-    precision = hits / torch.arange(1, matches.shape[1] + 1)
-    ap = (precision * matches).sum(dim=1) / matches.sum(dim=1).clamp(min=1)
-    out["mAP"] = 100.0 * ap.mean().item()
-    return out

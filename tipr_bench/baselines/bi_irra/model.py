@@ -17,8 +17,8 @@ from torch import nn
 
 from tipr_bench.baselines.bi_irra import losses
 from tipr_bench.baselines.bi_irra.config import BiIrraConfig
-from tipr_bench.baselines.bi_irra.text import FusionEncoder, MultiHeadAttention, build_text_encoder
-from tipr_bench.baselines.bi_irra.vit import Attention, VisionTransformer
+from tipr_bench.baselines.bi_irra.text_tower import FusionEncoder, MultiHeadAttention, build_text_encoder
+from tipr_bench.baselines.bi_irra.vision_tower import Attention, VisionTransformer
 
 
 @dataclass
