@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     ws, captions = workspace(Path(tempfile.mkdtemp(prefix="tipr-core-split-")))
-    backend = DemoOptions(lang="zh").backend_options().with_(device="cpu").build()
+    backend = DemoOptions(lang="zh").backend.with_(device="cpu").build()
     prompt = PRESETS["fewshot"]
     conversations = [prompt.render(s, "zh") for s in captions[:args.captions]]
     params = DecodingParams(max_tokens=DEMO_PARAMS.max_tokens, stop=prompt.stop)

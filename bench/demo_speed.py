@@ -26,12 +26,13 @@ from pathlib import Path
 
 from tipr_bench.benchmark.ingest import ingest_dataset
 from tipr_bench.benchmark.store import Workspace
-from tipr_bench.demo import DEMO_PARAMS, DemoOptions, matmul_gflops, run_demo
+from tipr_bench.demo import DEMO_PARAMS, TRANSLATE_BATCH_SIZE, DemoOptions, matmul_gflops, run_demo
 from tipr_bench.refine import load_glossary, term_match_rate
 from tipr_bench.sample import generate_sample
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.transformers_backend import TransformersBackend
 from tipr_bench.translate.checks import check_output
+from tipr_bench.translate.options import BackendOptions
 from tipr_bench.translate.prompts import PRESETS
 
 
@@ -97,10 +98,9 @@ def main() -> None:
     print(f"cores {len(os.sched_getaffinity(0))}, load {os.getloadavg()[0]:.1f}, "
           f"matmul probe {matmul_gflops():.1f} GFLOP/s")
     sources = demo_captions(scratch / "captions", args.captions)
-    backends = {"full": TransformersBackend(None, device="cpu", batch_size=DemoOptions.batch_size),
-                "cut": TransformersBackend(None, device="cpu", batch_size=DemoOptions.batch_size,
-                                           output_langs=("en", "zh")),
-                "demo": DemoOptions(lang="zh").backend_options().with_(device="cpu").build()}
+    local = BackendOptions(backend="transformers", device="cpu", batch_size=TRANSLATE_BATCH_SIZE)
+    backends = {"full": local.build(), "cut": local.with_(output_langs=("en", "zh")).build(),
+                "demo": DemoOptions(lang="zh").backend.with_(device="cpu").build()}
     print(f"{len(sources)} demo captions, en -> zh ({backends['demo'].model})")
     zh = compare(backends, sources, "zh", "en")
     print(f"back into English: the {len(sources)} answers of generate, zh -> en")

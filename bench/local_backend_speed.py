@@ -56,6 +56,7 @@ def measure(args: argparse.Namespace) -> None:
     from tipr_bench.translate.backends.base import DecodingParams
     from tipr_bench.translate.backends.gemma_default import bundled_gguf
     from tipr_bench.translate.backends.transformers_backend import TransformersBackend
+    from tipr_bench.translate.options import BackendOptions
 
     gguf = bundled_gguf()  # assembled here, so neither load below pays for it
     t0 = time.perf_counter()
@@ -63,10 +64,10 @@ def measure(args: argparse.Namespace) -> None:
     AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
     reference = time.perf_counter() - t0
     t0 = time.perf_counter()
-    first = TransformersBackend(None, device="cpu", batch_size=16)
+    first = TransformersBackend(BackendOptions(backend="transformers", device="cpu", batch_size=16))
     first_load = time.perf_counter() - t0
     t0 = time.perf_counter()
-    backend = TransformersBackend(None, device="cpu", batch_size=16)
+    backend = TransformersBackend(BackendOptions(backend="transformers", device="cpu", batch_size=16))
     second_load = time.perf_counter() - t0
     print(f"model id: {backend.model}  torch threads: {__import__('torch').get_num_threads()}  "
           f"cores: {len(os.sched_getaffinity(0))}  load average: {os.getloadavg()[0]:.1f}")

@@ -37,10 +37,11 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.translate_data import make_workspace  # noqa: E402
 from tipr_bench.benchmark.store import Workspace  # noqa: E402
+from tipr_bench.translate import translate_jobs, workspace_jobs  # noqa: E402
 from tipr_bench.translate.backends.base import Completion, DecodingParams  # noqa: E402
 from tipr_bench.translate.backends.openai_backend import OpenAIBackend  # noqa: E402
+from tipr_bench.translate.options import BackendOptions  # noqa: E402
 from tipr_bench.translate.prompts import get_prompt  # noqa: E402
-from tipr_bench.translate.runner import translate_jobs, workspace_jobs  # noqa: E402
 
 CONCURRENCY = 64
 MODEL = "bench-model"
@@ -96,7 +97,7 @@ def timed_run(ws: Workspace, jobs, backend) -> tuple[float, float, object]:
 
 def bare_client(url: str, messages: list[list[dict]], concurrency: int = CONCURRENCY) -> tuple[float, float]:
     """The reference: the same client and requests, no runner."""
-    backend = OpenAIBackend(MODEL, base_urls=[url], concurrency=concurrency)
+    backend = OpenAIBackend(BackendOptions(backend="openai", model=MODEL, base_urls=(url,), concurrency=concurrency))
     params = DecodingParams()
 
     async def go() -> None:
@@ -145,7 +146,8 @@ def throughput(n: int, latency: float, concurrency: int = CONCURRENCY) -> dict:
         messages = [LDAT.render(j.source, j.lang) for j in jobs]
         raw_wall, raw_cpu = raw_aiohttp(server.url, messages, concurrency)
         bare_wall, bare_cpu = bare_client(server.url, messages, concurrency)
-        wall, cpu, report = timed_run(ws, jobs, OpenAIBackend(MODEL, base_urls=[server.url], concurrency=concurrency))
+        served = BackendOptions(backend="openai", model=MODEL, base_urls=(server.url,), concurrency=concurrency)
+        wall, cpu, report = timed_run(ws, jobs, OpenAIBackend(served))
         assert report.requests == n and report.failed == 0, report.summary()
         ws.close()
     return {"latency_ms": latency * 1000, "tool_per_s": n / wall, "bare_per_s": n / bare_wall,
@@ -157,7 +159,8 @@ def resume(n: int) -> dict:
     ws, jobs = fresh_workspace(n)
     fill_wall, _, _ = timed_run(ws, jobs, InstantBackend())
     with Server(0.0) as server:
-        lib_wall, lib_cpu, report = timed_run(ws, jobs, OpenAIBackend(MODEL, base_urls=[server.url]))
+        served = BackendOptions(backend="openai", model=MODEL, base_urls=(server.url,))
+        lib_wall, lib_cpu, report = timed_run(ws, jobs, OpenAIBackend(served))
         assert report.requests == 0 and report.cached == n, report.summary()
         started = time.perf_counter()
         out = subprocess.run(

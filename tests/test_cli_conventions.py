@@ -78,3 +78,26 @@ def test_verify_of_a_folder_without_a_manifest_is_not_intact_exit_1(tmp_path):
     done = run_main("verify", tmp_path / "release")
     assert done.returncode == 1 and "no MANIFEST.json" in done.stderr
     assert run_main("verify", tmp_path / "missing").returncode == 2  # a path that is not there is bad input
+
+
+def test_each_backend_option_has_one_name_from_the_command_line_to_the_backend():
+    """The CLI's parameters are the record's fields, and the backend is built from that record whole."""
+    import dataclasses
+
+    from tipr_bench.cli.backend_options import OPTIONS, backend_options
+    from tipr_bench.translate import BackendOptions, VllmSettings
+
+    fields = {f.name for f in dataclasses.fields(BackendOptions)} | {f.name for f in dataclasses.fields(VllmSettings)}
+    assert set(OPTIONS) <= fields
+    typed = {name: default for name, (_, default) in OPTIONS.items()}
+    typed.update(model="m", base_urls=["http://127.0.0.1:9/v1"], concurrency=3, rpm=60, max_retries=1)
+    backend = backend_options(**typed).build()
+    assert (backend.model, backend.base_urls, backend.concurrency, backend.max_retries) == (
+        "m", ("http://127.0.0.1:9/v1",), 3, 1)
+
+
+def test_vllm_engine_settings_without_the_vllm_backend_are_refused(tmp_path):
+    done = run_main("translate", "--lang", "zh", "--thinking", "--max-model-len", "2048", "-w", tmp_path / "ws")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("error: --max-model-len, --thinking: vLLM engine settings; add --backend vllm, "
+                                   "or leave them out")

@@ -7,15 +7,17 @@ import pytest
 
 from tests.support.openai_server import OpenAIServer
 from tipr_bench.demo import RELEASE_NAME, RELEASE_VERSION, DemoOptions, plan_demo, run_demo
+from tipr_bench.translate import BackendOptions
 
+SERVED = BackendOptions(backend="openai", model="test-model")
 STAGES = ["sample", "ingest", "translate", "refine", "export", "download", "train", "evaluate"]
 
 
 @pytest.mark.slow
 def test_demo_runs_every_stage_then_reuses_everything(tmp_path):
     with OpenAIServer() as server:
-        opts = DemoOptions(work=tmp_path / "demo", persons=10, backend="openai", model="test-model",
-                           base_urls=(server.base_url,), epochs=1, progress=False)
+        served = BackendOptions(backend="openai", model="test-model", base_urls=(server.base_url,))
+        opts = DemoOptions(work=tmp_path / "demo", persons=10, backend=served, epochs=1, progress=False)
         first = run_demo(opts)
         requests_after_first = server.request_count
         second = run_demo(opts)
@@ -45,7 +47,7 @@ def test_plan_lists_every_stage_with_an_estimate_from_timing_this_machine(tmp_pa
     assert all(seconds is not None and seconds >= 0 for seconds in local.stages.values())
     assert 0 < local.minutes < 600  # a first run's estimate on this machine, whatever its load
     assert local.stages["translate"] > local.stages["export"]  # the model stages dominate
-    served = plan_demo(DemoOptions(work=tmp_path / "demo", backend="openai", model="test-model"))
+    served = plan_demo(DemoOptions(work=tmp_path / "demo", backend=SERVED))
     assert served.stages["translate"] is None and served.stages["refine"] is None  # the server's time
     assert served.stages["train"] is not None
     (tmp_path / "demo" / "train.json").parent.mkdir(parents=True)
@@ -69,7 +71,7 @@ def test_plan_counts_the_translators_conversion_until_the_model_cache_holds_it(t
     cached = plan_demo(DemoOptions(work=tmp_path / "demo"))
     assert not cached.converts
     assert fresh.stages["translate"] >= REFERENCE_SECONDS["translate"] + FIRST_LOAD_SECONDS  # scaled by >= 1
-    assert not plan_demo(DemoOptions(work=tmp_path / "demo", backend="openai", model="test-model")).converts
+    assert not plan_demo(DemoOptions(work=tmp_path / "demo", backend=SERVED)).converts
 
 
 def test_bad_demo_options_are_refused_before_anything_is_written(tmp_path):
@@ -78,5 +80,6 @@ def test_bad_demo_options_are_refused_before_anything_is_written(tmp_path):
     for kw, message in (({"persons": 2}, "--persons 2"), ({"epochs": 0}, "--epochs 0"), ({"lang": "en"}, "--lang en"),
                         ({"backend": "openai"}, "needs --model"), ({"backend": "magic"}, "--backend 'magic'")):
         with pytest.raises(UserError, match=message):
-            DemoOptions(work=tmp_path / "demo", **kw)
+            backend = {"backend": BackendOptions(backend=kw.pop("backend"))} if "backend" in kw else {}
+            DemoOptions(work=tmp_path / "demo", **kw, **backend)
     assert not (tmp_path / "demo").exists()

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.support.translate_local_models import save_causal
+from tests.support.translate_local_models import local_backend, save_causal
 from tipr_bench.benchmark.records import Caption
 from tipr_bench.benchmark.store import DatasetInfo, Workspace
 from tipr_bench.refine.backtranslate import BACK_TRANSLATION_PROMPT, back_translate
 from tipr_bench.translate.backends.base import DecodingParams
-from tipr_bench.translate.backends.transformers_backend import TransformersBackend
 from tipr_bench.translate.cache import cache_key
 from tipr_bench.translate.prompts import PRESETS, completion_style, default_prompt
 
@@ -26,8 +25,8 @@ def _cached(ws, backend, prompt, text, lang_from, params) -> bool:
 
 
 def test_base_model_back_translates_with_fewshot(tmp_path):
-    base = TransformersBackend(str(save_causal(tmp_path / "base")), device="cpu", batch_size=4)
-    chat = TransformersBackend(str(save_causal(tmp_path / "chat", chat_template=CHAT_TEMPLATE)), device="cpu")
+    base = local_backend(str(save_causal(tmp_path / "base")), device="cpu", batch_size=4)
+    chat = local_backend(str(save_causal(tmp_path / "chat", chat_template=CHAT_TEMPLATE)), device="cpu")
     assert completion_style(base) and not completion_style(chat)
     assert default_prompt(base).id == "fewshot" and default_prompt(chat).id == "ldat"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.translate_local_models import save_causal, save_seq2seq
+from tests.support.translate_local_models import local_backend, save_causal, save_seq2seq
 from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.decode_loop import PREFILL_ROWS
@@ -29,7 +29,7 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def causal(folder) -> TransformersBackend:
-    return TransformersBackend(str(folder), device="cpu", batch_size=8)
+    return local_backend(str(folder), device="cpu", batch_size=8)
 
 
 def fewshot(source: str) -> list[dict]:
@@ -76,7 +76,7 @@ def test_sampling_in_the_loop_is_reproducible_with_a_seed(causal):
 
 
 def test_output_layer_cut_to_latin_never_writes_han_and_says_so_in_the_model_id(folder, causal):
-    latin = TransformersBackend(str(folder), device="cpu", batch_size=8, output_langs=("en",))
+    latin = local_backend(str(folder), device="cpu", batch_size=8, output_langs=("en",))
     assert latin.model == causal.model + "+vocab:latin"
     allowed = set(allowed_token_ids(latin._tokenizer, ("latin",)).tolist())
     vocab = latin._tokenizer.get_vocab()
@@ -90,11 +90,11 @@ def test_output_layer_cut_to_latin_never_writes_han_and_says_so_in_the_model_id(
 
 def test_a_cut_output_layer_needs_a_causal_lm(tmp_path):
     with pytest.raises(UserError, match="restricted output vocabulary"):
-        TransformersBackend(str(save_seq2seq(tmp_path / "t5")), device="cpu", output_langs=("en",))
+        local_backend(str(save_seq2seq(tmp_path / "t5")), device="cpu", output_langs=("en",))
 
 
 def test_a_shortlist_gives_the_float32_heads_answers_and_says_so_in_the_model_id(folder, causal):
-    short = TransformersBackend(str(folder), device="cpu", batch_size=8, shortlist=8)
+    short = local_backend(str(folder), device="cpu", batch_size=8, shortlist=8)
     assert short.model == causal.model + "+shortlist:8"
     assert short._loop.head.shortlist == 8 < short._loop.head.linear.out_features
     conversations = [fewshot(s) for s in SOURCES]

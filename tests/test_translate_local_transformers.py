@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.support.translate_local_models import CHAT_TEMPLATE, save_causal, save_seq2seq
+from tests.support.translate_local_models import CHAT_TEMPLATE, local_backend, save_causal, save_seq2seq
 from tipr_bench.core.errors import UserError
 from tipr_bench.translate.backends.base import BatchBackend, Completion, DecodingParams
 from tipr_bench.translate.backends.transformers_backend import TransformersBackend
+from tipr_bench.translate.options import BackendOptions
 
 CAPTIONS = [
     "A man wearing a black jacket.",
@@ -28,13 +29,13 @@ def user(text: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def causal(tmp_path_factory) -> TransformersBackend:
     folder = save_causal(tmp_path_factory.mktemp("causal"))
-    return TransformersBackend(str(folder), device="cpu", batch_size=4)
+    return local_backend(str(folder), device="cpu", batch_size=4)
 
 
 @pytest.fixture(scope="module")
 def seq2seq(tmp_path_factory) -> TransformersBackend:
     folder = save_seq2seq(tmp_path_factory.mktemp("t5"))
-    return TransformersBackend(str(folder), device="cpu", batch_size=4)
+    return local_backend(str(folder), device="cpu", batch_size=4)
 
 
 def test_causal_folder_is_a_batch_backend_with_a_stable_id(causal, tmp_path_factory):
@@ -45,7 +46,7 @@ def test_causal_folder_is_a_batch_backend_with_a_stable_id(causal, tmp_path_fact
     assert name.startswith("causal") and len(digest) == 12
     # same config and weights -> same id; a different checkpoint -> a different id
     other = save_causal(tmp_path_factory.mktemp("causal"), seed=1)
-    assert TransformersBackend(str(other), device="cpu").model.split("@")[1] != digest
+    assert local_backend(str(other), device="cpu").model.split("@")[1] != digest
 
 
 def test_batched_results_equal_one_by_one_with_left_padding(causal):
@@ -85,13 +86,13 @@ def test_stop_string_cuts_the_text_and_ends_generation(causal):
 
 
 def test_eos_ends_with_stop_and_counts_the_eos_token(tmp_path):
-    backend = TransformersBackend(str(save_causal(tmp_path / "eos", eos_first=True)), device="cpu")
+    backend = local_backend(str(save_causal(tmp_path / "eos", eos_first=True)), device="cpu")
     outs = backend.complete_batch([user(CAPTIONS[0]), user(CAPTIONS[1])], DecodingParams(max_tokens=8))
     assert [(c.text, c.tokens_out, c.finish_reason) for c in outs] == [("", 1, "stop")] * 2
 
 
 def test_chat_template_is_applied_for_chat_models_and_raw_text_for_base(tmp_path, causal):
-    chat = TransformersBackend(str(save_causal(tmp_path / "chat", chat_template=CHAT_TEMPLATE)), device="cpu")
+    chat = local_backend(str(save_causal(tmp_path / "chat", chat_template=CHAT_TEMPLATE)), device="cpu")
     conversation = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a red coat"}]
     assert chat.uses_chat_template and not causal.uses_chat_template
     assert chat.render(conversation) == "<s><|system|>Be brief.\n<|user|>a red coat\n<|assistant|>"
@@ -129,29 +130,29 @@ def test_sampling_is_reproducible_with_a_seed(causal):
 
 def test_device_selection(tmp_path, causal):
     folder = causal._net.name_or_path
-    assert TransformersBackend(folder, device="auto").device.type == ("cuda" if torch.cuda.is_available()
+    assert local_backend(folder, device="auto").device.type == ("cuda" if torch.cuda.is_available()
                                                                       else "cpu")
     with pytest.raises(UserError, match="--device 'tpu0': use auto, cpu, cuda or cuda:N"):
-        TransformersBackend(folder, device="tpu0")
+        local_backend(folder, device="tpu0")
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="sees no CUDA device; use --device cpu"):
-            TransformersBackend(folder, device="cuda")
+            local_backend(folder, device="cuda")
 
 
 def test_bad_model_paths_are_user_errors(tmp_path):
-    with pytest.raises(UserError, match="no such file or folder"):
-        TransformersBackend(str(tmp_path / "missing"), device="cpu")
+    with pytest.raises(UserError, match="no such folder or file"):
+        local_backend(str(tmp_path / "missing"), device="cpu")
     (tmp_path / "weights.bin").write_bytes(b"x")
     with pytest.raises(UserError, match="must be a .gguf"):
-        TransformersBackend(str(tmp_path / "weights.bin"), device="cpu")
+        local_backend(str(tmp_path / "weights.bin"), device="cpu")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="has no config.json"):
-        TransformersBackend(str(tmp_path / "empty"), device="cpu")
+        local_backend(str(tmp_path / "empty"), device="cpu")
     (tmp_path / "broken.gguf").write_bytes(b"GGUF not really")
     with pytest.raises(UserError, match="cannot load this GGUF"):
-        TransformersBackend(str(tmp_path / "broken.gguf"), device="cpu")
+        local_backend(str(tmp_path / "broken.gguf"), device="cpu")
     with pytest.raises(UserError, match="at least 1"):
-        TransformersBackend(str(tmp_path / "missing"), batch_size=0)
+        local_backend(str(tmp_path / "missing"), batch_size=0)
 
 
 FEWSHOT = ("Translate English to Chinese.\n"
@@ -163,11 +164,9 @@ FEWSHOT = ("Translate English to Chinese.\n"
 @pytest.mark.slow
 def test_bundled_gemma_translates_person_captions():
     """The demo's model: converted once into the model cache (~40 s), then loaded from it (~5 s)."""
-    from tipr_bench.translate.backends import backend_identity
-
-    backend = TransformersBackend(None, device="cpu", batch_size=16)
+    backend = local_backend(None, device="cpu", batch_size=16)
     assert backend.model.startswith("gemma-3-270m-q4_k_m.gguf@") and not backend.uses_chat_template
-    assert backend_identity("transformers", None) == ("transformers", backend.model)
+    assert BackendOptions(backend="transformers").identity() == ("transformers", backend.model)
     captions = CAPTIONS[:4]
     conversations = [user(FEWSHOT.format(source=c)) for c in captions]
     params = DecodingParams(temperature=0.0, max_tokens=64, stop=("\n",))
@@ -179,9 +178,8 @@ def test_bundled_gemma_translates_person_captions():
 
 
 def test_model_id_matches_the_cache_planner(causal):
-    from tipr_bench.translate.backends import backend_identity
-
-    assert backend_identity("transformers", causal._net.name_or_path) == ("transformers", causal.model)
+    options = BackendOptions(backend="transformers", model=causal._net.name_or_path)
+    assert options.identity() == ("transformers", causal.model)
 
 
 def test_threads_per_pass_are_asked_before_each_pass(causal):

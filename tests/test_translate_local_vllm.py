@@ -18,16 +18,11 @@ from PIL import Image
 from tests.support.translate_data import make_workspace, run_main
 from tests.support.translate_local_models import CHAT_TEMPLATE, save_causal
 from tipr_bench.core.errors import UserError
-from tipr_bench.translate.backends import backend_identity, make_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.local_common import raw_prompt
-from tipr_bench.translate.backends.vllm_backend import (
-    VllmBackend,
-    VllmSettings,
-    completion_from,
-    parse_vllm_args,
-    vllm_model_id,
-)
+from tipr_bench.translate.backends.vllm_backend import VllmBackend, completion_from, vllm_model_id
+from tipr_bench.translate.backends.vllm_settings import VllmSettings, parse_vllm_args
+from tipr_bench.translate.options import BackendOptions
 from tipr_bench.translate.prompts import default_prompt
 
 STANDIN = Path(__file__).parent / "support" / "vllm_standin"
@@ -63,6 +58,11 @@ def vllm(monkeypatch):
         del sys.modules[name]
 
 
+def backend_on(model, **settings) -> VllmBackend:
+    """The vllm backend on `model` with these engine settings, as `BackendOptions.build` makes it."""
+    return VllmBackend(BackendOptions(backend="vllm", model=str(model), max_tokens=16, vllm=VllmSettings(**settings)))
+
+
 def user(text: str) -> list[dict]:
     return [{"role": "user", "content": text}]
 
@@ -77,7 +77,7 @@ def test_engine_settings_reach_llm_and_a_quoted_tilde_is_expanded(vllm, models, 
     monkeypatch.setenv("HOME", str(models["chat"].parent))
     settings = VllmSettings(max_model_len=128, tensor_parallel_size=2, gpu_memory_utilization=0.5,
                             trust_remote_code=True, extra=parse_vllm_args(["max-num-seqs=8", "served_model_name=qw"]))
-    backend = make_backend("vllm", "~/chat", batch_size=0, vllm=settings)
+    backend = BackendOptions(backend="vllm", model="~/chat", max_tokens=16, vllm=settings).build()
     args = vllm.ENGINES[-1].engine_args
     assert args["model"] == str(models["chat"])
     assert (args["max_model_len"], args["tensor_parallel_size"], args["gpu_memory_utilization"],
@@ -90,8 +90,7 @@ def test_engine_settings_reach_llm_and_a_quoted_tilde_is_expanded(vllm, models, 
 
 def test_bad_settings_are_one_line_before_any_model_loads(vllm, models, tmp_path):
     with pytest.raises(UserError, match="vLLM refused the engine settings.*no_such_knob"):
-        VllmBackend(str(models["chat"]), settings=VllmSettings(max_model_len=128,
-                                                               extra=parse_vllm_args(["no_such_knob=1"])))
+        backend_on(models["chat"], max_model_len=128, extra=parse_vllm_args(["no_such_knob=1"]))
     with pytest.raises(UserError, match="use --max-model-len"):
         VllmSettings(extra=parse_vllm_args(["max_model_len=9"]))
     with pytest.raises(UserError, match="KEY=VALUE"):
@@ -103,7 +102,7 @@ def test_bad_settings_are_one_line_before_any_model_loads(vllm, models, tmp_path
     gguf = tmp_path / "model.Q4_K_M.gguf"
     gguf.write_bytes(b"GGUF")
     with pytest.raises(UserError, match="does not load GGUF.*--backend transformers"):
-        VllmBackend(str(gguf))
+        backend_on(gguf)
     assert vllm.ENGINES == []  # nothing was built
     assert parse_vllm_args(["enforce-eager=true", "limit_mm_per_prompt={\"image\": 1}", "quantization=fp8"]) == (
         ("enforce_eager", True), ("limit_mm_per_prompt", {"image": 1}), ("quantization", "fp8"))
@@ -119,7 +118,7 @@ def test_sampling_params_are_current_vllms(vllm):
 
 
 def test_chat_model_gets_chats_with_images_and_thinking_off(vllm, models):
-    backend = VllmBackend(str(models["chat"]), settings=VllmSettings(max_model_len=128))
+    backend = backend_on(models["chat"], max_model_len=128)
     assert backend.uses_chat_template and default_prompt(backend).id == "ldat"
     image_turn = [{"role": "user", "content": [{"type": "text", "text": "Describe "},
                                                {"type": "image_url", "image_url": {"url": png_data_url()}}]}]
@@ -130,17 +129,17 @@ def test_chat_model_gets_chats_with_images_and_thinking_off(vllm, models):
     assert engine.images_loaded == 1 and "<|user|>Describe <image>" in engine.prompts_seen[-2]
     assert engine.prompts_seen[-1].endswith("<|user|>blue jeans\n<|assistant|>")
 
-    thinking = VllmBackend(str(models["thinking"]), settings=VllmSettings(max_model_len=128))
+    thinking = backend_on(models["thinking"], max_model_len=128)
     thinking.complete_batch([user("a red coat")], PARAMS)
     assert vllm.ENGINES[-1].prompts_seen[-1].startswith("/no_think ")
-    on = VllmBackend(str(models["thinking"]), settings=VllmSettings(max_model_len=128, thinking=True))
+    on = backend_on(models["thinking"], max_model_len=128, thinking=True)
     on.complete_batch([user("a red coat")], PARAMS)
     assert "/no_think" not in vllm.ENGINES[-1].prompts_seen[-1]
     assert on.model == thinking.model + "+thinking"  # different answers, different cache id
 
 
 def test_base_model_is_probed_and_sent_the_raw_prompt(vllm, models):
-    backend = VllmBackend(str(models["base"]), settings=VllmSettings(max_model_len=128))
+    backend = backend_on(models["base"], max_model_len=128)
     assert backend.uses_chat_template is False and default_prompt(backend).id == "fewshot"
     conversation = user("English: a red coat\nChinese:")
     [completion] = backend.complete_batch([conversation], PARAMS)
@@ -148,7 +147,7 @@ def test_base_model_is_probed_and_sent_the_raw_prompt(vllm, models):
 
 
 def test_mistral_tokenizer_without_chat_template_is_a_chat_model(vllm, models):
-    backend = VllmBackend(str(models["mistral"]), settings=VllmSettings(max_model_len=128))
+    backend = backend_on(models["mistral"], max_model_len=128)
     assert not hasattr(backend._llm.get_tokenizer(), "chat_template")
     assert backend.uses_chat_template
     backend.complete_batch([user("a red coat")], PARAMS)
@@ -156,14 +155,14 @@ def test_mistral_tokenizer_without_chat_template_is_a_chat_model(vllm, models):
 
 
 def test_chat_mode_overrides_the_probe(vllm, models):
-    backend = VllmBackend(str(models["chat"]), settings=VllmSettings(max_model_len=128, chat_mode="base"))
+    backend = backend_on(models["chat"], max_model_len=128, chat_mode="base")
     assert backend.uses_chat_template is False and vllm.ENGINES[-1].calls == 0  # no probe was run
     backend.complete_batch([user("a red coat")], PARAMS)
     assert vllm.ENGINES[-1].prompts_seen[-1] == "a red coat"
 
 
 def test_a_raising_chunk_fails_only_its_bad_prompts_each_with_its_reason(vllm, models):
-    backend = VllmBackend(str(models["chat"]), settings=VllmSettings(max_model_len=64))
+    backend = backend_on(models["chat"], max_model_len=64)
     bad_image = [{"role": "user", "content": [{"type": "image_url",
                                                "image_url": {"url": "data:image/png;base64,bm90IGFuIGltYWdl"}}]}]
     long_text = "a red coat " * 40
@@ -179,7 +178,7 @@ def test_a_raising_chunk_fails_only_its_bad_prompts_each_with_its_reason(vllm, m
 
 
 def test_finish_reasons_abort_and_error_are_retried_and_repetition_is_kept(vllm, models):
-    backend = VllmBackend(str(models["chat"]), settings=VllmSettings(max_model_len=128))
+    backend = backend_on(models["chat"], max_model_len=128)
     vllm.FAULTS.update({"once": ["abort"], "always": ["error"] * 3, "loops": ["repetition"]})
     once, always, loops, fine = backend.complete_batch(
         [user("aborted once"), user("always fails"), user("it loops"), user("fine")], PARAMS)
@@ -228,7 +227,8 @@ def test_batch_out_is_what_vllm_run_batch_serves(models, tmp_path, monkeypatch):
     common = ("translate", "--lang", "zh", "--backend", "vllm", "-w", ws, "--json", "--batch-out", requests)
     out = json.loads(run_main(*common, "--model", "~/chat").stdout)
     lines = [json.loads(line) for line in requests.read_text(encoding="utf-8").splitlines()]
-    assert out["requests"] == len(lines) == 5 and out["model"] == backend_identity("vllm", str(models["chat"]))[1]
+    served = BackendOptions(backend="vllm", model=str(models["chat"])).identity()[1]
+    assert out["requests"] == len(lines) == 5 and out["model"] == served
     assert {line["body"]["model"] for line in lines} == {str(models["chat"])}  # the path run-batch was given
     assert all(line["url"] == "/v1/chat/completions" for line in lines)
     assert all(line["body"]["chat_template_kwargs"] == {"enable_thinking": False} for line in lines)
@@ -243,9 +243,9 @@ def test_batch_out_is_what_vllm_run_batch_serves(models, tmp_path, monkeypatch):
 
 def test_batch_export_splits_at_the_limits_and_imports_every_part(tmp_path):
     from tipr_bench.benchmark.store import Workspace
+    from tipr_bench.translate import plan_requests, workspace_jobs
     from tipr_bench.translate.batchapi import import_batch_results, write_batch_requests
     from tipr_bench.translate.prompts import get_prompt
-    from tipr_bench.translate.runner import plan_requests, workspace_jobs
 
     root = make_workspace(tmp_path / "ws", n=7)
     with Workspace.open(root) as ws:
@@ -287,4 +287,4 @@ def test_gpu_smoke_real_vllm(tmp_path):
 @pytest.mark.skipif(HAS_REAL_VLLM, reason="vLLM is installed here")
 def test_without_vllm_construction_is_a_clear_user_error(models):
     with pytest.raises(UserError, match=r"pip install 'tipr-bench\[vllm\]'"):
-        VllmBackend(str(models["chat"]))
+        backend_on(models["chat"])

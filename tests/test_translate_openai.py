@@ -9,9 +9,9 @@ import pytest
 
 from tests.support.openai_server import OpenAIServer
 from tipr_bench.core.errors import UserError
-from tipr_bench.translate.backends import make_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.openai_backend import BackendError, OpenAIBackend
+from tipr_bench.translate.options import BackendOptions
 from tipr_bench.translate.prompts import get_prompt
 from tipr_bench.translate.throttle import RateLimiter
 
@@ -19,10 +19,10 @@ MESSAGES = get_prompt("ldat").render("A woman wearing a red jacket.", "zh")
 PARAMS = DecodingParams()
 
 
-def backend(*urls: str, **kwargs) -> OpenAIBackend:
-    kwargs.setdefault("backoff_base", 0.01)
-    kwargs.setdefault("timeout", 2.0)
-    return OpenAIBackend("test-model", base_urls=urls, **kwargs)
+def backend(*urls: str, **options) -> OpenAIBackend:
+    options.setdefault("timeout", 2.0)
+    return OpenAIBackend(BackendOptions(backend="openai", model="test-model", base_urls=urls, **options),
+                         backoff_base=0.01)
 
 
 def complete(b: OpenAIBackend, messages=MESSAGES, params=PARAMS):
@@ -87,8 +87,7 @@ def test_client_errors_are_not_retried_and_never_show_the_key(monkeypatch):
     monkeypatch.setenv("TIPR_TEST_KEY", "sk-secret-abc123")
 
     with OpenAIServer() as server:
-        b = OpenAIBackend("test-model", base_urls=[server.base_url.replace("/v1", "/nope")],
-                          api_key_env="TIPR_TEST_KEY", backoff_base=0.01)
+        b = backend(server.base_url.replace("/v1", "/nope"), api_key_env="TIPR_TEST_KEY")
         with pytest.raises(BackendError, match=r"HTTP 404 from the server \(check --base-url") as info:
             complete(b)
     assert "sk-secret" not in str(info.value) and "sk-secret" not in repr(b)
@@ -153,11 +152,11 @@ def test_rpm_limit_spaces_requests():
 def test_missing_key_or_model_is_a_user_error(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(UserError, match="set the environment variable OPENAI_API_KEY"):
-        make_backend("openai", "gpt-4o-mini")
+        BackendOptions(backend="openai", model="gpt-4o-mini").build()
     with pytest.raises(UserError, match="needs --model"):
-        make_backend("openai", None, base_urls=["http://127.0.0.1:9/v1"])
-    with pytest.raises(UserError, match="unknown backend"):
-        make_backend("nope", "m")
+        BackendOptions(backend="openai", base_urls=("http://127.0.0.1:9/v1",))
+    with pytest.raises(UserError, match="--backend 'nope': use one of"):
+        BackendOptions(backend="nope", model="m")
 
 
 def test_tpm_limit_waits_for_tokens_and_settles_real_usage():
@@ -177,7 +176,7 @@ def test_tpm_limit_waits_for_tokens_and_settles_real_usage():
 
 def test_runner_works_from_inside_a_running_event_loop(tmp_path):
     from tipr_bench.benchmark.store import Workspace
-    from tipr_bench.translate.runner import TranslationJob, translate_jobs
+    from tipr_bench.translate import TranslationJob, translate_jobs
 
     jobs = [TranslationJob("k#0", "A woman wearing a red jacket.", "zh")]
     with OpenAIServer() as server, Workspace.open(tmp_path / "ws") as ws:
@@ -196,7 +195,8 @@ def test_a_refused_connection_says_so_instead_of_timeout():
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    backend = OpenAIBackend("m", base_urls=[f"http://127.0.0.1:{port}/v1"], max_retries=0, timeout=5.0)
+    backend = OpenAIBackend(BackendOptions(backend="openai", model="m", base_urls=(f"http://127.0.0.1:{port}/v1",),
+                                           max_retries=0, timeout=5.0))
 
     async def attempt():
         try:

@@ -10,24 +10,20 @@ from tests.support.openai_server import OpenAIServer, fake_translate, misbehavin
 from tests.support.translate_data import make_workspace
 from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
+from tipr_bench.translate import CacheOnly, RunAborted, TranslationJob, plan_requests, translate_jobs, workspace_jobs
 from tipr_bench.translate.backends.base import Completion, DecodingParams
 from tipr_bench.translate.backends.openai_backend import OpenAIBackend
 from tipr_bench.translate.cache import TranslationCache
+from tipr_bench.translate.options import BackendOptions
 from tipr_bench.translate.prompts import get_prompt
-from tipr_bench.translate.runner import (
-    CacheOnly,
-    RunAborted,
-    TranslationJob,
-    plan_requests,
-    translate_jobs,
-    workspace_jobs,
-)
 
 LDAT = get_prompt("ldat")
 
 
 def openai(server: OpenAIServer, **kwargs) -> OpenAIBackend:
-    return OpenAIBackend("test-model", base_urls=[server.base_url], backoff_base=0.01, timeout=2.0, **kwargs)
+    options = BackendOptions(backend="openai", model="test-model", base_urls=(server.base_url,), timeout=2.0,
+                             **kwargs)
+    return OpenAIBackend(options, backoff_base=0.01)
 
 
 @pytest.fixture
@@ -161,7 +157,7 @@ def test_back_translation_and_image_jobs(ws, tmp_path):
     image = tmp_path / "person.png"
     image.write_bytes(b"\x89PNG not really")
     zh = fake_translate("A woman wearing a red jacket.", "Chinese")
-    jobs = [TranslationJob("k/1.png#0", zh, "en", {"source_lang": "zh"}),
+    jobs = [TranslationJob("k/1.png#0", zh, "en", source_lang="zh"),
             TranslationJob("k/2.png#0", "A man wearing a blue coat.", "zh", image_path=image)]
     with OpenAIServer() as server:
         report = translate_jobs(ws, jobs, openai(server), get_prompt("fewshot"), store=False, progress=False)

@@ -26,9 +26,7 @@ from tipr_bench.core.atomic import write_json
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import get_language
 from tipr_bench.demo_training import BackgroundTraining, TrainingJob, decode_threads
-from tipr_bench.translate.backends.base import DecodingParams
-from tipr_bench.translate.backends.gemma_default import bundled_converted
-from tipr_bench.translate.options import BackendOptions
+from tipr_bench.translate import BackendOptions, DecodingParams, bundled_converted
 
 RELEASE_NAME = "tipr-sample-m"
 # The sample's captions are 20-40 words; Gemma-3-270M's answers that end by themselves are at most 55
@@ -38,51 +36,56 @@ DEMO_PARAMS = DecodingParams(max_tokens=80)
 # The true argmax never ranked below 9th in the int8 scores over 662 decoding steps of demo captions:
 # 64 candidates leave a wide margin, for a few more logits per row.
 DEMO_SHORTLIST = 64
+# Rows decoded at once when translating. A step's cost grows slower than its rows, and each pass ends with
+# a few long rows decoding alone: the 602 demo captions took 194 s in passes of at most 192 (4 of about
+# 151) against 232 s in passes of 64, the same answers (2 threads); 384 at once was slower than 64.
+TRANSLATE_BATCH_SIZE = 192
+# Refine's rewrite prompts are twice as long (the glossary line first, so nothing is shared), and a big
+# pass of them is slower: 124 rewrites took 118-130 s in passes of 62 against 138-153 s in one (1 thread).
+REFINE_BATCH_SIZE = 64
 RELEASE_VERSION = "0.1.0"
 
 
 @dataclass
 class DemoOptions:
+    """The demo's settings. `backend` is how to reach the translator as the user gave it (the offline
+    transformers default); construction adds the demo's own decoding settings to it."""
+
     work: Path = Path("demo-work")
     persons: int = 100
     refine_split: str | None = "test"  # the split people review and publish; None refines every split
     seed: int = 0
     lang: str = "zh"
-    backend: str = "transformers"
-    model: str | None = None
-    base_urls: tuple[str, ...] = ()
-    api_key_env: str = "OPENAI_API_KEY"
+    backend: BackendOptions = field(default_factory=lambda: BackendOptions(backend="transformers"))
     # 15 and 25 epochs reached the same test en R@1 (11.3, chance 5.2) from one demo workspace, mAP 17.3
     # and 16.4; 15 takes 40% less time (the tiny config's own 12 are tuned for larger samples)
     epochs: int = 15
-    # Rows decoded at once when translating. A step's cost grows slower than its rows, and each pass ends with
-    # a few long rows decoding alone: the 602 demo captions took 194 s in passes of at most 192 (4 of about
-    # 151) against 232 s in passes of 64, the same answers (2 threads); 384 at once was slower than 64.
-    batch_size: int = 192
-    # Refine's rewrite prompts are twice as long (the glossary line first, so nothing is shared), and a big
-    # pass of them is slower: 124 rewrites took 118-130 s in passes of 62 against 138-153 s in one (1 thread).
-    refine_batch_size: int = 64
     progress: bool = True
 
     def __post_init__(self) -> None:
         """Every option checked before the demo writes anything or loads a model."""
-        if get_language(self.lang).code == "en":
+        self.lang = get_language(self.lang).code
+        if self.lang == "en":
             raise UserError("--lang en: the demo translates English captions; pick a target such as zh")
         if self.persons < 3:
             raise UserError(f"--persons {self.persons}: the demo needs at least 3 (one each for train, val, test)")
         if self.epochs < 1:
             raise UserError(f"--epochs {self.epochs}: must be 1 or more")
-        self.backend_options()
+        self.backend = self.backend.with_(**demo_decoding(self.backend.name, self.lang))
 
-    def backend_options(self) -> BackendOptions:
-        """The demo writes the target language (translations, rewrites) and English (back-translations)
-        only, so the offline model's output layer is cut to those two scripts, and its greedy steps
-        choose from a shortlist of the layer's int8 scores (the output layer is half a step's work)."""
-        local = self.backend == "transformers"
-        return BackendOptions(backend=self.backend, model=self.model, base_urls=self.base_urls,
-                              api_key_env=self.api_key_env, batch_size=self.batch_size,
-                              max_tokens=DEMO_PARAMS.max_tokens, output_langs=("en", self.lang) if local else (),
-                              shortlist=DEMO_SHORTLIST if local else 0)
+    @property
+    def local(self) -> bool:
+        """Whether the translator runs in this process (its time is this machine's, not a server's)."""
+        return self.backend.name == "transformers"
+
+
+def demo_decoding(backend: str, lang: str) -> dict:
+    """The demo writes the target language (translations, rewrites) and English (back-translations)
+    only, so the offline model's output layer is cut to those two scripts, and its greedy steps
+    choose from a shortlist of the layer's int8 scores (the output layer is half a step's work)."""
+    local = backend == "transformers"
+    return {"batch_size": TRANSLATE_BATCH_SIZE, "max_tokens": DEMO_PARAMS.max_tokens,
+            "output_langs": ("en", lang) if local else (), "shortlist": DEMO_SHORTLIST if local else 0}
 
 
 @dataclass
@@ -102,149 +105,171 @@ class DemoResult:
     seconds: float = 0.0  # the whole run, wall clock: the stages, loading the translator, set-up
 
 
+@dataclass(frozen=True)
+class DemoFolders:
+    """Where each stage writes, under the demo's work folder."""
+
+    sample: Path
+    workspace: Path
+    releases: Path
+    downloads: Path
+    report: Path
+
+    @classmethod
+    def under(cls, work: Path) -> DemoFolders:
+        return cls(work / "sample", work / "workspace", work / "releases", work / "downloads", work / "report")
+
+
+class _Stages:
+    """Runs the stages one by one, timing each and reporting it as it ends."""
+
+    def __init__(self, result: DemoResult, on_stage: Callable[[Stage], None]):
+        self.result, self.on_stage = result, on_stage
+
+    def run(self, name: str, step: Callable[[], tuple[str, object]]) -> object:
+        """Run one stage; its output (a path) is returned too, for the stages after it."""
+        started = time.perf_counter()
+        summary, output = step()
+        done = Stage(name, summary, str(output), time.perf_counter() - started)
+        self.result.stages.append(done)
+        self.on_stage(done)
+        return output
+
+
 def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: None) -> DemoResult:
     started = time.perf_counter()
     result = DemoResult()
-    work = opts.work
-    work.mkdir(parents=True, exist_ok=True)
-
-    def stage(name: str):
-        def wrap(fn):
-            started = time.perf_counter()
-            summary, output = fn()
-            done = Stage(name, summary, str(output), time.perf_counter() - started)
-            result.stages.append(done)
-            on_stage(done)
-        return wrap
-
-    sample_dir, ws_dir = work / "sample", work / "workspace"
-    releases, downloads, report_dir = work / "releases", work / "downloads", work / "report"
-
-    @stage("sample")
-    def _():
-        from tipr_bench.sample import generate_sample
-
-        s = generate_sample(sample_dir, persons=opts.persons, seed=opts.seed, progress=opts.progress)
-        return f"{s.persons} persons, {s.images} images, {s.captions} English captions", sample_dir
-
-    ws = Workspace.open(ws_dir, writer="tipr-bench demo")  # a second demo on this folder is refused, not doubled
+    stages, where = _Stages(result, on_stage), DemoFolders.under(opts.work)
+    opts.work.mkdir(parents=True, exist_ok=True)
+    stages.run("sample", lambda: _sample(opts, where))
+    ws = Workspace.open(where.workspace, writer="tipr-bench demo")  # a second demo here is refused, not doubled
     with ExitStack() as stack:
         stack.callback(ws.close)
-
-        @stage("ingest")
-        def _():
-            r = ingest_dataset(ws, sample_dir, "cuhk-pedes")
-            splits = ", ".join(f"{s.split} {s.captions}" for s in r.splits)
-            c = r.captions
-            return f"{c.added} added, {c.unchanged} unchanged ({splits})", ws_dir
-
-        backend = opts.backend_options().build()
-
-        @stage("translate")
-        def _():
-            from tipr_bench.translate.prompts import default_prompt
-            from tipr_bench.translate.runner import translate_jobs, workspace_jobs
-
-            jobs, _kept = workspace_jobs(ws, opts.lang)
-            prompt = default_prompt(backend)
-            r = translate_jobs(ws, jobs, backend, prompt, DEMO_PARAMS, progress=opts.progress)
-            return (f"{r.done} captions -> {opts.lang} with {backend.name} {backend.model.split('@')[0]} "
-                    f"({r.cached} cached, {r.flagged} flagged, {r.failed} failed)"), ws_dir
-
+        stages.run("ingest", lambda: _ingest(ws, where))
+        backend = opts.backend.build()
+        stages.run("translate", lambda: _translate(ws, opts, backend, where))
         # training reads train and val only, refine changes test only: train beside refine (demo_training)
         fingerprint = _training_fingerprint(ws, opts)
-        training = _start_training(ws_dir, opts, fingerprint)
+        training = _start_training(where.workspace, opts, fingerprint)
         if isinstance(training, BackgroundTraining):
             stack.callback(training.stop)
-            if hasattr(backend, "threads_per_pass"):
-                import torch
-
-                backend.threads_per_pass = decode_threads(training, torch.get_num_threads())
-        if opts.backend == "transformers":
-            backend.batch_size = opts.refine_batch_size
-
-        @stage("refine")
-        def _():
-            from tipr_bench.refine import refine_language
-
-            s = refine_language(ws, opts.lang, backend, split=opts.refine_split, rewrite="glossary", rounds=1,
-                                max_tokens=DEMO_PARAMS.max_tokens, report_dir=report_dir, progress=opts.progress)
-            result.report = s.report[0] if s.report else str(report_dir)
-            verdicts = ", ".join(f"{k} {v}" for k, v in s.verdicts.items() if v)
-            terms = f"{s.term_match_rate:.0%}" if s.term_match_rate is not None else "n/a"
-            scope = f"{opts.refine_split} split" if opts.refine_split else "all splits"
-            return (f"{scope}: {verdicts}; term match {terms}; QE threshold {s.qe_threshold:.2f}; "
-                    f"{s.improved} rewritten for the better"), result.report
-
-        @stage("export")
-        def _():
-            from tipr_bench.refine import REWRITE_PROMPTS
-            from tipr_bench.release import export_release
-            from tipr_bench.release.export import ReleaseExists, next_patch
-            from tipr_bench.translate.prompts import prompt_texts
-
-            version = RELEASE_VERSION
-            while True:  # a version the workspace has changed since is kept; the next one holds the change
-                try:
-                    r = export_release(ws, RELEASE_NAME, version, releases, langs=["en", opts.lang],
-                                       prompt_texts=prompt_texts(REWRITE_PROMPTS))
-                except ReleaseExists as exists:
-                    if exists.matches is False:
-                        version = next_patch(version)
-                        continue
-                    return (f"{RELEASE_NAME}@{version} already exported and matches the workspace (versions are "
-                            "immutable)"), releases / RELEASE_NAME / version
-                return f"{RELEASE_NAME}@{version}: {len(r.files)} files, manifest {r.manifest_sha256[:12]}", r.path
-
-        @stage("download")
-        def _():
-            from tipr_bench.release import download_release, verify_release
-
-            with serve(releases) as url:
-                d = download_release(f"{RELEASE_NAME}@latest", index=f"{url}/index.json", out=downloads,
-                                     progress=opts.progress)
-            v = verify_release(d.path)
-            state = "verified" if v.ok else "NOT intact: " + "; ".join(v.problems)
-            how = "already present" if d.already_present else f"{d.files} files over HTTP from {url}"
-            return f"{d.name}@{d.version} {how}; {state}", d.path
-
-        best: dict[str, Path] = {}
-
-        @stage("train")
-        def _():
-            if isinstance(training, BackgroundTraining):
-                done = training.result(progress=opts.progress)
-                write_json(opts.work / "train.json", {"fingerprint": fingerprint, "best": str(done.best)})
-                best["path"] = done.best
-                loss = f", last epoch loss {done.last_loss:.3f}" if done.last_loss is not None else ""
-                threads = training.job.threads
-                cores = "one core" if threads == 1 else f"{threads} threads"
-                return (f"tiny config, {done.epochs} epochs in {done.seconds:.0f} s beside refine "
-                        f"({cores}){loss}"), done.best
-            best["path"] = training
-            return f"reused {training} (same data and settings)", training
-
-        @stage("evaluate")
-        def _():
-            from tipr_bench.baselines.bi_irra.inference import chance_r1
-            from tipr_bench.baselines.evaluator import evaluate_bi_irra
-
-            scores = []
-            for lang in ("en", opts.lang):
-                out = evaluate_bi_irra(ws, dataset="cuhk-pedes", split="test", lang=lang,
-                                       checkpoint=best["path"], progress=opts.progress)
-                scores.append(f"{lang} R@1 {out.metrics['t2i']['R1']:.1f}")
-            from tipr_bench.baselines.evaluator import load_split
-
-            split = load_split(ws, "cuhk-pedes", "test", "en")
-            result.chance_r1 = chance_r1(split.query_pids, split.gallery_pids)
-            return f"test {', '.join(scores)} (chance {result.chance_r1:.1f})", ws_dir
-
+        _share_cores(backend, training, opts)
+        stages.run("refine", lambda: _refine(ws, opts, backend, where, result))
+        stages.run("export", lambda: _export(ws, opts, where))
+        stages.run("download", lambda: _download(opts, where))
+        best = stages.run("train", lambda: _train(opts, training, fingerprint))
+        stages.run("evaluate", lambda: _evaluate(ws, opts, best, where, result))
         from tipr_bench.baselines.leaderboard import to_markdown
 
         result.leaderboard = to_markdown(ws.results())
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _sample(opts: DemoOptions, where: DemoFolders) -> tuple[str, Path]:
+    from tipr_bench.sample import generate_sample
+
+    s = generate_sample(where.sample, persons=opts.persons, seed=opts.seed, progress=opts.progress)
+    return f"{s.persons} persons, {s.images} images, {s.captions} English captions", where.sample
+
+
+def _ingest(ws: Workspace, where: DemoFolders) -> tuple[str, Path]:
+    r = ingest_dataset(ws, where.sample, "cuhk-pedes")
+    splits = ", ".join(f"{s.split} {s.captions}" for s in r.splits)
+    c = r.captions
+    return f"{c.added} added, {c.unchanged} unchanged ({splits})", where.workspace
+
+
+def _translate(ws: Workspace, opts: DemoOptions, backend, where: DemoFolders) -> tuple[str, Path]:
+    from tipr_bench.translate import default_prompt, translate_jobs, workspace_jobs
+
+    jobs, _kept = workspace_jobs(ws, opts.lang)
+    r = translate_jobs(ws, jobs, backend, default_prompt(backend), DEMO_PARAMS, progress=opts.progress)
+    return (f"{r.done} captions -> {opts.lang} with {backend.name} {backend.model.split('@')[0]} "
+            f"({r.cached} cached, {r.flagged} flagged, {r.failed} failed)"), where.workspace
+
+
+def _share_cores(backend, training: Path | BackgroundTraining, opts: DemoOptions) -> None:
+    """A local translator lends a core to training while it runs beside refine, and refines in smaller
+    passes (its prompts are longer)."""
+    if isinstance(training, BackgroundTraining) and hasattr(backend, "threads_per_pass"):
+        import torch
+
+        backend.threads_per_pass = decode_threads(training, torch.get_num_threads())
+    if opts.local:
+        backend.batch_size = REFINE_BATCH_SIZE
+
+
+def _refine(ws: Workspace, opts: DemoOptions, backend, where: DemoFolders, result: DemoResult) -> tuple[str, str]:
+    from tipr_bench.refine import refine_language
+
+    s = refine_language(ws, opts.lang, backend, split=opts.refine_split, rewrite="glossary", rounds=1,
+                        max_tokens=DEMO_PARAMS.max_tokens, report_dir=where.report, progress=opts.progress)
+    result.report = s.report[0] if s.report else str(where.report)
+    verdicts = ", ".join(f"{k} {v}" for k, v in s.verdicts.items() if v)
+    terms = f"{s.term_match_rate:.0%}" if s.term_match_rate is not None else "n/a"
+    scope = f"{opts.refine_split} split" if opts.refine_split else "all splits"
+    return (f"{scope}: {verdicts}; term match {terms}; QE threshold {s.qe_threshold:.2f}; "
+            f"{s.improved} rewritten for the better"), result.report
+
+
+def _export(ws: Workspace, opts: DemoOptions, where: DemoFolders) -> tuple[str, Path]:
+    from tipr_bench.refine import REWRITE_PROMPTS
+    from tipr_bench.release import export_release
+    from tipr_bench.release.export import ReleaseExists, next_patch
+    from tipr_bench.translate import prompt_texts
+
+    version = RELEASE_VERSION
+    while True:  # a version the workspace has changed since is kept; the next one holds the change
+        try:
+            r = export_release(ws, RELEASE_NAME, version, where.releases, langs=["en", opts.lang],
+                               prompt_texts=prompt_texts(REWRITE_PROMPTS))
+        except ReleaseExists as exists:
+            if exists.matches is False:
+                version = next_patch(version)
+                continue
+            return (f"{RELEASE_NAME}@{version} already exported and matches the workspace (versions are "
+                    "immutable)"), where.releases / RELEASE_NAME / version
+        return f"{RELEASE_NAME}@{version}: {len(r.files)} files, manifest {r.manifest_sha256[:12]}", r.path
+
+
+def _download(opts: DemoOptions, where: DemoFolders) -> tuple[str, Path]:
+    from tipr_bench.release import download_release, verify_release
+
+    with serve(where.releases) as url:
+        d = download_release(f"{RELEASE_NAME}@latest", index=f"{url}/index.json", out=where.downloads,
+                             progress=opts.progress)
+    v = verify_release(d.path)
+    state = "verified" if v.ok else "NOT intact: " + "; ".join(v.problems)
+    how = "already present" if d.already_present else f"{d.files} files over HTTP from {url}"
+    return f"{d.name}@{d.version} {how}; {state}", d.path
+
+
+def _train(opts: DemoOptions, training: Path | BackgroundTraining, fingerprint: str) -> tuple[str, Path]:
+    """The background training's end (its checkpoint is the output), or the checkpoint reused."""
+    if not isinstance(training, BackgroundTraining):
+        return f"reused {training} (same data and settings)", training
+    done = training.result(progress=opts.progress)
+    write_json(opts.work / "train.json", {"fingerprint": fingerprint, "best": str(done.best)})
+    loss = f", last epoch loss {done.last_loss:.3f}" if done.last_loss is not None else ""
+    threads = training.job.threads
+    cores = "one core" if threads == 1 else f"{threads} threads"
+    return f"tiny config, {done.epochs} epochs in {done.seconds:.0f} s beside refine ({cores}){loss}", done.best
+
+
+def _evaluate(ws: Workspace, opts: DemoOptions, best: Path, where: DemoFolders,
+              result: DemoResult) -> tuple[str, Path]:
+    from tipr_bench.baselines.bi_irra.inference import chance_r1
+    from tipr_bench.baselines.evaluator import evaluate_bi_irra, load_split
+
+    scores = []
+    for lang in ("en", opts.lang):
+        out = evaluate_bi_irra(ws, dataset="cuhk-pedes", split="test", lang=lang, checkpoint=best,
+                               progress=opts.progress)
+        scores.append(f"{lang} R@1 {out.metrics['t2i']['R1']:.1f}")
+    split = load_split(ws, "cuhk-pedes", "test", "en")
+    result.chance_r1 = chance_r1(split.query_pids, split.gallery_pids)
+    return f"test {', '.join(scores)} (chance {result.chance_r1:.1f})", where.workspace
 
 
 # A first run's stage seconds in a fresh clone on 2 quiet cores with an empty model cache (2026-11-26: 9.7 min
@@ -282,12 +307,12 @@ def plan_demo(opts: DemoOptions) -> DemoPlan:
     gflops = matmul_gflops()
     # never below the measured run: the probe reads 50-100 GFLOP/s on the same idle 2 cores
     scale = max(1.0, (REFERENCE_GFLOPS / gflops) ** 0.5)
-    local = opts.backend == "transformers"
+    local = opts.local
     stages = {name: (None if name in MODEL_STAGES and not local else seconds * scale)
               for name, seconds in REFERENCE_SECONDS.items()}
     if not local:
         stages["train"] = TRAIN_ALONE_SECONDS * scale
-    converts = local and opts.model is None and not bundled_converted()
+    converts = local and opts.backend.model is None and not bundled_converted()
     if converts:
         stages["translate"] += FIRST_LOAD_SECONDS * scale
     return DemoPlan(stages, gflops, reused=(opts.work / "train.json").is_file(), converts=converts)
@@ -321,12 +346,11 @@ def _start_training(ws_dir: Path, opts: DemoOptions, fingerprint: str) -> Path |
         previous = json.loads(marker.read_text(encoding="utf-8"))
         if previous.get("fingerprint") == fingerprint and Path(previous["best"]).is_file():
             return Path(previous["best"])
-    local = opts.backend == "transformers"
     from tipr_bench.core.devices import cpu_threads
 
     # beside a local translator training keeps one core; beside a server it may use them all
     return BackgroundTraining(TrainingJob(ws_dir, opts.lang, opts.epochs, opts.seed,
-                                          threads=1 if local else cpu_threads()))
+                                          threads=1 if opts.local else cpu_threads()))
 
 
 def _training_fingerprint(ws: Workspace, opts: DemoOptions) -> str:

@@ -13,6 +13,9 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 
+from tipr_bench.translate.backends.transformers_backend import TransformersBackend
+from tipr_bench.translate.options import BackendOptions
+
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]  # ids 0..3
 PAD, BOS, EOS, UNK = range(4)
 CORPUS = [
@@ -81,3 +84,8 @@ def save_seq2seq(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def local_backend(model: str | None, **options) -> TransformersBackend:
+    """The transformers backend on `model` with these options, as `BackendOptions.build` makes it."""
+    return TransformersBackend(BackendOptions(backend="transformers", model=model, **options))

@@ -1,11 +1,14 @@
 """The backend options, written once for every command that talks to a model (translate, refine).
 
 `with_backend_options` adds them to a command's signature and hands the command one checked
-`BackendOptions` instead, so the option block, its help and its checks exist in one place.
+`BackendOptions` instead, so the option block and its help exist in one place. Each parameter is named
+like the record's field (or `VllmSettings`'), so a value goes into the record under the name it has all
+the way down to the backend; the checks are the record's (`BackendOptions.validate`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import typing
@@ -14,25 +17,24 @@ from typing import Annotated
 
 import typer
 
-from tipr_bench.core.errors import UserError
-from tipr_bench.translate.backends.vllm_backend import (
+from tipr_bench.translate import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
     DEFAULT_MAX_MODEL_LEN,
+    BackendOptions,
     VllmSettings,
     parse_vllm_args,
 )
-from tipr_bench.translate.options import BackendOptions
 
 _Opt = typer.Option
 
-# name -> (annotation, default): the options as the user types them
+# name -> (annotation, default): the options as the user types them, named as in the record
 OPTIONS: dict[str, tuple[object, object]] = {
     "backend": (Annotated[str | None, _Opt("--backend", "-b", help="openai | vllm | transformers. Default: openai "
                                            "when --base-url or the API key is set, else transformers (offline).")],
                 None),
     "model": (Annotated[str | None, _Opt("--model", "-m", help="Model name (openai) or local path; transformers "
                                          "defaults to the bundled Gemma-3-270M.")], None),
-    "base_url": (Annotated[list[str] | None, _Opt("--base-url", metavar="URL", help="OpenAI-compatible server URL; "
+    "base_urls": (Annotated[list[str] | None, _Opt("--base-url", metavar="URL", help="OpenAI-compatible server URL; "
                                                   "repeat to spread load over several.")], None),
     "api_key_env": (Annotated[str, _Opt(metavar="VAR", help="Environment variable that holds the API key.")],
                     "OPENAI_API_KEY"),
@@ -56,8 +58,8 @@ OPTIONS: dict[str, tuple[object, object]] = {
                                DEFAULT_GPU_MEMORY_UTILIZATION),
     "trust_remote_code": (Annotated[bool, _Opt("--trust-remote-code", help="vllm: run the model repository's own "
                                                "Python code (some models need it).")], False),
-    "vllm_arg": (Annotated[list[str] | None, _Opt("--vllm-arg", metavar="KEY=VALUE", help="vllm: any other engine "
-                                                  "argument (repeatable), e.g. quantization=fp8.")], None),
+    "extra": (Annotated[list[str] | None, _Opt("--vllm-arg", metavar="KEY=VALUE", help="vllm: any other engine "
+                                               "argument (repeatable), e.g. quantization=fp8.")], None),
     "thinking": (Annotated[bool, _Opt("--thinking", help="vllm: let thinking models (Qwen3-style) "
                                       "think first; off by default.")], False),
     "chat_mode": (Annotated[str, _Opt(help="vllm: auto (ask the engine whether it has a chat template) | chat | "
@@ -65,28 +67,17 @@ OPTIONS: dict[str, tuple[object, object]] = {
 }
 
 
-VLLM_ONLY = ("max_model_len", "tensor_parallel_size", "gpu_memory_utilization", "trust_remote_code", "vllm_arg",
-             "thinking", "chat_mode")
+VLLM_FIELDS = tuple(f.name for f in dataclasses.fields(VllmSettings))
 
 
 def backend_options(**values) -> BackendOptions:
-    """The options as typed at the command line, checked (one-line errors before any model loads)."""
-    vllm = None
-    if values["backend"] != "vllm":
-        given = [f"--{name.replace('_', '-')}" for name in VLLM_ONLY if values[name] != OPTIONS[name][1]]
-        if given:
-            raise UserError(f"{', '.join(given)}: vLLM engine settings; add --backend vllm, or leave them out")
-    else:
-        vllm = VllmSettings(max_model_len=values["max_model_len"], tensor_parallel_size=values["tensor_parallel_size"],
-                            gpu_memory_utilization=values["gpu_memory_utilization"],
-                            trust_remote_code=values["trust_remote_code"], thinking=values["thinking"],
-                            chat_mode=values["chat_mode"], extra=parse_vllm_args(values["vllm_arg"] or ()))
-    return BackendOptions(
-        backend=values["backend"], model=values["model"], base_urls=tuple(values["base_url"] or ()),
-        api_key_env=values["api_key_env"], concurrency=values["concurrency"], rpm=values["rpm"], tpm=values["tpm"],
-        timeout=values["timeout"], max_retries=values["max_retries"], device=values["device"],
-        batch_size=values["batch_size"], max_tokens=values["max_tokens"], vllm=vllm,
-    )
+    """The options as typed at the command line, as one record, checked (one-line errors before any model
+    loads). Engine settings go in when given or when the backend is vllm; the record refuses them for
+    another backend."""
+    engine = {name: values.pop(name) for name in VLLM_FIELDS}
+    vllm = VllmSettings(**{**engine, "extra": parse_vllm_args(engine["extra"] or ())})
+    return BackendOptions(**{**values, "base_urls": tuple(values["base_urls"] or ())},
+                          vllm=vllm if values["backend"] == "vllm" or vllm != VllmSettings() else None)
 
 
 def with_backend_options(command: Callable) -> Callable:

@@ -25,7 +25,7 @@ def demo(
         str, typer.Option(help="transformers (offline Gemma-3-270M), openai (any compatible server) or vllm.")
     ] = "transformers",
     model: Annotated[str | None, typer.Option(help="Model name or local path for the backend.")] = None,
-    base_url: Annotated[
+    base_urls: Annotated[
         list[str] | None, typer.Option("--base-url", help="OpenAI-compatible server URL (repeatable).")
     ] = None,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
@@ -38,10 +38,12 @@ def demo(
     Example: tipr-bench demo --work demo-work
     """
     from tipr_bench.demo import DemoOptions, plan_demo, run_demo
+    from tipr_bench.translate import BackendOptions
 
     opts = DemoOptions(work=work, persons=persons, refine_split=None if refine_split == "all" else refine_split,
-                       lang=lang, backend=backend, model=model, base_urls=tuple(base_url or ()),
-                       api_key_env=api_key_env, epochs=epochs, progress=not json_output)
+                       lang=lang, epochs=epochs, progress=not json_output,
+                       backend=BackendOptions(backend=backend, model=model, base_urls=tuple(base_urls or ()),
+                                              api_key_env=api_key_env))
     if json_output:
         result = run_demo(opts)
         print_json({"stages": [asdict(s) for s in result.stages], "leaderboard": result.leaderboard,

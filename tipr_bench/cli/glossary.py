@@ -35,9 +35,7 @@ from tipr_bench.refine import (
     target_language,
     write_built_glossary,
 )
-from tipr_bench.translate.options import BackendOptions
-from tipr_bench.translate.prompts import completion_style
-from tipr_bench.translate.session import is_base_model
+from tipr_bench.translate import BackendOptions, completion_style, is_base_model
 
 glossary_app = typer.Typer(
     help="Domain glossaries: coverage on your captions (check), their entries (show), a draft for any "

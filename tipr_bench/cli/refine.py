@@ -25,7 +25,7 @@ from tipr_bench.cli.common import (
     print_json,
 )
 from tipr_bench.refine import DEFAULT_CHRF_MIN, RefineSettings, export_review, import_review
-from tipr_bench.translate.options import BackendOptions
+from tipr_bench.translate import BackendOptions
 
 if TYPE_CHECKING:
     from tipr_bench.refine import RefineSummary

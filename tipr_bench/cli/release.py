@@ -36,7 +36,7 @@ from tipr_bench.release.export import parse_list
 from tipr_bench.release.hub import HubUnreachable, is_hub_spec
 from tipr_bench.release.hub_download import dataset_folder, download_from_hub
 from tipr_bench.release.index_download import check_against_index
-from tipr_bench.translate.prompts import prompt_texts
+from tipr_bench.translate import prompt_texts
 
 
 @app.command()

@@ -24,8 +24,8 @@ from tipr_bench.cli.common import (
     print_json,
 )
 from tipr_bench.core.errors import UserError
-from tipr_bench.translate.options import BackendOptions
-from tipr_bench.translate.session import (
+from tipr_bench.translate import (
+    BackendOptions,
     Outcome,
     TranslateSettings,
     dry_run,

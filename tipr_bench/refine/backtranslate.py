@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from sacrebleu.metrics import BLEU, CHRF
 
 from tipr_bench.benchmark.store import Workspace
-from tipr_bench.translate.backends.base import DecodingParams
-from tipr_bench.translate.prompts import PRESETS, Prompt, completion_style
-from tipr_bench.translate.runner import RunReport, TranslationJob, translate_jobs
+from tipr_bench.translate import (
+    PRESETS,
+    DecodingParams,
+    Prompt,
+    RunReport,
+    TranslationJob,
+    completion_style,
+    translate_jobs,
+)
 
 BACK_TRANSLATION_PROMPT = Prompt(
     "back-translation", "Please translate the {source_language} sentence '{source}' into {language}."
@@ -75,7 +81,7 @@ def back_translate(
 ) -> dict[str, BackTranslation]:
     """English back-translations of `texts` (caption key -> text in `lang`), cached, not stored;
     `force` asks the model again (after a server that answered badly under the same model name)."""
-    jobs = [TranslationJob(key, text, "en", extras={"source_lang": lang}) for key, text in texts.items()
+    jobs = [TranslationJob(key, text, "en", source_lang=lang) for key, text in texts.items()
             if text.strip()]
     out = {key: BackTranslation("", "no translation to back-translate") for key, text in texts.items()
            if not text.strip()}

@@ -29,10 +29,18 @@ from tipr_bench.core.languages import get_language
 from tipr_bench.refine.backtranslate import BACK_TRANSLATION_PROMPT, BackTranslation, Usage, back_translate
 from tipr_bench.refine.glossary import Glossary, GlossaryEntry
 from tipr_bench.refine.glossary_files import CHECK_COLUMN, HEADER, load_glossary
-from tipr_bench.translate.backends.base import DecodingParams
-from tipr_bench.translate.cost import Estimate, cost, estimate
-from tipr_bench.translate.prompts import PRESETS, Prompt
-from tipr_bench.translate.runner import RunReport, TranslationJob, plan_requests, translate_jobs
+from tipr_bench.translate import (
+    PRESETS,
+    DecodingParams,
+    Estimate,
+    Prompt,
+    RunReport,
+    TranslationJob,
+    cost,
+    estimate,
+    plan_requests,
+    translate_jobs,
+)
 
 ENGLISH_TERMS_FROM = "zh"  # every shipped glossary holds the same English terms; this one lends them
 EXAMPLES_PER_TERM = 2

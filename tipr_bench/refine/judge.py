@@ -22,7 +22,7 @@ from tipr_bench.refine.glossary_files import load_glossary, shipped_glossary_pat
 from tipr_bench.refine.qe import qe_threshold
 from tipr_bench.refine.rewrite import DEFAULT_MAX_TOKENS
 from tipr_bench.refine.verdict import Assessment, Thresholds, assess
-from tipr_bench.translate.backends.base import DecodingParams
+from tipr_bench.translate import DecodingParams
 
 
 @dataclass(frozen=True, slots=True)

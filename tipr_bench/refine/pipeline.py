@@ -49,7 +49,7 @@ from tipr_bench.refine.run_summary import (
     refine_record,
 )
 from tipr_bench.refine.verdict import Assessment, Thresholds
-from tipr_bench.translate.options import BackendOptions
+from tipr_bench.translate import BackendOptions
 
 
 class BackTranslationsUnusable(UserError):

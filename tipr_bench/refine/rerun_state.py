@@ -18,7 +18,7 @@ from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.run_settings import RefineSettings
-from tipr_bench.translate.options import BackendOptions
+from tipr_bench.translate import BackendOptions
 
 STATE_PREFIX = "state.refine."
 

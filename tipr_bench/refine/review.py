@@ -23,7 +23,7 @@ from tipr_bench.benchmark.store import Workspace
 from tipr_bench.core.atomic import atomic_open
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import LANGUAGES, get_language
-from tipr_bench.translate.checks import check_output
+from tipr_bench.translate import check_output
 
 COLUMNS = ("key", "lang", "source", "translation", "back_translation", "verdict", "reasons", "corrected")
 REQUIRED = ("key", "source", "translation", "verdict", "corrected")

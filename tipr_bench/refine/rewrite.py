@@ -21,9 +21,15 @@ from tipr_bench.core.errors import UserError
 from tipr_bench.refine.backtranslate import Usage
 from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.verdict import Assessment
-from tipr_bench.translate.backends.base import DecodingParams
-from tipr_bench.translate.prompts import PRESETS, Prompt, completion_style
-from tipr_bench.translate.runner import JobResult, TranslationJob, translate_jobs
+from tipr_bench.translate import (
+    PRESETS,
+    DecodingParams,
+    JobResult,
+    Prompt,
+    TranslationJob,
+    completion_style,
+    translate_jobs,
+)
 
 REWRITE_MODES = ("glossary", "mllm", "none")
 DEFAULT_MAX_TOKENS = DecodingParams().max_tokens

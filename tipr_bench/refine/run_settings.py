@@ -10,7 +10,7 @@ from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.qe import QE_KINDS
 from tipr_bench.refine.rewrite import DEFAULT_MAX_TOKENS, REWRITE_MODES
 from tipr_bench.refine.verdict import DEFAULT_CHRF_MIN
-from tipr_bench.translate.options import BackendOptions
+from tipr_bench.translate import BackendOptions
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,16 @@
-"""How to reach a model, said once: `BackendOptions`, checked on construction.
+"""How to reach a model, said once: `BackendOptions`, checked on construction, passed whole.
 
-`translate`, `refine` and the demo build their backend from one of these, and so can Python code.
-Every option has one meaning everywhere (`rpm=None` is no limit; 0 is refused, not "no limit"), and
-every bad value is a one-line `UserError` naming the option, raised before any model loads, any file
-is written or any request is sent.
+`translate`, `refine` and the demo build their backend from one of these, and so can Python code. The
+record travels as it is from the command line to the backend that uses it (`build` hands it to the
+backend's constructor), so each option has one name all the way down. Every option has one meaning
+everywhere (`rpm=None` is no limit; 0 is refused, not "no limit"), and every bad value is a one-line
+`UserError` naming the option, raised by `validate` before any model loads, any file is written or any
+request is sent.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,10 +19,10 @@ from urllib.parse import urlparse
 from tipr_bench.core.devices import check_device
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import get_language
-from tipr_bench.translate.backends import BACKENDS, backend_identity, default_backend_name, make_backend
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, DecodingParams
-from tipr_bench.translate.backends.vllm_backend import VllmSettings
+from tipr_bench.translate.backends.vllm_settings import VllmSettings, check_engine_model
 
+BACKENDS = ("openai", "vllm", "transformers")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 KEY_PREFIXES = ("sk-", "sk_", "hf_", "gsk_", "xai-", "AIza")  # how common API keys and tokens begin
 
@@ -41,7 +44,7 @@ class BackendOptions:
     timeout: float = 60.0
     max_retries: int = 5
     device: str = "auto"
-    batch_size: int | None = None
+    batch_size: int | None = None  # None: the backend's own (`passes`)
     temperature: float = 0.0
     max_tokens: int = 256
     vllm: VllmSettings | None = None  # engine settings; default ones when the backend is vllm
@@ -50,8 +53,18 @@ class BackendOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_urls", tuple(self.base_urls))
+        if self.backend == "vllm" and self.vllm is None:
+            object.__setattr__(self, "vllm", VllmSettings())
+        self.validate()
+        object.__setattr__(self, "output_langs", tuple(get_language(lang).code for lang in self.output_langs))
+
+    def validate(self) -> None:
+        """Every check of every option, in one place: one line naming the option and how to fix it."""
         if self.backend is not None and self.backend not in BACKENDS:
             raise UserError(f"--backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+        if self.vllm is not None and self.backend != "vllm":
+            raise UserError(f"{', '.join(self.vllm.changed())}: vLLM engine settings; add --backend vllm, "
+                            "or leave them out")
         if self.base_urls and self.backend in ("transformers", "vllm"):
             raise UserError(f"--base-url goes with --backend openai (a server); --backend {self.backend} runs the "
                             "model in this process, and would leave the URL unused: drop one of them")
@@ -75,26 +88,34 @@ class BackendOptions:
         if self.temperature < 0:
             raise UserError(f"--temperature must be 0 or more, got {self.temperature}")
         check_device(self.device)
-        object.__setattr__(self, "output_langs", tuple(get_language(lang).code for lang in self.output_langs))
+        self._validate_model()
+
+    def _validate_model(self) -> None:
         name = self.name
         if name in ("openai", "vllm") and not self.model:
             what = "the name the server serves, e.g. gpt-4o-mini" if name == "openai" else \
                 "a local model folder or a name vLLM resolves"
             raise UserError(f"the {name} backend needs --model ({what})")
-        if name == "transformers" and self.model is not None and not Path(self.model).expanduser().exists():
-            raise UserError(f"--model {self.model}: no such folder or file; the transformers backend loads a local "
-                            "model folder or a .gguf file (leave --model out for the bundled Gemma-3-270M)")
+        if name == "transformers" and self.model is not None:
+            _check_local_model(self.model)
         if name == "vllm":
-            if self.vllm is None:
-                object.__setattr__(self, "vllm", VllmSettings())
-            if self.max_tokens >= self.vllm.max_model_len:
-                raise UserError(f"--max-tokens {self.max_tokens} leaves no room for the prompt in --max-model-len "
-                                f"{self.vllm.max_model_len}: raise --max-model-len or lower --max-tokens")
+            check_engine_model(self.model)
+        if self.vllm is not None and self.max_tokens >= self.vllm.max_model_len:
+            raise UserError(f"--max-tokens {self.max_tokens} leaves no room for the prompt in --max-model-len "
+                            f"{self.vllm.max_model_len}: raise --max-model-len or lower --max-tokens")
 
     @property
     def name(self) -> str:
-        """The backend this resolves to."""
-        return self.backend or default_backend_name(self.base_urls, self.api_key_env)
+        """The backend this resolves to: openai when a server or an API key is given, else the offline
+        transformers default."""
+        if self.backend:
+            return self.backend
+        return "openai" if self.base_urls or os.environ.get(self.api_key_env) else "transformers"
+
+    @property
+    def passes(self) -> int:
+        """Prompts per forward pass of a local backend: `batch_size`, else the backend's default (vllm 0: all)."""
+        return self.batch_size if self.batch_size is not None else DEFAULT_BATCH_SIZE.get(self.name, 16)
 
     @property
     def decoding(self) -> DecodingParams:
@@ -105,17 +126,60 @@ class BackendOptions:
         return replace(self, **changes)
 
     def identity(self) -> tuple[str, str]:
-        """(backend, model id) as the cache sees them, without loading a model (dry runs, batch files)."""
-        return backend_identity(self.name, self.model, thinking=bool(self.vllm and self.vllm.thinking))
+        """(backend, model id) as the cache key will see them, without loading a model: for --dry-run and
+        Batch-API files. Local models are identified like the local backends do (name@digest); a vllm model
+        with thinking on is another id, since its answers differ."""
+        name = self.name
+        if name == "openai":
+            return name, self.model
+        from tipr_bench.translate.backends.local_common import folder_model_id, gguf_model_id
+
+        if name == "vllm":
+            from tipr_bench.translate.backends.vllm_backend import vllm_model_id
+
+            return name, vllm_model_id(self.model, thinking=self.vllm.thinking)
+        if self.model is None:
+            from tipr_bench.translate.backends.gemma_default import bundled_gguf
+
+            return name, gguf_model_id(bundled_gguf())
+        path = Path(self.model).expanduser()
+        if path.is_file():
+            return name, gguf_model_id(path)
+        if (path / "config.json").is_file():
+            return name, folder_model_id(path)
+        return name, gguf_model_id(next(path.glob("*.gguf")))  # a folder of one, as validate checked
 
     def build(self) -> AsyncBackend | BatchBackend:
-        """The backend itself: this is where a local model loads."""
+        """The backend itself, given this record whole: this is where a local model loads. The local
+        backends are imported only when chosen, so the openai path never loads torch or vllm."""
         name = self.name
-        size = self.batch_size if self.batch_size is not None else DEFAULT_BATCH_SIZE.get(name, 16)
-        return make_backend(name, self.model, base_urls=self.base_urls, api_key_env=self.api_key_env,
-                            concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm, timeout=self.timeout,
-                            max_retries=self.max_retries, device=self.device, batch_size=size, vllm=self.vllm,
-                            output_langs=self.output_langs, shortlist=self.shortlist)
+        if name == "openai":
+            from tipr_bench.translate.backends.openai_backend import OpenAIBackend
+
+            return OpenAIBackend(self)
+        if name == "transformers":
+            from tipr_bench.translate.backends.transformers_backend import TransformersBackend
+
+            return TransformersBackend(self)
+        from tipr_bench.translate.backends.vllm_backend import VllmBackend  # imports vllm only when built
+
+        return VllmBackend(self)
+
+
+def _check_local_model(model: str) -> None:
+    """What the transformers backend loads: a model folder (config.json), a folder of one .gguf, a .gguf."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise UserError(f"--model {model}: no such folder or file; the transformers backend loads a local "
+                        "model folder or a .gguf file (leave --model out for the bundled Gemma-3-270M)")
+    if path.is_file() and path.suffix.lower() != ".gguf":
+        raise UserError(f"--model {model}: a model file must be a .gguf; for other formats pass the folder")
+    if path.is_dir() and not (path / "config.json").is_file():
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) != 1:
+            raise UserError(f"--model {model}: the folder has no config.json"
+                            + (f" and {len(ggufs)} .gguf files; pass one of them" if ggufs else
+                               "; pass a Hugging Face model folder or a .gguf file"))
 
 
 def _at_least(option: str, value: int | None, low: int, hint: str = "") -> None:

@@ -96,10 +96,12 @@ class Prompt:
             names |= {f for _, f, _, _ in string.Formatter().parse(self.system) if f}
         return names
 
-    def render(self, source: str, language: str, image_path: Path | None = None, **extras) -> list[dict]:
-        """Chat messages for one caption. `language` is a code ("zh") or an English name ("Chinese").
-        With `image_path`, the user content becomes [text, image as a data URL] for multimodal models."""
-        values = _values(source, language, extras)
+    def render(self, source: str, lang: str, image_path: Path | None = None, *, source_lang: str = "en",
+               **extras) -> list[dict]:
+        """Chat messages for one caption from `source_lang` into `lang`, both codes as the languages helper
+        normalised them where they came in ("zh"). With `image_path`, the user content becomes [text, image
+        as a data URL] for multimodal models."""
+        values = _values(source, lang, source_lang, extras)
         try:
             text = self.template.format_map(values)
             system = self.system.format_map(values) if self.system else None
@@ -129,21 +131,13 @@ class _Values(dict):
         raise KeyError(key)
 
 
-def _name_and_code(language: str) -> tuple[str, str]:
-    code = language.strip().lower()
-    if code == "ch":
-        code = "zh"
-    if code in LANGUAGES:
-        return LANGUAGES[code].name, code
-    for lang in LANGUAGES.values():
-        if lang.name.lower() == code:
-            return lang.name, lang.code
-    return language, language
+def _name(code: str) -> str:
+    """A language's English name; a code this tool does not know stands for itself."""
+    return LANGUAGES[code].name if code in LANGUAGES else code
 
 
-def _values(source: str, language: str, extras: dict) -> _Values:
-    name, code = _name_and_code(language)
-    source_name, source_code = _name_and_code(str(extras.get("source_lang", "en")))
+def _values(source: str, code: str, source_code: str, extras: dict) -> _Values:
+    name, source_name = _name(code), _name(source_code)
     # Every known language has an example; an unknown one borrows the French example (generic fallback).
     values = _Values(
         source=source, language=name, lang=code, source_language=source_name, source_lang=source_code,
@@ -154,7 +148,7 @@ def _values(source: str, language: str, extras: dict) -> _Values:
         example3_source=EXAMPLES3.get(source_code, EXAMPLE3_EN),
         example3_target=EXAMPLES3.get(code, EXAMPLES3["fr"]),
     )
-    values.update({k: v for k, v in extras.items() if k not in ("source_lang",)})
+    values.update(extras)
     return values
 
 

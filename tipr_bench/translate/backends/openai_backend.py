@@ -20,6 +20,7 @@ import os
 import random
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient
@@ -28,6 +29,9 @@ from tipr_bench.core.errors import UserError, brief
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
 from tipr_bench.translate.cost import message_tokens
 from tipr_bench.translate.throttle import RateLimiter
+
+if TYPE_CHECKING:  # the record is handed in whole; this module never builds one
+    from tipr_bench.translate.options import BackendOptions
 
 try:  # the SDK's HTTP layer (httpx2 in openai 3.x, httpx before)
     import httpx2 as _httpx
@@ -77,39 +81,24 @@ class OpenAIBackend:
 
     name = "openai"
 
-    def __init__(
-        self,
-        model: str | None,
-        *,
-        base_urls: Sequence[str] = (),
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 64,
-        rpm: int | None = None,
-        tpm: int | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 5,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-    ):
-        if not model:
-            raise UserError("the openai backend needs --model (the name the server serves, e.g. gpt-4o-mini)")
-        api_key = os.environ.get(api_key_env)
-        if not base_urls and not api_key:
+    def __init__(self, options: BackendOptions, *, backoff_base: float = 0.5, backoff_max: float = 30.0):
+        """`options` is checked already (`BackendOptions.validate`); the API key is read here, from the
+        variable it names, and kept only in memory. `backoff_*` shape the waits between retries."""
+        api_key = os.environ.get(options.api_key_env)
+        if not options.base_urls and not api_key:
             raise UserError(
-                f"no API key: set the environment variable {api_key_env} (or name another with "
+                f"no API key: set the environment variable {options.api_key_env} (or name another with "
                 "--api-key-env), or pass --base-url for a server that needs none"
             )
-        if concurrency < 1:
-            raise UserError(f"--concurrency must be at least 1, got {concurrency}")
-        self.model = model
-        self.api_key_env = api_key_env
-        self.base_urls: tuple[str | None, ...] = tuple(u.rstrip("/") for u in base_urls) or (None,)
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.max_retries = max_retries
+        self.model = options.model
+        self.api_key_env = options.api_key_env
+        self.base_urls: tuple[str | None, ...] = tuple(u.rstrip("/") for u in options.base_urls) or (None,)
+        self.concurrency = options.concurrency
+        self.timeout = options.timeout
+        self.max_retries = options.max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.limiter = RateLimiter(rpm, tpm)
+        self.limiter = RateLimiter(options.rpm, options.tpm)
         self.retries = 0  # retried requests, for the run summary
         # Local servers accept any key; the real one stays in this closure, never in an attribute repr.
         self._api_key = lambda: api_key or "EMPTY"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import (
@@ -45,26 +46,26 @@ from tipr_bench.translate.backends.local_common import (
 )
 from tipr_bench.translate.backends.script_vocab import allowed_token_ids, scripts_for
 
+if TYPE_CHECKING:  # the record is handed in whole; this module never builds one
+    from tipr_bench.translate.options import BackendOptions
+
 
 class TransformersBackend:
     """A BatchBackend over a local transformers model; `complete_batch` runs `batch_size` prompts per pass."""
 
     name = "transformers"
 
-    def __init__(self, model: str | None, *, device: str = "auto", batch_size: int = 16,
-                 output_langs: Sequence[str] = (), shortlist: int = 0) -> None:
-        """`output_langs` cuts a causal LM's output layer to the scripts of those languages: an answer that
-        needed another script changes, so the cut goes into the model id (and the cache key). `shortlist`
-        makes greedy steps on CPU choose among that many int8-scored tokens (decode_loop.OutputHead); it
-        goes into the model id too."""
-        if batch_size < 1:
-            raise UserError(f"--batch-size must be at least 1 (got {batch_size})")
-        self.batch_size = batch_size
-        self.device = resolve_device(device)
+    def __init__(self, options: BackendOptions) -> None:
+        """`options` is checked already (`BackendOptions.validate`). Its `output_langs` cuts a causal LM's
+        output layer to the scripts of those languages: an answer that needed another script changes, so the
+        cut goes into the model id (and the cache key). Its `shortlist` makes greedy steps on CPU choose among
+        that many int8-scored tokens (decode_loop.OutputHead); it goes into the model id too."""
+        self.batch_size = options.passes
+        self.device = resolve_device(options.device)
         self.dtype = dtype_for(self.device)
         use_cpu_threads(self.device)
         with quiet_loading():
-            loaded = load_model(model, self.dtype)
+            loaded = load_model(options.model, self.dtype)
         self.model: str = loaded.model_id
         self.is_seq2seq = loaded.is_seq2seq
         self.uses_chat_template = bool(getattr(loaded.tokenizer, "chat_template", None))
@@ -74,7 +75,7 @@ class TransformersBackend:
             self._tokenizer.pad_token = self._tokenizer.eos_token or self._tokenizer.unk_token
         self._net = loaded.net.to(self.device).eval()
         self._eos_ids = _eos_ids(self._net, self._tokenizer)
-        self._loop = self._decode_loop(output_langs, shortlist)
+        self._loop = self._decode_loop(options.output_langs, options.shortlist)
         # torch threads for each pass on CPU, asked before it (None: keep the count set at load); the demo
         # lends a core to training while that runs beside refine, and takes it back when it ends
         self.threads_per_pass: Callable[[], int] | None = None
@@ -250,24 +251,15 @@ class LoadedModel:
 
 
 def load_model(model: str | None, dtype: torch.dtype) -> LoadedModel:
-    """A folder (HF layout, or holding exactly one .gguf), a .gguf file, or None for the bundled Gemma."""
+    """A folder (HF layout, or holding exactly one .gguf), a .gguf file, or None for the bundled Gemma; the
+    path was checked with the options (`BackendOptions.validate`)."""
     if model is None:
         return load_gguf(bundled_gguf(), dtype)
     path = Path(model).expanduser()
-    if not path.exists():
-        raise UserError(f"--model {model}: no such file or folder; pass a local model folder (config.json "
-                        "and weights) or a .gguf file (models are never downloaded)")
     if path.is_file():
-        if path.suffix.lower() != ".gguf":
-            raise UserError(f"--model {model}: a model file must be a .gguf; for other formats pass the folder")
         return load_gguf(path, dtype)
     if not (path / "config.json").is_file():
-        ggufs = sorted(path.glob("*.gguf"))
-        if len(ggufs) == 1:
-            return load_gguf(ggufs[0], dtype)
-        raise UserError(f"--model {model}: the folder has no config.json"
-                        + (f" and {len(ggufs)} .gguf files; pass one of them" if ggufs else
-                           "; pass a Hugging Face model folder or a .gguf file"))
+        return load_gguf(next(path.glob("*.gguf")), dtype)
     return load_folder(path, dtype, folder_model_id(path))
 
 

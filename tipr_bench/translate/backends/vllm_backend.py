@@ -11,102 +11,27 @@ failing alone instead of taking its whole chunk with it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tipr_bench.core.errors import UserError, brief
 from tipr_bench.translate.backends.base import Completion, DecodingParams, Message
 from tipr_bench.translate.backends.local_common import folder_model_id, gguf_model_id, raw_prompt
 
-# Captions and their prompts are a few hundred tokens: 4096 leaves room for few-shot prompts and
-# answers, and lets a 32k-128k context model start on a 24-48 GB card (vLLM sizes the KV cache for it).
-DEFAULT_MAX_MODEL_LEN = 4096
-# vLLM's own default is 0.9; 0.8 leaves room for refine's CometKiwi worker on the same GPU.
-DEFAULT_GPU_MEMORY_UTILIZATION = 0.8
-CHAT_MODES = ("auto", "chat", "base")
+if TYPE_CHECKING:  # the record is handed in whole; this module never builds one
+    from tipr_bench.translate.options import BackendOptions
+
 RETRIED_FINISH = ("abort", "error")  # vLLM's retryable endings: asked again, never cached
 RETRIES = 2
-# engine settings with their own option: --vllm-arg must not set them behind the option's back
-OWN_OPTIONS = {"model": "--model", "max_model_len": "--max-model-len", "tensor_parallel_size": "--tensor-parallel-size",
-               "gpu_memory_utilization": "--gpu-memory-utilization", "trust_remote_code": "--trust-remote-code"}
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _THINK = re.compile(r"^\s*<think>.*?(</think>|$)", re.DOTALL)
-
-
-@dataclass(frozen=True, slots=True)
-class VllmSettings:
-    """The engine settings users need to start a model (`LLM(...)` keywords) and how prompts are sent."""
-
-    max_model_len: int = DEFAULT_MAX_MODEL_LEN
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION
-    trust_remote_code: bool = False
-    thinking: bool = False  # False sends chat_template_kwargs={"enable_thinking": False}
-    chat_mode: str = "auto"  # auto (probe the engine) | chat | base
-    extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)  # --vllm-arg KEY=VALUE, parsed
-
-    def __post_init__(self) -> None:
-        """Bad settings are one line each, before vLLM is imported or a model loads."""
-        if self.max_model_len < 16:
-            raise UserError(f"--max-model-len must be at least 16 tokens, got {self.max_model_len}")
-        if self.tensor_parallel_size < 1:
-            raise UserError(f"--tensor-parallel-size must be 1 or more (GPUs per model), got "
-                            f"{self.tensor_parallel_size}")
-        if not 0 < self.gpu_memory_utilization <= 1:
-            raise UserError(f"--gpu-memory-utilization is a share of each GPU's memory in (0, 1], got "
-                            f"{self.gpu_memory_utilization}")
-        if self.chat_mode not in CHAT_MODES:
-            raise UserError(f"--chat-mode {self.chat_mode!r}: use one of {', '.join(CHAT_MODES)}")
-        for key, _ in self.extra:
-            if key in OWN_OPTIONS:
-                raise UserError(f"--vllm-arg {key}: use {OWN_OPTIONS[key]} instead")
-
-    def engine_kwargs(self) -> dict[str, Any]:
-        """The keywords `vllm.LLM(model, ...)` gets."""
-        return {"max_model_len": self.max_model_len, "tensor_parallel_size": self.tensor_parallel_size,
-                "gpu_memory_utilization": self.gpu_memory_utilization,
-                "trust_remote_code": self.trust_remote_code, **dict(self.extra)}
-
-    def chat_template_kwargs(self) -> dict[str, Any] | None:
-        """vLLM passes only the keywords a template uses, so this is safe for every model."""
-        return None if self.thinking else {"enable_thinking": False}
-
-    @property
-    def served_model_name(self) -> str | None:
-        name = dict(self.extra).get("served_model_name")
-        return name[0] if isinstance(name, list) and name else name
-
-
-def parse_vllm_args(pairs: Sequence[str]) -> tuple[tuple[str, Any], ...]:
-    """`--vllm-arg KEY=VALUE` as engine keywords: dashes become underscores (the `vllm serve` spelling
-    works too) and a JSON value (number, true/false, list, object) is decoded, else kept as text."""
-    parsed: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not _KEY.match(key):
-            raise UserError(f"--vllm-arg {pair!r}: write KEY=VALUE with an engine argument name, e.g. "
-                            "--vllm-arg enforce_eager=true or --vllm-arg max_num_seqs=256")
-        try:
-            parsed[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            parsed[key.replace("-", "_")] = value
-    return tuple(parsed.items())
 
 
 def engine_model_path(model: str) -> str:
     """What vLLM is given: a local path with `~` expanded (a quoted `~` reaches us unexpanded), else a
-    name vLLM resolves. A GGUF file is refused: core vLLM dropped GGUF (it needs vllm-gguf-plugin and a
-    separate tokenizer)."""
+    name vLLM resolves (`BackendOptions.validate` refused a GGUF already)."""
     path = Path(model).expanduser()
-    if path.is_file() and path.suffix == ".gguf" or (path.is_dir() and not (path / "config.json").is_file()
-                                                       and any(path.glob("*.gguf"))):
-        raise UserError(f"--model {model}: vLLM does not load GGUF files; pass the original Hugging Face "
-                        "model folder (config.json and safetensors), or use --backend transformers for a GGUF")
     return str(path) if path.exists() else model
 
 
@@ -115,10 +40,9 @@ class VllmBackend:
 
     name = "vllm"
 
-    def __init__(self, model: str, *, batch_size: int = 0, settings: VllmSettings | None = None) -> None:
-        settings = settings or VllmSettings()
-        if batch_size < 0:
-            raise UserError(f"--batch-size must be 0 (all at once) or more (got {batch_size})")
+    def __init__(self, options: BackendOptions) -> None:
+        """`options` is checked already (`BackendOptions.validate`): its `vllm` holds the engine settings."""
+        model, settings = options.model, options.vllm
         path = engine_model_path(model)
         try:
             import vllm
@@ -129,7 +53,7 @@ class VllmBackend:
             ) from exc
         self._vllm = vllm
         self.settings = settings
-        self.batch_size = batch_size
+        self.batch_size = options.passes
         self.model = vllm_model_id(model, thinking=settings.thinking)
         try:
             self._llm = vllm.LLM(model=path, **settings.engine_kwargs())
@@ -258,7 +182,7 @@ def _engine_dead(exc: BaseException) -> bool:
 
 def vllm_model_id(model: str, *, thinking: bool = False) -> str:
     """The cache's model id: a local folder is identified by its content digest (the same id the
-    transformers backend and `backend_identity` give it); a name vLLM resolves is kept as given. Thinking
+    transformers backend and `BackendOptions.identity` give it); a name vLLM resolves is kept as given. Thinking
     changes the answers, so it is part of the id."""
     path = Path(model).expanduser()
     model_id = model

@@ -1,8 +1,8 @@
-"""Translating a workspace's captions into one language: a live run, a dry run (tokens and cost, nothing
-sent), a Batch-API export and its import. The CLI picks one and prints its `Outcome`; Python calls
-the same functions.
+"""The translate use-cases: a workspace's captions into one language as a live run, a dry run (tokens
+and cost, nothing sent), a Batch-API export and its import. The CLI picks one and prints its `Outcome`;
+Python calls the same functions.
 
-    from tipr_bench.translate.session import TranslateSettings, translate_language
+    from tipr_bench.translate import BackendOptions, TranslateSettings, translate_language
     outcome = translate_language(ws, TranslateSettings("zh"), BackendOptions(base_urls=("http://gpu:8000/v1",),
                                                                                  model="Qwen/Qwen2.5-7B-Instruct"))
 """
@@ -19,17 +19,10 @@ from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import get_language
 from tipr_bench.translate.backends.local_common import has_chat_template
 from tipr_bench.translate.cost import estimate
+from tipr_bench.translate.jobs import CacheOnly, RunReport, TranslationJob, workspace_jobs
 from tipr_bench.translate.options import BackendOptions
 from tipr_bench.translate.prompts import PRESETS, Prompt, default_prompt, get_prompt
-from tipr_bench.translate.runner import (
-    CacheOnly,
-    PendingPlan,
-    RunReport,
-    TranslationJob,
-    plan_requests,
-    translate_jobs,
-    workspace_jobs,
-)
+from tipr_bench.translate.runner import PendingPlan, plan_requests, translate_jobs
 
 
 @dataclass(frozen=True, slots=True)

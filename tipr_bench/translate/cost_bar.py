@@ -1,4 +1,4 @@
-"""The progress bar of a translation run: items done, rate, ETA and the money spent so far.
+"""The cost-and-progress bar of a translation run: items done, rate, ETA and the money spent so far.
 
 It is updated once per write batch, not per item, so it costs nothing measurable. It draws on
 stderr so that `--json` output on stdout stays clean.
