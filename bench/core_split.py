@@ -29,6 +29,7 @@ from tipr_bench.benchmark.store import Workspace
 from tipr_bench.demo import DEMO_PARAMS, DemoOptions
 from tipr_bench.demo_training import BackgroundTraining, TrainingJob
 from tipr_bench.sample import generate_sample
+from tipr_bench.translate import build_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.prompts import PRESETS
 
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     ws, captions = workspace(Path(tempfile.mkdtemp(prefix="tipr-core-split-")))
-    backend = DemoOptions(lang="zh").backend.with_(device="cpu").build()
+    backend = build_backend(DemoOptions(lang="zh").backend.with_(device="cpu"))
     prompt = PRESETS["fewshot"]
     conversations = [prompt.render(s, "zh") for s in captions[:args.captions]]
     params = DecodingParams(max_tokens=DEMO_PARAMS.max_tokens, stop=prompt.stop)

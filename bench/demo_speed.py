@@ -29,6 +29,7 @@ from tipr_bench.benchmark.store import Workspace
 from tipr_bench.demo import DEMO_PARAMS, TRANSLATE_BATCH_SIZE, DemoOptions, matmul_gflops, run_demo
 from tipr_bench.refine import load_glossary, term_match_rate
 from tipr_bench.sample import generate_sample
+from tipr_bench.translate import build_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.transformers_backend import TransformersBackend
 from tipr_bench.translate.checks import check_output
@@ -99,8 +100,8 @@ def main() -> None:
           f"matmul probe {matmul_gflops():.1f} GFLOP/s")
     sources = demo_captions(scratch / "captions", args.captions)
     local = BackendOptions(backend="transformers", device="cpu", batch_size=TRANSLATE_BATCH_SIZE)
-    backends = {"full": local.build(), "cut": local.with_(output_langs=("en", "zh")).build(),
-                "demo": DemoOptions(lang="zh").backend.with_(device="cpu").build()}
+    backends = {"full": build_backend(local), "cut": build_backend(local.with_(output_langs=("en", "zh"))),
+                "demo": build_backend(DemoOptions(lang="zh").backend.with_(device="cpu"))}
     print(f"{len(sources)} demo captions, en -> zh ({backends['demo'].model})")
     zh = compare(backends, sources, "zh", "en")
     print(f"back into English: the {len(sources)} answers of generate, zh -> en")

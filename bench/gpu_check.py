@@ -180,13 +180,14 @@ def ranking(n: int, device: torch.device) -> dict:
 
 def translate_backend(device: str) -> dict:
     from tests.support.translate_local_models import CHAT_TEMPLATE, save_causal
+    from tipr_bench.translate import build_backend
     from tipr_bench.translate.backends.base import DecodingParams
     from tipr_bench.translate.options import BackendOptions
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = save_causal(Path(tmp) / "lm", chat_template=CHAT_TEMPLATE)
         t0 = time.perf_counter()
-        backend = BackendOptions(backend="transformers", model=str(folder), device=device, batch_size=8).build()
+        backend = build_backend(BackendOptions(backend="transformers", model=str(folder), device=device, batch_size=8))
         loaded = time.perf_counter() - t0
         conversations = [[{"role": "user", "content": f"Translate: a man in a red coat number {i}"}] for i in range(16)]
         t0 = time.perf_counter()

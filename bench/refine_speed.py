@@ -29,6 +29,7 @@ from tipr_bench.benchmark.records import Caption, Translation
 from tipr_bench.benchmark.store import DatasetInfo, Workspace
 from tipr_bench.refine import refine_language
 from tipr_bench.translate import BackendOptions
+from tipr_bench.translate import build_backend
 
 captions_file, work, base_url = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 rows = json.loads(Path(captions_file).read_text(encoding="utf-8"))
@@ -37,7 +38,7 @@ ws.ingest(DatasetInfo("cuhk-pedes", str(work), str(work), "val.jsonl", ""),
           [Caption("cuhk-pedes", "test", r["id"], r["file_path"], r["caption_index"], "en", r["text"]) for r in rows])
 ws.put_translations(Translation(f"cuhk-pedes/{r['file_path']}#{r['caption_index']}", "zh", r["zh"], "openai", "m",
                                 "ldat", "0" * 64) for r in rows)
-backend = BackendOptions(backend="openai", model="m", base_urls=(base_url,)).build()
+backend = build_backend(BackendOptions(backend="openai", model="m", base_urls=(base_url,)))
 started = time.perf_counter()
 summary = refine_language(ws, "zh", backend, rewrite="none", progress=False, threshold=0.5)
 print(json.dumps({"seconds": time.perf_counter() - started, "verdicts": summary.verdicts}))

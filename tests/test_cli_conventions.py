@@ -85,13 +85,13 @@ def test_each_backend_option_has_one_name_from_the_command_line_to_the_backend()
     import dataclasses
 
     from tipr_bench.cli.backend_options import OPTIONS, backend_options
-    from tipr_bench.translate import BackendOptions, VllmSettings
+    from tipr_bench.translate import BackendOptions, VllmSettings, build_backend
 
     fields = {f.name for f in dataclasses.fields(BackendOptions)} | {f.name for f in dataclasses.fields(VllmSettings)}
     assert set(OPTIONS) <= fields
     typed = {name: default for name, (_, default) in OPTIONS.items()}
     typed.update(model="m", base_urls=["http://127.0.0.1:9/v1"], concurrency=3, rpm=60, max_retries=1)
-    backend = backend_options(**typed).build()
+    backend = build_backend(backend_options(**typed))
     assert (backend.model, backend.base_urls, backend.concurrency, backend.max_retries) == (
         "m", ("http://127.0.0.1:9/v1",), 3, 1)
 

@@ -27,11 +27,11 @@ from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.glossary_files import parse_glossary_tsv
 from tipr_bench.refine.pipeline import BackTranslationsUnusable, refine_language
 from tipr_bench.release import export_release
-from tipr_bench.translate import BackendOptions
+from tipr_bench.translate import BackendOptions, build_backend
 
 
 def _refine(ws, server, **kw):
-    backend = BackendOptions(backend="openai", model="test-model", base_urls=(server.base_url,)).build()
+    backend = build_backend(BackendOptions(backend="openai", model="test-model", base_urls=(server.base_url,)))
     kw.setdefault("glossary", glossary())
     kw.setdefault("threshold", 0.5)
     return refine_language(ws, "zh", backend, progress=False, **kw)
@@ -138,7 +138,7 @@ def test_mllm_rewrite_sends_the_image_with_the_published_prompt(tmp_path):
 
 def test_bad_input_is_one_clear_error(tmp_path):
     ws = make_workspace(tmp_path)
-    backend = BackendOptions(backend="openai", model="m", base_urls=("http://127.0.0.1:9/v1",)).build()
+    backend = build_backend(BackendOptions(backend="openai", model="m", base_urls=("http://127.0.0.1:9/v1",)))
     with pytest.raises(UserError, match="translate --lang fr"):
         refine_language(ws, "fr", backend, progress=False)
     with pytest.raises(UserError, match="unknown --rewrite"):
@@ -218,7 +218,7 @@ def test_a_language_without_a_glossary_is_judged_on_the_english_side(tmp_path):
                         for image, text in italian.items())
     asked = re.compile(r"Please translate the Italian sentence '(?P<src>.*)' into English\.", re.S)
     with OpenAIServer(responder=lambda body: back[asked.search(user_text(body))["src"]]) as server:
-        backend = BackendOptions(backend="openai", model="test-model", base_urls=(server.base_url,)).build()
+        backend = build_backend(BackendOptions(backend="openai", model="test-model", base_urls=(server.base_url,)))
         summary = refine_language(ws, "it", backend, progress=False, rewrite="none", threshold=0.5)
     assert summary.glossary_version == "none" and "glossary terms" not in summary.checks
     assert any(check.startswith("attributes of the English source") for check in summary.checks)

@@ -16,7 +16,7 @@ from tipr_bench.core.errors import UserError
 from tipr_bench.refine.pipeline import refine_language
 from tipr_bench.refine.report import write_report
 from tipr_bench.refine.review import COLUMNS, export_review, import_review
-from tipr_bench.translate import BackendOptions
+from tipr_bench.translate import BackendOptions, build_backend
 
 
 def served(server: OpenAIServer) -> BackendOptions:
@@ -29,7 +29,7 @@ def _refined_once(tmp_path_factory):
     root = tmp_path_factory.mktemp("refined")
     ws = make_workspace(root)
     with OpenAIServer(responder=responder({SOURCES["p/3.png"]: WORSE_3})) as server:
-        summary = refine_language(ws, "zh", served(server).build(),
+        summary = refine_language(ws, "zh", build_backend(served(server)),
                                   glossary=glossary(), threshold=0.5, progress=False, report_dir=root / "report")
     ws.close()
     return root, summary
@@ -181,7 +181,7 @@ def test_refine_never_rewrites_a_human_row(refined):
     _write(sheet, rows)
     import_review(ws, sheet, lang="zh")
     with OpenAIServer(responder=responder({SOURCES["p/3.png"]: GOOD["p/3.png"]})) as server:
-        summary = refine_language(ws, "zh", served(server).build(),
+        summary = refine_language(ws, "zh", build_backend(served(server)),
                                   glossary=glossary(), threshold=0.5, progress=False)
         rewrites = [b for b in server.requests if "What went wrong" in str(b)]
     assert rewrites == [] and summary.rewritten == 0

@@ -8,7 +8,7 @@ import json
 from tests.support.translate_data import make_workspace, run_main
 from tests.support.translate_local_models import save_causal
 from tipr_bench.benchmark.store import Workspace
-from tipr_bench.translate import BackendOptions
+from tipr_bench.translate import BackendOptions, backend_identity
 
 
 def test_offline_default_runs_the_local_backend_in_batches_and_resumes(tmp_path):
@@ -20,7 +20,7 @@ def test_offline_default_runs_the_local_backend_in_batches_and_resumes(tmp_path)
     assert first.returncode == 0, first.stderr
     out = json.loads(first.stdout)
     assert out["backend"] == "transformers" and out["prompt"] == "fewshot"
-    assert out["model"] == BackendOptions(backend="transformers", model=str(model)).identity()[1]
+    assert out["model"] == backend_identity(BackendOptions(backend="transformers", model=str(model)))[1]
     assert out["done"] == 6 and out["failed"] == 0 and out["requests"] >= 6
     with Workspace.open(ws) as workspace:
         stored = workspace.translations("zh")

@@ -8,6 +8,7 @@ import torch
 
 from tests.support.translate_local_models import CHAT_TEMPLATE, local_backend, save_causal, save_seq2seq
 from tipr_bench.core.errors import UserError
+from tipr_bench.translate import backend_identity
 from tipr_bench.translate.backends.base import BatchBackend, Completion, DecodingParams
 from tipr_bench.translate.backends.transformers_backend import TransformersBackend
 from tipr_bench.translate.options import BackendOptions
@@ -166,7 +167,7 @@ def test_bundled_gemma_translates_person_captions():
     """The demo's model: converted once into the model cache (~40 s), then loaded from it (~5 s)."""
     backend = local_backend(None, device="cpu", batch_size=16)
     assert backend.model.startswith("gemma-3-270m-q4_k_m.gguf@") and not backend.uses_chat_template
-    assert BackendOptions(backend="transformers").identity() == ("transformers", backend.model)
+    assert backend_identity(BackendOptions(backend="transformers")) == ("transformers", backend.model)
     captions = CAPTIONS[:4]
     conversations = [user(FEWSHOT.format(source=c)) for c in captions]
     params = DecodingParams(temperature=0.0, max_tokens=64, stop=("\n",))
@@ -179,7 +180,7 @@ def test_bundled_gemma_translates_person_captions():
 
 def test_model_id_matches_the_cache_planner(causal):
     options = BackendOptions(backend="transformers", model=causal._net.name_or_path)
-    assert options.identity() == ("transformers", causal.model)
+    assert backend_identity(options) == ("transformers", causal.model)
 
 
 def test_threads_per_pass_are_asked_before_each_pass(causal):

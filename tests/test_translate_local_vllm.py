@@ -18,6 +18,7 @@ from PIL import Image
 from tests.support.translate_data import make_workspace, run_main
 from tests.support.translate_local_models import CHAT_TEMPLATE, save_causal
 from tipr_bench.core.errors import UserError
+from tipr_bench.translate import backend_identity, build_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.local_common import raw_prompt
 from tipr_bench.translate.backends.vllm_backend import VllmBackend, completion_from, vllm_model_id
@@ -77,7 +78,7 @@ def test_engine_settings_reach_llm_and_a_quoted_tilde_is_expanded(vllm, models, 
     monkeypatch.setenv("HOME", str(models["chat"].parent))
     settings = VllmSettings(max_model_len=128, tensor_parallel_size=2, gpu_memory_utilization=0.5,
                             trust_remote_code=True, extra=parse_vllm_args(["max-num-seqs=8", "served_model_name=qw"]))
-    backend = BackendOptions(backend="vllm", model="~/chat", max_tokens=16, vllm=settings).build()
+    backend = build_backend(BackendOptions(backend="vllm", model="~/chat", max_tokens=16, vllm=settings))
     args = vllm.ENGINES[-1].engine_args
     assert args["model"] == str(models["chat"])
     assert (args["max_model_len"], args["tensor_parallel_size"], args["gpu_memory_utilization"],
@@ -227,7 +228,7 @@ def test_batch_out_is_what_vllm_run_batch_serves(models, tmp_path, monkeypatch):
     common = ("translate", "--lang", "zh", "--backend", "vllm", "-w", ws, "--json", "--batch-out", requests)
     out = json.loads(run_main(*common, "--model", "~/chat").stdout)
     lines = [json.loads(line) for line in requests.read_text(encoding="utf-8").splitlines()]
-    served = BackendOptions(backend="vllm", model=str(models["chat"])).identity()[1]
+    served = backend_identity(BackendOptions(backend="vllm", model=str(models["chat"])))[1]
     assert out["requests"] == len(lines) == 5 and out["model"] == served
     assert {line["body"]["model"] for line in lines} == {str(models["chat"])}  # the path run-batch was given
     assert all(line["url"] == "/v1/chat/completions" for line in lines)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.openai_server import OpenAIServer
 from tipr_bench.core.errors import UserError
+from tipr_bench.translate import build_backend
 from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.openai_backend import BackendError, OpenAIBackend
 from tipr_bench.translate.options import BackendOptions
@@ -152,7 +153,7 @@ def test_rpm_limit_spaces_requests():
 def test_missing_key_or_model_is_a_user_error(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(UserError, match="set the environment variable OPENAI_API_KEY"):
-        BackendOptions(backend="openai", model="gpt-4o-mini").build()
+        build_backend(BackendOptions(backend="openai", model="gpt-4o-mini"))
     with pytest.raises(UserError, match="needs --model"):
         BackendOptions(backend="openai", base_urls=("http://127.0.0.1:9/v1",))
     with pytest.raises(UserError, match="--backend 'nope': use one of"):

@@ -26,7 +26,7 @@ from tipr_bench.core.atomic import write_json
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import get_language
 from tipr_bench.demo_training import BackgroundTraining, TrainingJob, decode_threads
-from tipr_bench.translate import BackendOptions, DecodingParams, bundled_converted
+from tipr_bench.translate import BackendOptions, DecodingParams, build_backend, bundled_converted
 
 RELEASE_NAME = "tipr-sample-m"
 # The sample's captions are 20-40 words; Gemma-3-270M's answers that end by themselves are at most 55
@@ -146,7 +146,7 @@ def run_demo(opts: DemoOptions, on_stage: Callable[[Stage], None] = lambda s: No
     with ExitStack() as stack:
         stack.callback(ws.close)
         stages.run("ingest", lambda: _ingest(ws, where))
-        backend = opts.backend.build()
+        backend = build_backend(opts.backend)
         stages.run("translate", lambda: _translate(ws, opts, backend, where))
         # training reads train and val only, refine changes test only: train beside refine (demo_training)
         fingerprint = _training_fingerprint(ws, opts)

@@ -105,9 +105,8 @@ def feature_retrieval_metrics(
     progress: bool = False,
     normalised: bool = False,
 ) -> dict[str, float]:
-    """Metrics of cosine similarity between L2-normalised features, one chunk of rows at a time,
-    so the full [Q x G] matrix never exists (20k x 20k and beyond in bounded memory). `normalised`:
-    the rows are unit length already (`l2_normalise(..., in_place=True)`), so no normalised copy is made."""
+    """Metrics of cosine similarity between L2-normalised features, one chunk of rows at a time, so the full
+    [Q x G] matrix never exists. `normalised`: the rows are unit length already (no normalised copy is made)."""
     q, g = _as_tensor(query_feats), _as_tensor(gallery_feats)
     if q.ndim != 2 or g.ndim != 2 or q.shape[1] != g.shape[1]:
         raise ValueError(f"features must be [Q x D] and [G x D], got {tuple(q.shape)} and {tuple(g.shape)}")
@@ -130,9 +129,8 @@ def feature_retrieval_metrics(
 
 
 def l2_normalise(feats: torch.Tensor, *, in_place: bool = False) -> torch.Tensor:
-    """Rows scaled to unit length, in float32 (float64 stays float64), as the field's evaluators do.
-    `in_place` scales a float32/float64 tensor's own rows (the same numbers as torch's `normalize`),
-    so an evaluation that owns its features never holds a second copy of them."""
+    """Rows scaled to unit length, in float32 (float64 stays float64), as the field's evaluators do. `in_place`
+    scales a float tensor's own rows (torch's `normalize`'s numbers), so its owner holds no second copy."""
     if not feats.is_floating_point() or feats.dtype in (torch.float16, torch.bfloat16):
         feats = feats.float()
     if not in_place:

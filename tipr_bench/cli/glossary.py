@@ -35,7 +35,7 @@ from tipr_bench.refine import (
     target_language,
     write_built_glossary,
 )
-from tipr_bench.translate import BackendOptions, completion_style, is_base_model
+from tipr_bench.translate import BackendOptions, backend_identity, build_backend, completion_style, is_base_model
 
 glossary_app = typer.Typer(
     help="Domain glossaries: coverage on your captions (check), their entries (show), a draft for any "
@@ -204,7 +204,7 @@ def build(
     base_model = is_base_model(backend_options)
     with Workspace.open(workspace, create=True) as ws:
         if dry_run_:
-            name, model = backend_options.identity()
+            name, model = backend_identity(backend_options)
             est, cached = estimate_build(ws, code, name, model, texts, base_model=base_model,
                                          params=backend_options.decoding, force=force, price_in=price_in,
                                          price_out=price_out)
@@ -212,7 +212,7 @@ def build(
                        "tokens_in": est.tokens_in, "tokens_out": est.tokens_out, "cost": round(est.cost, 6),
                        "estimator": est.estimator}
         else:
-            engine = backend_options.build()
+            engine = build_backend(backend_options)
             result = build_glossary(ws, code, engine, texts, base_model=completion_style(engine),
                                     params=backend_options.decoding, force=force, price_in=price_in,
                                     price_out=price_out, progress=not json_output)

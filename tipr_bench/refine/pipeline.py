@@ -49,7 +49,7 @@ from tipr_bench.refine.run_summary import (
     refine_record,
 )
 from tipr_bench.refine.verdict import Assessment, Thresholds
-from tipr_bench.translate import BackendOptions
+from tipr_bench.translate import BackendOptions, build_backend
 
 
 class BackTranslationsUnusable(UserError):
@@ -93,9 +93,9 @@ def refine_language(
         image_paths(ws, [i.key for i in items if i.key not in human])
 
     if isinstance(backend, BackendOptions):
-        backend = backend.build()
+        backend = build_backend(backend)
     if isinstance(rewrite_backend, BackendOptions):
-        rewrite_backend = rewrite_backend.build()
+        rewrite_backend = build_backend(rewrite_backend)
     scorer = make_scorer(s.qe, s.comet_model, s.comet_python, workspace_root=ws.root)
     theta = s.threshold if s.threshold is not None else (state.theta if same_settings else None)
     thresholds = Thresholds(chrf_min=s.chrf_min, qe_theta=theta)

@@ -18,7 +18,7 @@ from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.run_settings import RefineSettings
-from tipr_bench.translate import BackendOptions
+from tipr_bench.translate import BackendOptions, backend_identity
 
 STATE_PREFIX = "state.refine."
 
@@ -61,12 +61,12 @@ def translations_digest(translations: Mapping[str, Translation]) -> str:
     return digest.hexdigest()
 
 
-def backend_identity(backend) -> list[str]:
+def served_identity(backend) -> list[str]:
     """(backend, model) as the cache sees them, from options (nothing loaded) or a built backend."""
     if backend is None:
         return []
     if isinstance(backend, BackendOptions):
-        return list(backend.identity())
+        return list(backend_identity(backend))
     return [backend.name, backend.model]
 
 
@@ -75,5 +75,5 @@ def settings_fingerprint(s: RefineSettings, glossary: Glossary | None, backend, 
     return json.dumps({
         "qe": s.qe, "comet_model": str(s.comet_model or ""), "threshold": s.threshold, "chrf_min": s.chrf_min,
         "rewrite": s.rewrite, "max_tokens": s.max_tokens, "glossary": glossary.signature if glossary else "none",
-        "backend": backend_identity(backend), "rewriter": backend_identity(rewrite_backend),
+        "backend": served_identity(backend), "rewriter": served_identity(rewrite_backend),
     }, sort_keys=True)

@@ -1,9 +1,10 @@
 """LLM translation: backends, prompts, cache, async runner, output checks. Never imports refine.
 
 What other parts may use is what this face exports; they import nothing deeper (tests may, to test the
-insides). The backends themselves load only when `BackendOptions.build` picks one.
+insides). The backends themselves load only when `build_backend` picks one.
 """
 
+from tipr_bench.translate.backend_factory import backend_identity, build_backend
 from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, Completion, DecodingParams
 from tipr_bench.translate.backends.gemma_default import bundled_converted
 from tipr_bench.translate.backends.vllm_settings import (
@@ -35,5 +36,6 @@ __all__ = [
     "JobResult", "Outcome", "PendingPlan", "Prompt", "RunAborted", "RunReport", "TranslateSettings",
     "TranslationJob", "VllmSettings", "bundled_converted", "check_output", "completion_style", "cost",
     "default_prompt", "dry_run", "estimate", "export_batch", "get_prompt", "import_batch", "is_base_model",
-    "parse_vllm_args", "plan_requests", "prompt_texts", "translate_jobs", "translate_language", "workspace_jobs",
+    "backend_identity", "build_backend", "parse_vllm_args", "plan_requests", "prompt_texts", "translate_jobs",
+    "translate_language", "workspace_jobs",
 ]

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from tipr_bench.core.devices import check_device
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import get_language
-from tipr_bench.translate.backends.base import AsyncBackend, BatchBackend, DecodingParams
+from tipr_bench.translate.backends.base import DecodingParams
 from tipr_bench.translate.backends.vllm_settings import VllmSettings, check_engine_model
 
 BACKENDS = ("openai", "vllm", "transformers")
@@ -124,46 +124,6 @@ class BackendOptions:
     def with_(self, **changes) -> BackendOptions:
         """A copy with some options changed, checked again."""
         return replace(self, **changes)
-
-    def identity(self) -> tuple[str, str]:
-        """(backend, model id) as the cache key will see them, without loading a model: for --dry-run and
-        Batch-API files. Local models are identified like the local backends do (name@digest); a vllm model
-        with thinking on is another id, since its answers differ."""
-        name = self.name
-        if name == "openai":
-            return name, self.model
-        from tipr_bench.translate.backends.local_common import folder_model_id, gguf_model_id
-
-        if name == "vllm":
-            from tipr_bench.translate.backends.vllm_backend import vllm_model_id
-
-            return name, vllm_model_id(self.model, thinking=self.vllm.thinking)
-        if self.model is None:
-            from tipr_bench.translate.backends.gemma_default import bundled_gguf
-
-            return name, gguf_model_id(bundled_gguf())
-        path = Path(self.model).expanduser()
-        if path.is_file():
-            return name, gguf_model_id(path)
-        if (path / "config.json").is_file():
-            return name, folder_model_id(path)
-        return name, gguf_model_id(next(path.glob("*.gguf")))  # a folder of one, as validate checked
-
-    def build(self) -> AsyncBackend | BatchBackend:
-        """The backend itself, given this record whole: this is where a local model loads. The local
-        backends are imported only when chosen, so the openai path never loads torch or vllm."""
-        name = self.name
-        if name == "openai":
-            from tipr_bench.translate.backends.openai_backend import OpenAIBackend
-
-            return OpenAIBackend(self)
-        if name == "transformers":
-            from tipr_bench.translate.backends.transformers_backend import TransformersBackend
-
-            return TransformersBackend(self)
-        from tipr_bench.translate.backends.vllm_backend import VllmBackend  # imports vllm only when built
-
-        return VllmBackend(self)
 
 
 def _check_local_model(model: str) -> None:

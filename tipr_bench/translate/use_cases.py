@@ -17,6 +17,7 @@ from pathlib import Path
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.core.errors import UserError
 from tipr_bench.core.languages import get_language
+from tipr_bench.translate.backend_factory import backend_identity, build_backend
 from tipr_bench.translate.backends.local_common import has_chat_template
 from tipr_bench.translate.cost import estimate
 from tipr_bench.translate.jobs import CacheOnly, RunReport, TranslationJob, workspace_jobs
@@ -68,7 +69,7 @@ def translate_language(ws: Workspace, settings: TranslateSettings, options: Back
                        progress: bool = True) -> Outcome:
     """Translate every selected caption, cached and resumable. Ctrl-C leaves finished work saved."""
     jobs, head = _select(ws, settings, options)
-    engine = options.build()
+    engine = build_backend(options)
     prompt = get_prompt(settings.prompt) if settings.prompt else default_prompt(engine)
     head.update(prompt=prompt.id, model=engine.model)
     report = translate_jobs(ws, jobs, engine, prompt, options.decoding, force=settings.force,
@@ -86,7 +87,7 @@ def dry_run(ws: Workspace, settings: TranslateSettings, options: BackendOptions)
     """Count the tokens of every request a run would still send and price them; send nothing."""
     jobs, head = _select(ws, settings, options)
     pending = _pending(ws, jobs, settings, options)
-    head["model"] = options.identity()[1]
+    head["model"] = backend_identity(options)[1]
     est = estimate(((r.messages, r.job.source, r.answers) for r in pending.requests()), settings.price_in,
                    settings.price_out)
     return Outcome("dry run (nothing sent)", {
@@ -102,7 +103,7 @@ def export_batch(ws: Workspace, settings: TranslateSettings, options: BackendOpt
     _batch_backend(options)
     jobs, head = _select(ws, settings, options)
     pending = _pending(ws, jobs, settings, options)
-    served = head["model"] = options.identity()[1]
+    served = head["model"] = backend_identity(options)[1]
     extra_body = None
     if options.vllm is not None:  # vllm run-batch: the name it serves, thinking off as in-process
         from tipr_bench.translate.backends.vllm_backend import engine_model_path
@@ -125,7 +126,7 @@ def import_batch(ws: Workspace, settings: TranslateSettings, options: BackendOpt
     _batch_backend(options)
     jobs, head = _select(ws, settings, options)
     pending = _pending(ws, jobs, settings, options)
-    name, model_id = options.identity()
+    name, model_id = backend_identity(options)
     head["model"] = model_id
     imported = import_batch_results(ws, files, name, model_id, {r.key for r in pending.requests()})
     report = translate_jobs(ws, jobs, CacheOnly(name, model_id), _prompt(settings, options), options.decoding,
@@ -181,7 +182,7 @@ def is_base_model(options: BackendOptions) -> bool:
 
 def _pending(ws: Workspace, jobs: list[TranslationJob], s: TranslateSettings,
              options: BackendOptions) -> PendingPlan:
-    name, model_id = options.identity()
+    name, model_id = backend_identity(options)
     return plan_requests(ws, jobs, name, model_id, _prompt(s, options), options.decoding, force=s.force,
                          max_flag_retries=s.max_flag_retries)
 
