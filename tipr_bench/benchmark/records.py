@@ -144,3 +144,13 @@ class QARecord:
     reasons: tuple[Reason, ...] = ()
     round: int = 0
     created_at: str = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True, slots=True)
+class QAStanding:
+    """What a release counts of a caption's QA: the latest round's verdict, and the scores of the latest
+    round that has any (a review round records a person's verdict, not scores)."""
+
+    verdict: str
+    qe: float | None = None
+    chrf: float | None = None

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tipr_bench.benchmark.records import Caption, QARecord, Reason, Translation
+from tipr_bench.benchmark.records import Caption, QARecord, QAStanding, Reason, Translation
 from tipr_bench.benchmark.store_qe_cache import QEEmbeddingCache
 from tipr_bench.benchmark.store_results import ResultTable
 from tipr_bench.benchmark.store_rows import (
@@ -256,6 +256,17 @@ class Workspace(ResultTable, QEEmbeddingCache):
         )
         return {r["key"]: translation_from_row(r) for r in rows}
 
+    def translation_states(self, lang: str, dataset: str | None = None, split: str | None = None
+                           ) -> Iterator[tuple[str, str, str, str, int]]:
+        """(key, text, status, provenance, round) of each translation in the selection, by key: what says
+        whether translations changed, one row at a time (no records held)."""
+        where, args = selection_where(dataset, split)
+        yield from self.conn.execute(
+            f"SELECT t.key, t.text, t.status, t.provenance, t.round FROM translations t "
+            f"JOIN captions c ON c.key = t.key AND t.lang = ?{where} ORDER BY t.key",
+            [lang, *args],
+        )
+
     def untranslated_keys(self, lang: str, dataset: str | None = None, split: str | None = None) -> set[str]:
         """Keys of English captions in the selection with no usable (ok or flagged) `lang` translation."""
         where, args = selection_where(dataset, split)
@@ -322,30 +333,31 @@ class Workspace(ResultTable, QEEmbeddingCache):
     # -- QA --------------------------------------------------------------------------------
 
     def put_qa(self, records: Iterable[QARecord]) -> int:
-        rows = [
-            (q.key, q.lang, q.round, q.back_translation, q.chrf, q.bleu, q.qe,
-             json.dumps(list(q.terms_expected), ensure_ascii=False),
-             json.dumps(list(q.terms_met), ensure_ascii=False), q.verdict,
-             json.dumps([r.to_json() for r in q.reasons], ensure_ascii=False), q.created_at)
-            for q in records
-        ]
+        """Writes the records in one transaction, one row at a time (80,000 rows are not held at once)."""
+        written = 0
+
+        def rows():
+            nonlocal written
+            for q in records:
+                written += 1
+                yield (q.key, q.lang, q.round, q.back_translation, q.chrf, q.bleu, q.qe,
+                       json.dumps(list(q.terms_expected), ensure_ascii=False),
+                       json.dumps(list(q.terms_met), ensure_ascii=False), q.verdict,
+                       json.dumps([r.to_json() for r in q.reasons], ensure_ascii=False), q.created_at)
+
         with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO qa (key, lang, round, back_translation, chrf, bleu, qe, "
                 "terms_expected, terms_met, verdict, reasons, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
+                rows(),
             )
-        return len(rows)
+        return written
 
-    def qa(self, lang: str, dataset: str | None = None, split: str | None = None,
-           scored: bool = False) -> dict[str, QARecord]:
-        """The latest QA round per caption; with `scored`, the latest round that has a QE or chrF score
-        (a review round records a person's verdict, not scores)."""
+    def qa(self, lang: str, dataset: str | None = None, split: str | None = None) -> dict[str, QARecord]:
+        """The latest QA round per caption."""
         where, args = selection_where(dataset, split)
-        with_scores = " AND (q.qe IS NOT NULL OR q.chrf IS NOT NULL)" if scored else ""
         rows = self.conn.execute(
-            f"SELECT q.* FROM qa q JOIN captions c ON c.key = q.key AND q.lang = ?{with_scores}{where} "
-            "ORDER BY q.round",
+            f"SELECT q.* FROM qa q JOIN captions c ON c.key = q.key AND q.lang = ?{where} ORDER BY q.round",
             [lang, *args],
         )
         latest: dict[str, QARecord] = {}
@@ -358,6 +370,23 @@ class Workspace(ResultTable, QEEmbeddingCache):
                 created_at=r["created_at"],
             )
         return latest
+
+    def qa_standings(self, lang: str, dataset: str | None = None, split: str | None = None) -> dict[str, QAStanding]:
+        """Per caption, the latest verdict and the latest scores: what a release counts, without the
+        back-translations and reasons that make a whole QA record (a few KB a caption)."""
+        where, args = selection_where(dataset, split)
+        rows = self.conn.execute(
+            f"SELECT q.key, q.verdict, q.qe, q.chrf FROM qa q JOIN captions c ON c.key = q.key AND q.lang = ?{where} "
+            "ORDER BY q.round",
+            [lang, *args],
+        )
+        verdicts: dict[str, str] = {}
+        scores: dict[str, tuple[float | None, float | None]] = {}
+        for key, verdict, qe, chrf in rows:
+            verdicts[key] = verdict
+            if qe is not None or chrf is not None:
+                scores[key] = (qe, chrf)
+        return {key: QAStanding(verdict, *scores.get(key, (None, None))) for key, verdict in verdicts.items()}
 
     # -- settings other stages record (QA thresholds, glossary versions) for dataset cards ----
 

@@ -76,15 +76,14 @@ def refine_language(
     started = time.perf_counter()
     s = settings if settings is not None else RefineSettings(**options)
     lang = get_language(lang).code
-    items, human, translations, untranslated = _selection(ws, lang, dataset, split, s)
+    items, human, untranslated = _selection(ws, lang, dataset, split, s)
     gloss = resolve_glossary(lang, s.glossary)
 
     key = state_key(lang, dataset, split)
     state = load_state(ws, key)
     fingerprint = settings_fingerprint(s, gloss, backend, rewrite_backend)
     same_settings = state is not None and state.settings == fingerprint
-    unchanged = same_settings and state.translations == translations_digest(translations)
-    del translations  # at 80,000 captions ~175 MB of rows that judging no longer needs
+    unchanged = same_settings and state.translations == translations_digest(ws, lang, dataset, split)
     rounds_wanted = s.rounds if s.rewrite != "none" else 0
     if unchanged and not s.force and rounds_wanted <= state.rounds:
         return _settled(ws, state, s, gloss, lang, dataset, split, started)
@@ -123,15 +122,15 @@ def refine_language(
         unusable_back_translations=len(unusable), checks=list(Judge.checks_for(gloss)),
     )
     left = RefineState(fingerprint, summary.qe_threshold, summary.rounds,
-                       translations_digest(ws.translations(lang, dataset, split)), summary.to_json())
+                       translations_digest(ws, lang, dataset, split), summary.to_json())
     ws.set_meta({**refine_record(summary, gloss).meta_entry(), **state_entry(key, left)})
     return finish_run(ws, summary, s, gloss, started)
 
 
 def _selection(ws: Workspace, lang: str, dataset: str | None, split: str | None,
-               s: RefineSettings) -> tuple[list[Item], set[str], dict[str, Translation], int]:
-    """The pairs to judge, the human rows no rewrite may touch, the translations (for the rerun digest) and
-    how many captions have none; the input and the report folder are checked first."""
+               s: RefineSettings) -> tuple[list[Item], set[str], int]:
+    """The pairs to judge, the human rows no rewrite may touch and how many captions have no translation;
+    the input and the report folder are checked first."""
     if lang == "en":
         raise UserError("--lang en: refine works on translations; pick a target language such as zh")
     captions = ws.captions(dataset, split, "en")
@@ -145,7 +144,7 @@ def _selection(ws: Workspace, lang: str, dataset: str | None, split: str | None,
     human = {k for k, t in translations.items() if t.provenance == "human"}
     items = [Item(c.key, c.text, translations[c.key].text, translations[c.key].status, translations[c.key].reason)
              for c in captions if c.key in translations]
-    return items, human, translations, len(captions) - len(items)
+    return items, human, len(captions) - len(items)
 
 
 @dataclass

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from tipr_bench.benchmark.records import Translation
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.refine.glossary import Glossary
 from tipr_bench.refine.run_settings import RefineSettings
@@ -52,12 +50,11 @@ def state_entry(key: str, state: RefineState) -> dict[str, str]:
     return {key: json.dumps(asdict(state), ensure_ascii=False, sort_keys=True)}
 
 
-def translations_digest(translations: Mapping[str, Translation]) -> str:
-    """sha256 over every translation of the selection: text, status, provenance and round."""
+def translations_digest(ws: Workspace, lang: str, dataset: str | None, split: str | None) -> str:
+    """sha256 over every translation of the selection, by key: text, status, provenance and round."""
     digest = hashlib.sha256()
-    for key in sorted(translations):
-        t = translations[key]
-        digest.update(json.dumps([key, t.text, t.status, t.provenance, t.round], ensure_ascii=False).encode())
+    for key, text, status, provenance, round_ in ws.translation_states(lang, dataset, split):
+        digest.update(json.dumps([key, text, status, provenance, round_], ensure_ascii=False).encode())
     return digest.hexdigest()
 
 

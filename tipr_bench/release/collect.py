@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tipr_bench.benchmark.records import Translation
+from tipr_bench.benchmark.records import QAStanding, Translation
 from tipr_bench.benchmark.store import Workspace
 from tipr_bench.core.errors import UserError
 
@@ -137,8 +137,7 @@ def language_rows(ws: Workspace, data: ReleaseData, lang: str,
             st.source_provenance += len(out)
         else:
             translations = ws.translations(lang, data.dataset, split)
-            qa = ws.qa(lang, data.dataset, split)
-            scored = ws.qa(lang, data.dataset, split, scored=True)
+            qa = ws.qa_standings(lang, data.dataset, split)
             rewritten = ws.refine_rewritten_keys(lang, data.dataset, split)
             out = []
             for c in english:
@@ -146,16 +145,16 @@ def language_rows(ws: Workspace, data: ReleaseData, lang: str,
                 if t is None:
                     st.missing += 1
                     continue
-                _count(st, t, qa.get(c.key), scored.get(c.key), c.key in rewritten)
+                q = qa.get(c.key)
+                _count(st, t, q, c.key in rewritten)
                 if t.status not in allowed:
                     if t.status == "flagged":
                         st.excluded_flagged += 1
                     else:
                         st.excluded_failed += 1
                     continue
-                q = qa.get(c.key)
                 out.append(_row(c, t.text, t, q.verdict if q else ""))
-            del translations, qa, scored, rewritten
+            del translations, qa, rewritten
         st.exported += len(out)
         st.per_split[split] = len(out)
         advance(len(english))
@@ -177,9 +176,9 @@ def _row(c, text: str, t: Translation | None, verdict: str) -> dict:
     }
 
 
-def _count(st: LangStats, t: Translation, qa, scored, rewritten: bool) -> None:
-    """Count one translation; `qa` is its latest QA round (its verdict), `scored` the latest with scores
-    (a review round has none), `rewritten` whether a refine round replaced its text."""
+def _count(st: LangStats, t: Translation, qa: QAStanding | None, rewritten: bool) -> None:
+    """Count one translation; `qa` is its QA standing (latest verdict, latest scores), `rewritten` whether
+    a refine round replaced its text."""
     st.translations += 1
     st.flagged += t.status == "flagged"
     st.failed += t.status == "failed"
@@ -195,8 +194,7 @@ def _count(st: LangStats, t: Translation, qa, scored, rewritten: bool) -> None:
             st.glossary[f"{k}={v}"] += 1
     if qa is not None:
         st.verdicts[qa.verdict] += 1
-    if scored is not None:
-        if scored.qe is not None:
-            st.qe_scores.append(scored.qe)
-        if scored.chrf is not None:
-            st.chrf_scores.append(scored.chrf)
+        if qa.qe is not None:
+            st.qe_scores.append(qa.qe)
+        if qa.chrf is not None:
+            st.chrf_scores.append(qa.chrf)
